@@ -1,0 +1,29 @@
+# Set-up and the two everyday commands. Everything runs in .venv, made here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+
+# Reinstalled on every run (no dependency changes: a few seconds), so that the
+# tests and the demo use the package as installed, data files included.
+install: $(BIN)/python
+	$(BIN)/pip install -q ".[test]"
+	$(BIN)/pip install -q --no-deps --no-build-isolation ./examples/zoo-gru
+
+# The main job on the embedded offline sample: train, then show the run.
+demo: install
+	cd $(CURDIR) && $(BIN)/zoo train lstm-bn fashion-sample
+	$(BIN)/zoo runs
+
+# `pytest`, not `python -m pytest`: the latter puts the checkout on sys.path
+# and the tests must import the installed package.
+test: install
+	$(BIN)/pytest -q tests
+
+bench: install
+	$(BIN)/python -m bench

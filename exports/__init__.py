@@ -1,0 +1,1 @@
+"""zoo's built-in exporter plugins (installed as ``zoo_exports``)."""

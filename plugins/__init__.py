@@ -1,0 +1,1 @@
+"""zoo's built-in architecture and dataset plugins (installed as ``zoo_plugins``)."""

@@ -1,0 +1,270 @@
+"""The zoo command line: each command parses, calls the library, prints.
+
+TensorFlow is imported only inside the commands that train, evaluate or
+export, so ``zoo list``, ``zoo plugins`` and ``zoo predict`` stay fast.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from zoo import __version__, plugins
+from zoo.errors import UsageError, ZooError
+from zoo.registry import KINDS, parse_kind
+
+# TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) is noise on a CLI.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class ZooGroup(click.Group):
+    """Turns zoo's errors into one-line messages and exit codes, never tracebacks."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ZooError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+
+
+def _echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    for row in [headers, *rows]:
+        click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+@click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="zoo")
+def cli():
+    """zoo: a plugin-based Keras model zoo.
+
+    Train tutorial architectures on MNIST-style datasets reproducibly, and
+    export them to files that run on LiteRT on a phone.
+    """
+
+
+def _availability(entry) -> str:
+    if entry.locate is None:
+        return ""
+    try:
+        where = entry.locate(data_dir=os.environ.get("ZOO_DATA_DIR"))
+    except ZooError:
+        where = None
+    return f"available: {where}" if where else "not available here"
+
+
+@cli.command(name="list")
+@click.argument("kind", required=False)
+@click.argument("pattern", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def list_command(kind, pattern, as_json):
+    """List installed architectures, datasets and exporters.
+
+    KIND is architectures, datasets or exporters (short forms such as arch,
+    data, e work). PATTERN is a shell wildcard on names, e.g. 'lstm*'.
+    A single argument that is not a kind is taken as the PATTERN.
+    """
+    if kind is not None and pattern is None:
+        try:
+            kind = parse_kind(kind)
+        except UsageError:
+            kind, pattern = None, kind
+    elif kind is not None:
+        kind = parse_kind(kind)
+    entries = plugins.registry().entries(kind, pattern)
+    if as_json:
+        _echo_json([
+            {"kind": e.kind, "name": e.name, "aliases": list(e.aliases), "summary": e.summary,
+             "plugin": e.plugin, **e.describe(),
+             **({"available": _availability(e)} if e.kind == "dataset" else {})}
+            for e in entries
+        ])
+        return
+    if not entries:
+        click.echo("nothing matches")
+        return
+    rows = []
+    for e in entries:
+        summary = e.summary
+        if e.kind == "dataset" and e.locate is not None:
+            summary = f"{summary} [{_availability(e)}]"
+        rows.append([e.kind, e.name, summary, e.plugin])
+    _table(rows, ["KIND", "NAME", "SUMMARY", "PLUGIN"])
+
+
+@cli.command(name="plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins_command(as_json):
+    """List installed plugins, their hooks and whether they loaded."""
+    infos = plugins.load().infos
+    if as_json:
+        _echo_json([i.to_dict() for i in infos])
+        return
+    _table([[i.name, i.distribution, i.version, ",".join(h.replace("register_", "") for h in i.hooks),
+             i.status] for i in infos], ["PLUGIN", "DISTRIBUTION", "VERSION", "HOOKS", "STATUS"])
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--data-dir", type=click.Path(), help="Folder with the dataset's files.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(name, data_dir, as_json):
+    """Describe an architecture, dataset or exporter.
+
+    For an architecture: its hyperparameters and recipes. For a dataset: loads
+    it and prints shapes, class names and counts, pixel range and source.
+    """
+    registry = plugins.registry()
+    entry = None
+    for kind in KINDS:
+        try:
+            entry = registry.get(kind, name)
+            break
+        except UsageError as exc:
+            last = exc
+    if entry is None:
+        raise UsageError(str(last).replace("unknown exporter", "unknown name"))
+    info = {"kind": entry.kind, "name": entry.name, "aliases": list(entry.aliases),
+            "summary": entry.summary, "plugin": entry.plugin, **entry.describe()}
+    if entry.kind == "dataset":
+        info.update(entry.load(data_dir=data_dir).summary())
+    if as_json:
+        _echo_json(info)
+        return
+    click.echo(f"{entry.kind} {entry.name}: {entry.summary}  [{entry.plugin}]")
+    if entry.aliases:
+        click.echo(f"aliases: {', '.join(entry.aliases)}")
+    for key, value in info.items():
+        if key in ("kind", "name", "aliases", "summary", "plugin"):
+            continue
+        if key == "params":
+            click.echo("params (-p KEY=VALUE):")
+            for pname, p in value.items():
+                click.echo(f"  {pname} = {_fmt(p['default'])}  {p['help']}")
+        elif key == "recipes":
+            for rname, r in value.items():
+                default = " (default)" if rname == info.get("default_recipe") else ""
+                click.echo(f"recipe {rname}{default}: {r.pop('note')}")
+                click.echo("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in r.items()
+                                            if v not in (None, {}, "")))
+        elif key != "default_recipe":
+            click.echo(f"{key}: {_fmt(value)}")
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+@cli.command()
+@click.argument("architecture", required=False)
+@click.argument("dataset", required=False)
+@click.option("--recipe", help="Recipe: tuned (default) or tutorial.")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Architecture hyperparameter, e.g. -p filters=32,64,128 (see zoo show ARCH).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Maximum epochs.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Batch size.")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Initial learning rate.")
+@click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd", "rmsprop", "nadam"],
+                                               case_sensitive=False), help="Optimizer.")
+@click.option("--validation-split", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Fraction of the training set held out for validation.")
+@click.option("--patience", type=click.IntRange(min=1), help="Early stopping patience (epochs).")
+@click.option("--augment/--no-augment", default=None,
+              help="The tutorial's rotation/zoom/shear/shift/flip augmentation.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--data-dir", type=click.Path(), help="Folder with the dataset's files.")
+@click.option("--output", "-o", type=click.Path(), help="Run directory (default runs/ARCH-DATASET-TIME).")
+@click.option("--resume", metavar="RUN", help="Continue an interrupted run from its last finished epoch.")
+@click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs into the run.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train(architecture, dataset, recipe, params, epochs, batch_size, learning_rate, optimizer,
+          validation_split, patience, augment, seed, data_dir, output, resume, tensorboard, quiet):
+    """Train ARCHITECTURE on DATASET into a run directory.
+
+    Example: zoo train lstm-bn fashion-sample
+    """
+    from zoo import recipes, trainer
+
+    if resume and (params or recipe or output or any(
+            v is not None for v in (epochs, batch_size, learning_rate, optimizer,
+                                    validation_split, patience, augment))):
+        raise UsageError("--resume continues a run with its own settings; "
+                         "give only ARCH DATASET and --resume RUN")
+    parsed = {}
+    if architecture and params:
+        parsed = recipes.parse_params(plugins.get("architecture", architecture), params)
+    overrides = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                 "optimizer": optimizer and optimizer.lower(), "validation_split": validation_split,
+                 "patience": patience, "augment": augment}
+    verbose = 0 if quiet else (1 if sys.stdout.isatty() else 2)
+    result = trainer.train(architecture, dataset, recipe=recipe, overrides=overrides, params=parsed,
+                           seed=seed, data_dir=data_dir, output=output, resume=resume,
+                           tensorboard=tensorboard, verbose=verbose)
+    m = result.metrics
+    click.echo(f"{result.config['architecture']} on {result.config['dataset']}: test accuracy "
+               f"{m['test_accuracy']:.4f} after {m['epochs_run']} epochs "
+               f"({m['training_seconds']:.1f} s); run written to {result.run_dir}")
+
+
+@cli.command()
+@click.argument("run", required=False)
+@click.option("--dataset", help="Evaluate on another dataset of the same shape and classes.")
+@click.option("--data-dir", type=click.Path(), help="Folder with the dataset's files.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def evaluate(run, dataset, data_dir, as_json):
+    """Re-evaluate a saved RUN (default: the newest) on its test set."""
+    from zoo import trainer
+
+    result = trainer.evaluate(run, dataset, data_dir)
+    if as_json:
+        _echo_json(result)
+        return
+    click.echo(f"{result['run']} on {result['dataset']}: test accuracy {result['test_accuracy']:.4f}, "
+               f"loss {result['test_loss']:.4f} ({result['test_images']} images)")
+    for name, acc in result["per_class_accuracy"].items():
+        click.echo(f"  {name:<14} {acc:.4f}")
+
+
+@cli.command(name="runs")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def runs_command(as_json):
+    """List runs (newest first) with architecture, dataset, accuracy and date."""
+    from zoo import runs
+
+    found = runs.list_runs()
+    if as_json:
+        _echo_json([{"name": r["name"], "path": r["path"], "architecture": r["config"].get("architecture"),
+                     "dataset": r["config"].get("dataset"), "recipe": r["config"].get("recipe"),
+                     "created": r["config"].get("created"), "status": r["config"].get("status"),
+                     "test_accuracy": (r["metrics"] or {}).get("test_accuracy")} for r in found])
+        return
+    if not found:
+        click.echo(f"no runs under {runs.runs_root()}/")
+        return
+    _table([[r["name"], r["config"].get("architecture", "?"), r["config"].get("dataset", "?"),
+             r["config"].get("recipe", "?"),
+             f"{r['metrics']['test_accuracy']:.4f}" if r["metrics"] else "-",
+             r["config"].get("created", "?"), r["config"].get("status", "?")] for r in found],
+           ["RUN", "ARCH", "DATASET", "RECIPE", "ACCURACY", "CREATED", "STATUS"])
+
+
+def main():
+    cli(prog_name="zoo")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Build the plugin manager: built-in plugins, then third-party entry points.
+
+Each third-party plugin is imported and called on its own, so one that fails
+to import, or raises inside a hook, is reported (a one-line warning on stderr
+and ``broken`` in ``zoo plugins``) while every other plugin keeps working.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.metadata
+import os
+import sys
+from dataclasses import dataclass, field
+
+import pluggy
+
+from zoo import hookspecs
+from zoo.registry import ENTRY_TYPES, Registry
+
+# Built-ins register through the same hooks as third-party plugins.
+DEFAULT_PLUGINS = (
+    "zoo_plugins.dense",
+    "zoo_plugins.cnn",
+    "zoo_plugins.vgg",
+    "zoo_plugins.simplernn",
+    "zoo_plugins.lstm_bn",
+    "zoo_plugins.datasets",
+)
+BUILTIN_DISTRIBUTION = "zoo"
+ENTRY_POINT_GROUP = "zoo"
+HOOKS = {
+    "register_architectures": "architecture",
+    "register_datasets": "dataset",
+    "register_exporters": "exporter",
+}
+
+
+@dataclass
+class PluginInfo:
+    """One loaded (or failed) plugin, as ``zoo plugins`` shows it."""
+
+    name: str
+    distribution: str
+    version: str
+    builtin: bool
+    hooks: list = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.error is None else f"broken: {self.error}"
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "distribution": self.distribution, "version": self.version,
+            "builtin": self.builtin, "hooks": self.hooks,
+            "status": "ok" if self.error is None else "broken", "error": self.error,
+        }
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _allowed_plugins() -> set | None:
+    """Names from ZOO_LOAD_PLUGINS (comma list); None when unset (load all)."""
+    value = os.environ.get("ZOO_LOAD_PLUGINS")
+    if value is None:
+        return None
+    return {part.strip().lower() for part in value.split(",") if part.strip()}
+
+
+def _warn(info: PluginInfo) -> None:
+    print(f"zoo: warning: plugin '{info.name}' ({info.distribution}) is broken: {info.error}",
+          file=sys.stderr)
+
+
+@dataclass
+class Plugins:
+    manager: pluggy.PluginManager
+    infos: list
+    registry: Registry
+
+
+@functools.lru_cache(maxsize=None)
+def load() -> Plugins:
+    """Load every plugin once per process and collect what they register."""
+    from zoo import __version__
+
+    manager = pluggy.PluginManager("zoo")
+    manager.add_hookspecs(hookspecs)
+    infos: dict[str, PluginInfo] = {}
+
+    for module_name in DEFAULT_PLUGINS:
+        module = importlib.import_module(module_name)
+        manager.register(module, name=module_name)
+        infos[module_name] = PluginInfo(module_name, BUILTIN_DISTRIBUTION, __version__, True)
+
+    allowed = _allowed_plugins()
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = entry_point.dist
+        dist_name = dist.metadata["Name"] if dist else entry_point.value
+        if allowed is not None and entry_point.name.lower() not in allowed \
+                and dist_name.lower() not in allowed:
+            continue
+        if entry_point.name in infos:
+            continue  # the same plugin found twice on sys.path
+        info = PluginInfo(entry_point.name, dist_name, dist.version if dist else "?", False)
+        infos[entry_point.name] = info
+        try:
+            module = entry_point.load()
+            manager.register(module, name=entry_point.name)
+        except Exception as exc:  # a plugin's import may raise anything
+            info.error = _one_line(exc)
+            _warn(info)
+
+    registry = Registry()
+    for hook_name, kind in HOOKS.items():
+        for impl in getattr(manager.hook, hook_name).get_hookimpls():
+            info = infos[impl.plugin_name]
+            if info.error:
+                continue
+            info.hooks.append(hook_name)
+            collected = []
+
+            def register(entry, _kind=kind, _collected=collected):
+                expected = ENTRY_TYPES[_kind]
+                if not isinstance(entry, expected):
+                    raise TypeError(f"{hook_name} registered {type(entry).__name__}, "
+                                    f"expected zoo.{expected.__name__}")
+                _collected.append(entry)
+
+            try:
+                # Called one plugin at a time so a failure stays with its plugin;
+                # keyword arguments only, as pluggy itself calls hooks.
+                impl.function(**{name: register for name in impl.argnames})
+            except Exception as exc:  # a plugin's hook may raise anything
+                info.error = _one_line(exc)
+                _warn(info)
+                continue
+            for entry in collected:
+                registry.add(entry, plugin=info.distribution)
+
+    # A plugin broken in a later hook registers nothing at all.
+    broken = {i.distribution for i in infos.values() if i.error and not i.builtin}
+    if broken:
+        registry.drop_plugins(broken)
+    return Plugins(manager, list(infos.values()), registry)
+
+
+def registry() -> Registry:
+    return load().registry
+
+
+def get(kind: str, name: str):
+    """Look up a registered entry by kind and name (case-insensitive, aliases)."""
+    return registry().get(kind, name)

@@ -1,0 +1,228 @@
+"""The name-to-entry registry: what plugins register, and how names are looked up.
+
+Entries are plain data plus a function that is called only when the entry is
+used (``build``, ``load``, ``export``), so listing never imports TensorFlow.
+"""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
+
+from zoo.errors import UsageError, ZooError
+
+KINDS = ("architecture", "dataset", "exporter")
+# What users may type for a kind: `zoo list arch`, `zoo list datasets` ...
+KIND_ALIASES = {
+    "architecture": "architecture", "architectures": "architecture", "arch": "architecture",
+    "archs": "architecture", "a": "architecture",
+    "dataset": "dataset", "datasets": "dataset", "data": "dataset", "d": "dataset",
+    "exporter": "exporter", "exporters": "exporter", "export": "exporter", "e": "exporter",
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A documented, overridable hyperparameter of an architecture."""
+
+    default: Any
+    help: str
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train: optimizer, schedule and stopping rule.
+
+    ``params`` overrides the architecture's hyperparameter defaults, so a recipe
+    can change the model as well as how it is fitted.
+    """
+
+    optimizer: str = "adam"
+    learning_rate: float | None = None  # None: the optimizer's Keras default
+    batch_size: int = 32
+    epochs: int = 5
+    validation_split: float = 0.0  # 0: no validation set
+    patience: int | None = None  # EarlyStopping on val_loss; None: off
+    augment: bool = False
+    label_smoothing: float = 0.0
+    schedule: str = "constant"  # or "cosine": cosine decay over all steps
+    weight_decay: float | None = None  # for adamw
+    params: Mapping[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["params"] = dict(self.params)
+        return out
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A model architecture.
+
+    Attributes:
+        name: the registered name, e.g. ``"lstm-bn"``.
+        summary: one line for ``zoo list``.
+        build: ``build(input_shape, classes, **params) -> keras.Model``. Raises
+            ``ValueError`` for an input it cannot handle.
+        accepts: input kinds it can read (``"image"`` for H x W grayscale).
+        params: documented hyperparameters, name -> ``Param``.
+        recipes: named recipes; must include ``"tutorial"`` and ``"tuned"``.
+        default_recipe: the recipe used when none is asked for.
+        aliases: other names it answers to.
+        plugin: the distribution that registered it (filled in by zoo).
+    """
+
+    name: str
+    summary: str
+    build: Callable[..., Any]
+    accepts: tuple = ("image",)
+    params: Mapping[str, Param] = field(default_factory=dict)
+    recipes: Mapping[str, Recipe] = field(default_factory=dict)
+    default_recipe: str = "tuned"
+    aliases: tuple = ()
+    plugin: str = ""
+    kind = "architecture"
+
+    def describe(self) -> dict:
+        return {
+            "accepts": list(self.accepts),
+            "params": {k: {"default": v.default, "help": v.help} for k, v in self.params.items()},
+            "recipes": {k: r.to_dict() for k, r in self.recipes.items()},
+            "default_recipe": self.default_recipe,
+        }
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A dataset.
+
+    Attributes:
+        name, summary, aliases, plugin: as for ``Architecture``.
+        input_shape: shape of one example, e.g. ``(28, 28)``; None if only known
+            after loading (a folder of the user's).
+        class_names: the class names, or None if only known after loading.
+        load: ``load(data_dir=None, seed=0) -> zoo.dataset.Dataset``.
+        locate: ``locate(data_dir=None) -> str | None``: where it would load
+            from, without reading it; None when not available here.
+        sources: human-readable list of the places it loads from, in order.
+        input_kind: what kind of input it gives (``"image"``).
+        needs_data_dir: True when ``--data-dir`` is required.
+    """
+
+    name: str
+    summary: str
+    load: Callable[..., Any]
+    input_shape: tuple | None = (28, 28)
+    class_names: tuple | None = None
+    locate: Callable[..., Any] | None = None
+    sources: tuple = ()
+    input_kind: str = "image"
+    needs_data_dir: bool = False
+    aliases: tuple = ()
+    plugin: str = ""
+    kind = "dataset"
+
+    def describe(self) -> dict:
+        return {
+            "input_shape": list(self.input_shape) if self.input_shape else None,
+            "classes": list(self.class_names) if self.class_names else None,
+            "input_kind": self.input_kind,
+            "sources": list(self.sources),
+        }
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """An export format.
+
+    Attributes:
+        name, summary, aliases, plugin: as for ``Architecture``.
+        suffixes: file suffixes it writes, e.g. ``(".tflite",)``.
+        options: names of the export options it supports (e.g. ``quantize``).
+        export: ``export(context) -> list[dict]``; see ``zoo.export``.
+    """
+
+    name: str
+    summary: str
+    export: Callable[..., Any]
+    suffixes: tuple = ()
+    options: tuple = ()
+    aliases: tuple = ()
+    plugin: str = ""
+    kind = "exporter"
+
+    def describe(self) -> dict:
+        return {"suffixes": list(self.suffixes), "options": list(self.options)}
+
+
+ENTRY_TYPES = {"architecture": Architecture, "dataset": DatasetEntry, "exporter": Exporter}
+
+
+def normalise_name(name: str) -> str:
+    """Names compare case-insensitively, and `_` equals `-`."""
+    return name.strip().lower().replace("_", "-")
+
+
+def parse_kind(kind: str) -> str:
+    try:
+        return KIND_ALIASES[kind.lower()]
+    except KeyError:
+        raise UsageError(
+            f"unknown kind '{kind}': expected one of architectures, datasets, exporters"
+        ) from None
+
+
+class Registry:
+    """Everything the loaded plugins registered, by kind."""
+
+    def __init__(self):
+        self._entries: dict[str, list] = {kind: [] for kind in KINDS}
+
+    def add(self, entry, plugin: str) -> None:
+        self._entries[entry.kind].append(replace(entry, plugin=plugin))
+
+    def drop_plugins(self, plugins: set) -> None:
+        for kind in KINDS:
+            self._entries[kind] = [e for e in self._entries[kind] if e.plugin not in plugins]
+
+    def entries(self, kind: str | None = None, pattern: str | None = None) -> list:
+        """Entries of one kind (or all), filtered by a shell wildcard on name or alias."""
+        kinds = [kind] if kind else list(KINDS)
+        found = []
+        for k in kinds:
+            for entry in self._entries[k]:
+                names = [entry.name, *entry.aliases]
+                if pattern is None or any(
+                    fnmatch.fnmatch(normalise_name(n), normalise_name(pattern)) for n in names
+                ):
+                    found.append(entry)
+        return sorted(found, key=lambda e: (KINDS.index(e.kind), e.name, e.plugin))
+
+    def get(self, kind: str, name: str):
+        """The entry called ``name`` (or with that alias).
+
+        Raises:
+            UsageError: no such name (with "did you mean ...").
+            ZooError: two plugins registered the name.
+        """
+        wanted = normalise_name(name)
+        matches = [
+            e for e in self._entries[kind]
+            if wanted in {normalise_name(n) for n in (e.name, *e.aliases)}
+        ]
+        if len(matches) > 1:
+            providers = " and ".join(sorted(f"'{e.plugin}'" for e in matches))
+            raise ZooError(
+                f"{kind} '{name}' is registered by more than one plugin ({providers}); "
+                f"uninstall one of them or limit plugins with ZOO_LOAD_PLUGINS"
+            )
+        if not matches:
+            known = sorted({n for e in self._entries[kind] for n in (e.name, *e.aliases)})
+            close = difflib.get_close_matches(wanted, [normalise_name(n) for n in known], n=3, cutoff=0.5)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise UsageError(
+                f"unknown {kind} '{name}'{hint} (known: {', '.join(known) or 'none'})"
+            )
+        return matches[0]
