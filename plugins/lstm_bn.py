@@ -1,0 +1,64 @@
+"""`lstm-bn`: the LSTM tutorial's LSTM(64) + BatchNormalization + Dense(10)."""
+import zoo
+from zoo.registry import Param, Recipe
+from zoo_plugins._shapes import require_classes, require_image
+
+PARAMS = {
+    "units": Param(64, "LSTM units"),
+    "batch_norm": Param(True, "BatchNormalization after the LSTM"),
+    "dropout": Param(0.0, "dropout before the classifier"),
+    "unroll": Param(False, "unroll the time loop (larger graph; exporters use it for int8)"),
+}
+
+RECIPES = {
+    # Seed 000: adam, batch 64, validation 0.2, 20 epochs, early stopping patience 10.
+    "tutorial": Recipe(optimizer="adam", batch_size=64, epochs=20, validation_split=0.2, patience=10,
+                       note="LSTM tutorial: LSTM(64)+BN+Dense, adam, batch 64, 20 epochs, patience 10"),
+    "tuned": Recipe(optimizer="adam", learning_rate=3e-3, batch_size=128, epochs=30,
+                    validation_split=0.1, patience=6, schedule="cosine", label_smoothing=0.05,
+                    params={"units": 128},
+                    note="LSTM(128) + batch norm, adam + cosine decay, batch 128"),
+}
+
+
+def build(input_shape, classes, *, units=64, batch_norm=True, dropout=0.0, unroll=False,
+          classifier_activation="softmax", name="lstm_bn"):
+    """LSTM over the image rows, BatchNormalization, then a Dense classifier.
+
+    Args:
+        input_shape: (height, width): height time steps of width features.
+        classes: number of classes.
+        units: LSTM units.
+        batch_norm: BatchNormalization after the LSTM.
+        dropout: dropout before the classifier.
+        unroll: unroll the recurrence (same weights, static graph).
+        classifier_activation: activation of the last layer.
+        name: model name.
+
+    Returns:
+        A ``keras.Model`` from ``input_shape`` to ``classes`` probabilities.
+    """
+    steps, features = require_image(input_shape, "lstm-bn")
+    classes = require_classes(classes, "lstm-bn")
+    if int(units) < 1:
+        raise ValueError(f"'lstm-bn' needs positive units. Received: units={units}")
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(steps, features), name="image")
+    x = layers.LSTM(int(units), unroll=unroll)(inputs)
+    if batch_norm:
+        x = layers.BatchNormalization()(x)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(classes, activation=classifier_activation, name="classifier")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@zoo.hookimpl
+def register_architectures(register):
+    register(zoo.Architecture(
+        name="lstm-bn", aliases=("lstm",),
+        summary="LSTM(64) + BatchNormalization + Dense reading rows as time steps (LSTM tutorial)",
+        build=build, accepts=("image",), params=PARAMS, recipes=RECIPES,
+    ))
