@@ -1,0 +1,28 @@
+"""Scores of a model on a dataset's test set: shared by train, evaluate and export."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def scores(probabilities: np.ndarray, labels: np.ndarray, class_names) -> dict:
+    """Accuracy, loss, per-class accuracy and confusion matrix of predicted probabilities."""
+    classes = len(class_names)
+    labels = np.asarray(labels, dtype=np.int64)
+    predicted = np.argmax(probabilities, axis=1)
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (labels, predicted), 1)
+    picked = probabilities[np.arange(len(labels)), labels]
+    loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+    per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
+    return {
+        "test_accuracy": round(float(np.mean(predicted == labels)), 6),
+        "test_loss": round(loss, 6),
+        "test_images": int(len(labels)),
+        "per_class_accuracy": {name: round(float(a), 4) for name, a in zip(class_names, per_class)},
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def predict(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Class probabilities of a Keras model, in batches, as float32 numpy."""
+    return np.asarray(model.predict(images, batch_size=batch_size, verbose=0), dtype=np.float32)

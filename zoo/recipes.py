@@ -1,0 +1,105 @@
+"""Resolve what a training run uses: a named recipe, flag overrides, -p params."""
+from __future__ import annotations
+
+import dataclasses
+
+from zoo.errors import UsageError
+from zoo.registry import Architecture, Recipe
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
+SCHEDULES = ("constant", "cosine")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _convert(arch: str, key: str, text: str, default):
+    """Convert ``text`` to the type of ``default`` (tuples are comma lists)."""
+    what = {bool: "true or false", int: "an integer", float: "a number",
+            tuple: "a comma-separated list of integers"}
+    try:
+        if isinstance(default, bool):
+            lowered = text.strip().lower()
+            if lowered in _TRUE | _FALSE:
+                return lowered in _TRUE
+            raise ValueError
+        if isinstance(default, tuple):
+            values = tuple(int(v) for v in text.split(",") if v.strip())
+            if not values:
+                raise ValueError
+            return values
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        kind = next(v for t, v in what.items() if isinstance(default, t))
+        raise UsageError(f"-p {key}={text}: '{arch}' expects {kind} for '{key}'") from None
+    return text
+
+
+def parse_params(arch: Architecture, assignments) -> dict:
+    """Parse ``-p KEY=VALUE`` options against the architecture's documented params.
+
+    Raises:
+        UsageError: malformed assignment, unknown key, or wrong value type.
+    """
+    parsed = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise UsageError(f"-p {item}: expected KEY=VALUE")
+        if key not in arch.params:
+            known = ", ".join(sorted(arch.params)) or "none"
+            raise UsageError(f"-p {item}: '{arch.name}' has no parameter '{key}' (known: {known})")
+        parsed[key] = _convert(arch.name, key, value, arch.params[key].default)
+    return parsed
+
+
+def resolve(arch: Architecture, recipe_name: str | None = None, overrides: dict | None = None,
+            params: dict | None = None) -> tuple[str, Recipe, dict]:
+    """The recipe (with flag overrides applied) and the model's full hyperparameters.
+
+    Args:
+        arch: the architecture entry.
+        recipe_name: a recipe of ``arch``; None for its default.
+        overrides: Recipe fields set by flags (None values are ignored).
+        params: parsed ``-p`` values; they win over the recipe's params.
+
+    Returns:
+        (recipe name, Recipe, hyperparameters passed to ``arch.build``).
+
+    Raises:
+        UsageError: unknown recipe or an out-of-range value.
+    """
+    name = (recipe_name or arch.default_recipe).lower()
+    if name not in arch.recipes:
+        raise UsageError(f"--recipe {recipe_name}: '{arch.name}' has recipes "
+                         f"{', '.join(sorted(arch.recipes))}")
+    recipe = arch.recipes[name]
+    changes = {k: v for k, v in (overrides or {}).items() if v is not None}
+    recipe = dataclasses.replace(recipe, **changes)
+    validate(recipe)
+    hyper = {key: p.default for key, p in arch.params.items()}
+    hyper.update(recipe.params)
+    hyper.update(params or {})
+    return name, recipe, hyper
+
+
+def validate(recipe: Recipe) -> None:
+    if recipe.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1. Received: {recipe.epochs}")
+    if recipe.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1. Received: {recipe.batch_size}")
+    if recipe.learning_rate is not None and not recipe.learning_rate > 0:
+        raise UsageError(f"--learning-rate must be positive. Received: {recipe.learning_rate}")
+    if not 0 <= recipe.validation_split < 1:
+        raise UsageError(f"--validation-split must be in [0, 1). Received: {recipe.validation_split}")
+    if recipe.patience is not None and recipe.patience < 1:
+        raise UsageError(f"--patience must be at least 1. Received: {recipe.patience}")
+    if recipe.optimizer not in OPTIMIZERS:
+        raise UsageError(f"--optimizer {recipe.optimizer}: expected one of {', '.join(OPTIMIZERS)}")
+    if recipe.schedule not in SCHEDULES:
+        raise UsageError(f"schedule {recipe.schedule}: expected one of {', '.join(SCHEDULES)}")
+    if not 0 <= recipe.label_smoothing < 1:
+        raise UsageError(f"label smoothing must be in [0, 1). Received: {recipe.label_smoothing}")

@@ -1,0 +1,333 @@
+"""The core trainer: fit any registered architecture on any compatible dataset.
+
+One run directory per run (see ``zoo.runs``). Training is Keras ``fit`` over
+tf.data pipelines; the callbacks give early stopping, a best-model checkpoint,
+resumable backups, a CSV history and NaN detection.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from zoo import evaluation, plugins, plots, recipes, runs
+from zoo.errors import IncompatibleError, UsageError, ZooError
+from zoo.versions import versions
+
+DEFAULT_LEARNING_RATES = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3, "nadam": 1e-3}
+
+
+class TrainingError(ZooError):
+    """Training ran but failed (e.g. the loss became NaN)."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict
+    config: dict = field(default_factory=dict)
+
+
+def _check_model(model, arch: str, classes: int):
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise ZooError(f"architecture '{arch}' returned {type(model).__name__}, not a keras.Model")
+    units = model.outputs[0].shape[-1] if model.outputs else None
+    if units != classes:
+        raise ZooError(f"architecture '{arch}' built a model with {units} outputs for {classes} classes")
+
+
+def build_model(arch_entry, input_shape, classes: int, params: dict):
+    """Call an architecture's builder; inputs it cannot read become IncompatibleError."""
+    try:
+        model = arch_entry.build(tuple(input_shape), classes, **params)
+    except (ValueError, TypeError) as exc:
+        raise IncompatibleError(f"{arch_entry.name}: {exc}") from None
+    _check_model(model, arch_entry.name, classes)
+    return model
+
+
+def augmentation(seed: int):
+    """The tutorial's augmentation (rotation, zoom, shear, shift, flip) as Keras layers."""
+    from keras import layers, Sequential
+
+    return Sequential([
+        layers.RandomRotation(10 / 360, fill_mode="constant", seed=seed),
+        layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 1),
+        layers.RandomShear(x_factor=0.1, y_factor=0.1, fill_mode="constant", seed=seed + 2),
+        layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 3),
+        layers.RandomFlip("horizontal", seed=seed + 4),
+    ], name="augmentation")
+
+
+def input_pipeline(x, y, pixel_scale: float, classes: int, batch_size: int,
+                   shuffle_seed: int | None = None, augment=None):
+    """tf.data: shuffle, batch, normalise (and augment) on the fly, prefetch.
+
+    Images stay uint8 in memory; each batch is converted to float32 when it is
+    read, and labels become one-hot so that label smoothing is available.
+    """
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices((x, y.astype(np.int32)))
+    if shuffle_seed is not None:
+        data = data.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+    data = data.batch(batch_size)
+
+    def prepare(images, labels):
+        images = tf.cast(images, tf.float32) * pixel_scale
+        if augment is not None:
+            # Keras image layers want a channel axis; the models add their own.
+            images = augment(images[..., None], training=True)[..., 0]
+        return images, tf.one_hot(labels, classes)
+
+    return data.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def make_optimizer(recipe, steps_per_epoch: int):
+    import keras
+
+    rate = recipe.learning_rate or DEFAULT_LEARNING_RATES[recipe.optimizer]
+    if recipe.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(
+            rate, decay_steps=max(1, steps_per_epoch * recipe.epochs), alpha=0.01)
+    kwargs = {}
+    if recipe.optimizer == "adamw" and recipe.weight_decay is not None:
+        kwargs["weight_decay"] = recipe.weight_decay
+    optimizer = {
+        "adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop, "nadam": keras.optimizers.Nadam,
+    }[recipe.optimizer]
+    return optimizer(learning_rate=rate, **kwargs)
+
+
+def _best_checkpoint(path: Path, monitor: str, best: float = math.inf):
+    """Keep the best model so far in ``path``, replaced atomically.
+
+    Keras' ModelCheckpoint writes in place; a run killed mid-save would leave a
+    corrupt model.keras, so this writes beside it and renames.
+    """
+    import keras
+
+    class AtomicBestCheckpoint(keras.callbacks.Callback):
+
+        def on_epoch_end(self, epoch, logs=None):
+            nonlocal best
+            value = (logs or {}).get(monitor)
+            if value is None or not value < best:
+                return
+            best = value
+            tmp = path.with_name(f".{path.name}.tmp.keras")
+            self.model.save(tmp)
+            os.replace(tmp, path)
+
+    return AtomicBestCheckpoint()
+
+
+def _trim_history(history: Path, backup: Path) -> None:
+    """Drop history rows of epochs the backup did not record.
+
+    A kill between CSVLogger's row and BackupAndRestore's save would otherwise
+    leave a row that the resumed run writes again.
+    """
+    meta = backup / "training_metadata.json"
+    if not history.is_file() or not meta.is_file():
+        return
+    finished = runs.read_json(meta).get("epoch", 0)
+    with open(history, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) < finished]
+    with open(history, "w", newline="") as f:
+        csv.writer(f).writerows(kept)
+
+
+def train(architecture: str | None = None, dataset: str | None = None, *,
+          recipe: str | None = None, overrides: dict | None = None, params: dict | None = None,
+          seed: int = 0, data_dir: str | None = None, output: str | None = None,
+          resume: str | None = None, tensorboard: bool = False, verbose: int | str = "auto",
+          log=print) -> TrainResult:
+    """Train ``architecture`` on ``dataset`` into a run directory.
+
+    Args:
+        architecture, dataset: registered names (aliases and any case accepted).
+        recipe: recipe name (default: the architecture's default, ``tuned``).
+        overrides: Recipe fields from flags (epochs, batch_size, ...).
+        params: architecture hyperparameters (already parsed, see
+            ``zoo.recipes.parse_params``).
+        seed: seeds weights, shuffling, augmentation and noise.
+        data_dir: where the dataset's files are (``--data-dir``).
+        output: run directory (default ``runs/<arch>-<dataset>-<time>``).
+        resume: an interrupted run directory to continue from its last
+            finished epoch; its config.json is used, the other arguments must
+            be None.
+        tensorboard: also write TensorBoard logs to ``RUN/tensorboard``.
+        verbose: Keras' fit verbosity.
+        log: where progress lines go.
+
+    Returns:
+        A ``TrainResult`` with the run directory and its metrics.
+    """
+    if resume:
+        run_dir = runs.resolve_run(resume, need_model=False)
+        config = runs.read_json(run_dir / runs.CONFIG)
+        if config.get("status") == "complete":
+            raise UsageError(f"--resume {resume}: the run already finished")
+        for name, given in (("ARCH", architecture), ("DATASET", dataset)):
+            stored = config["architecture"] if name == "ARCH" else config["dataset"]
+            if given is not None and plugins.get(name == "ARCH" and "architecture" or "dataset", given).name != stored:
+                raise UsageError(f"--resume {resume}: the run trained {stored}, not {given}")
+        architecture, dataset = config["architecture"], config["dataset"]
+        recipe, seed, data_dir = config["recipe"], config["seed"], config.get("data_dir")
+        params = config["params"]
+        overrides = {k: v for k, v in config["recipe_settings"].items() if k != "params"}
+    if architecture is None or dataset is None:
+        raise UsageError("give ARCH and DATASET (or --resume RUN)")
+
+    # Everything that can be refused is refused before data is read.
+    arch_entry = plugins.get("architecture", architecture)
+    data_entry = plugins.get("dataset", dataset)
+    if data_entry.input_kind not in arch_entry.accepts:
+        raise IncompatibleError(f"{arch_entry.name} reads {', '.join(arch_entry.accepts)} input; "
+                                f"{data_entry.name} gives {data_entry.input_kind}")
+    recipe_name, settings, hyper = recipes.resolve(arch_entry, recipe, overrides, params)
+    if settings.augment and data_entry.input_kind != "image":
+        raise IncompatibleError(f"--augment needs an image dataset; {data_entry.name} is not")
+    if not resume and data_entry.input_shape and data_entry.class_names:
+        # Build once on the declared shape so a bad pairing fails before loading.
+        build_model(arch_entry, data_entry.input_shape, len(data_entry.class_names), hyper)
+
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    data = data_entry.load(data_dir=data_dir, seed=seed)
+    model = build_model(arch_entry, data.input_shape, data.classes, hyper)
+
+    if not resume:
+        run_dir = runs.new_run_dir(arch_entry.name, data_entry.name, output)
+        config = {
+            "architecture": arch_entry.name, "architecture_plugin": arch_entry.plugin,
+            "dataset": data_entry.name, "dataset_plugin": data_entry.plugin,
+            "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
+            "data_source": data.source, "input_shape": list(data.input_shape),
+            "class_names": list(data.class_names), "pixel_scale": data.pixel_scale,
+            "normalisation": data.normalisation,
+            "recipe": recipe_name, "recipe_settings": settings.to_dict(), "params": hyper,
+            "seed": seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "status": "running", "versions": versions(),
+        }
+        runs.write_json(run_dir / runs.CONFIG, config)
+
+    # Validation is the last part of the training set, as Keras' validation_split.
+    x_train, y_train = data.x_train, data.y_train
+    validation = None
+    if settings.validation_split:
+        cut = int(len(x_train) * (1 - settings.validation_split))
+        x_train, y_train = data.x_train[:cut], data.y_train[:cut]
+        validation = input_pipeline(data.x_train[cut:], data.y_train[cut:], data.pixel_scale,
+                                    data.classes, max(settings.batch_size, 256))
+    if len(x_train) == 0:
+        raise UsageError(f"--validation-split {settings.validation_split} leaves no training images")
+    augment = augmentation(seed) if settings.augment else None
+    training = input_pipeline(x_train, y_train, data.pixel_scale, data.classes,
+                              settings.batch_size, shuffle_seed=seed, augment=augment)
+    steps = math.ceil(len(x_train) / settings.batch_size)
+
+    model.compile(
+        optimizer=make_optimizer(settings, steps),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+    monitor = "val_loss" if validation is not None else "loss"
+    backup = run_dir / runs.BACKUP
+    history_path = run_dir / runs.HISTORY
+    best_so_far = math.inf
+    if resume:
+        _trim_history(history_path, backup)
+        # The resumed run keeps the checkpoint unless it beats the earlier best.
+        best_so_far = min(plots.read_history(history_path).get(monitor, [math.inf]), default=math.inf)
+    callbacks = [
+        keras.callbacks.CSVLogger(str(history_path), append=bool(resume)),
+        keras.callbacks.TerminateOnNaN(),
+        _best_checkpoint(run_dir / runs.MODEL, monitor, best_so_far),
+        # Saved after the CSV row, so a resumed run never skips a logged epoch.
+        keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
+    ]
+    if settings.patience and validation is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=settings.patience, restore_best_weights=True))
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+
+    started = time.perf_counter()
+    history = model.fit(training, validation_data=validation, epochs=settings.epochs,
+                        callbacks=callbacks, verbose=verbose)
+    seconds = time.perf_counter() - started
+    losses = history.history.get("loss", [])
+    if losses and not np.isfinite(losses[-1]):
+        config["status"] = "failed: loss became NaN"
+        runs.write_json(run_dir / runs.CONFIG, config)
+        kept = f"; the best model so far is kept in {run_dir / runs.MODEL}" \
+            if (run_dir / runs.MODEL).is_file() else ""
+        raise TrainingError(f"training stopped: the loss became NaN in epoch "
+                            f"{len(plots.read_history(history_path).get('epoch', [])) + 1} "
+                            f"(try a lower --learning-rate){kept}")
+
+    best = keras.saving.load_model(run_dir / runs.MODEL, safe_mode=True)
+    probabilities = evaluation.predict(best, data.normalise(data.x_test))
+    metrics = evaluation.scores(probabilities, data.y_test, data.class_names)
+    recorded = plots.read_history(history_path)
+    metrics.update({
+        "epochs_run": len(recorded.get("epoch", [])),
+        "training_seconds": round(seconds, 2),
+        "params": int(best.count_params()),
+        "resumed": bool(resume),
+    })
+    plots.curves(recorded, run_dir / "curves.png")
+    plots.confusion(np.array(metrics["confusion_matrix"]), data.class_names, run_dir / "confusion.png")
+    plots.predictions(data.x_test[:15], data.y_test[:15], probabilities[:15], data.class_names,
+                      run_dir / "predictions.png")
+    runs.write_json(run_dir / runs.METRICS, metrics)
+    config["status"] = "complete"
+    runs.write_json(run_dir / runs.CONFIG, config)
+    shutil.rmtree(backup, ignore_errors=True)
+    return TrainResult(run_dir, metrics, config)
+
+
+def evaluate(run: str | None = None, dataset: str | None = None, data_dir: str | None = None) -> dict:
+    """Re-evaluate a saved run's model on its dataset's test set (or another's)."""
+    run_dir = runs.resolve_run(run)
+    config = runs.read_json(run_dir / runs.CONFIG)
+    entry = plugins.get("dataset", dataset or config["dataset"])
+    data = entry.load(data_dir=data_dir or (None if dataset else config.get("data_dir")),
+                      seed=config.get("seed", 0))
+    if list(data.input_shape) != config["input_shape"] or data.classes != len(config["class_names"]):
+        raise IncompatibleError(
+            f"{entry.name} has {data.classes} classes of shape {list(data.input_shape)}; the run's model "
+            f"reads {config['input_shape']} into {len(config['class_names'])} classes")
+    model = load_run_model(run_dir)
+    metrics = evaluation.scores(evaluation.predict(model, data.normalise(data.x_test)),
+                                data.y_test, data.class_names)
+    return {"run": str(run_dir), "dataset": entry.name, **metrics}
+
+
+def load_run_model(run_dir: Path):
+    """A run's model, loaded with Keras safe mode on; faults become one-line errors."""
+    import keras
+
+    path = run_dir / runs.MODEL
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a bad file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ZooError(f"{path}: cannot be loaded ({first[:200]})") from None

@@ -1,0 +1,13 @@
+"""Versions of what produced an artifact, recorded in configs and model cards."""
+import importlib.metadata
+import platform
+
+
+def versions(*packages: str) -> dict:
+    found = {"python": platform.python_version()}
+    for name in ("zoo", "tensorflow", "keras", "numpy", *packages):
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = None
+    return found
