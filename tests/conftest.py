@@ -36,3 +36,22 @@ def pip_install_to(target: Path, *packages: str) -> None:
     """pip-install packages (no dependencies) into ``target``, a folder for PYTHONPATH."""
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                     "--target", str(target), *packages], check=True, capture_output=True, timeout=300)
+
+
+@pytest.fixture
+def write_idx():
+    """``write_idx(path, array, header=None)``: write an IDX file (gzipped if path ends .gz).
+
+    The header is the real one for a uint8 array unless ``header`` replaces it.
+    """
+    import gzip
+
+    def write(path, array, header=None):
+        path = Path(path)
+        if header is None:
+            header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+        data = header + array.astype("uint8").tobytes()
+        path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
+        return path
+
+    return write

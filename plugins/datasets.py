@@ -1,0 +1,424 @@
+"""Built-in datasets: Fashion-MNIST, MNIST, their noisy variants, the embedded
+Fashion-MNIST sample, and the user's own IDX or image folders.
+
+Fashion-MNIST and MNIST load from the first of these places that holds them:
+``--data-dir DIR`` (or ``$ZOO_DATA_DIR``), Debian's ``/usr/share/datasets``
+(Fashion-MNIST only), the Keras cache, then Keras' own download into that
+cache. A named folder is used or fails; nothing falls back to other data.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import zoo
+from zoo.dataset import Dataset
+from zoo.errors import DataError, UsageError
+from zoo.idx import IDX_NAMES, has_idx_files, read_idx_folder
+
+# From Fashion-MNIST's README, label 0 to 9.
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+DIGITS = tuple(str(i) for i in range(10))
+SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "fashion-sample"
+# keras.datasets' origin; ZOO_DATASETS_URL replaces it (a mirror, or a test server).
+KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+# The SimpleRNN tutorial's noise, added to pixels / 255.
+NOISE_MEAN, NOISE_STD = 0.5, 0.1
+TEST_FRACTION = 0.2  # held out from an image folder
+
+
+@dataclass(frozen=True)
+class Remote:
+    """Where a public dataset is found, on disk or online.
+
+    Attributes:
+        name: the registered name.
+        title: the dataset's name in messages.
+        class_names: one name per label.
+        folder: its sub-folder name in ``$ZOO_DATA_DIR`` and in the Keras cache.
+        cache_subdir: its folder under ``$KERAS_HOME``, as keras.datasets uses.
+        files: the files keras.datasets downloads into ``cache_subdir``.
+        sha256: known hashes of ``files``, checked on download from KERAS_URL.
+        system_dir: a folder a system package installs it in, or None.
+        install: how to install that package.
+    """
+
+    name: str
+    title: str
+    class_names: tuple
+    folder: str
+    cache_subdir: str
+    files: tuple
+    sha256: dict
+    system_dir: str | None = None
+    install: str | None = None
+
+    @property
+    def npz(self) -> str | None:
+        return self.files[0] if self.files[0].endswith(".npz") else None
+
+    def sources(self) -> tuple:
+        local = "--data-dir DIR or $ZOO_DATA_DIR (the files, or a '" + self.folder + "' sub-folder)"
+        system = (f"{self.system_dir} ({self.install})",) if self.system_dir else ()
+        cache = f"Keras cache: $KERAS_HOME/{self.cache_subdir} (default ~/.keras/{self.cache_subdir})"
+        online = f"download: {KERAS_URL} (or $ZOO_DATASETS_URL), into the Keras cache"
+        return (local, *system, cache, online)
+
+
+FASHION = Remote(
+    name="fashion", title="Fashion-MNIST", class_names=FASHION_CLASSES, folder="fashion-mnist",
+    cache_subdir="datasets/fashion-mnist",
+    files=tuple(f"{name}.gz" for name in IDX_NAMES.values()), sha256={},
+    system_dir="/usr/share/datasets/fashion-mnist",
+    install="apt-get install dataset-fashion-mnist",
+)
+MNIST = Remote(
+    name="mnist", title="MNIST", class_names=DIGITS, folder="mnist", cache_subdir="datasets",
+    files=("mnist.npz",),
+    # The hash keras.datasets.mnist checks.
+    sha256={"mnist.npz": "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"},
+)
+
+
+def _keras_home() -> Path:
+    """``$KERAS_HOME``, else ``~/.keras`` (``/tmp/.keras`` if home is read-only), as Keras does."""
+    if "KERAS_HOME" in os.environ:
+        return Path(os.environ["KERAS_HOME"])
+    home = os.path.expanduser("~")
+    return Path(home if os.access(home, os.W_OK) else "/tmp") / ".keras"
+
+
+def _base_url() -> str:
+    url = os.environ.get("ZOO_DATASETS_URL") or KERAS_URL
+    return url if url.endswith("/") else url + "/"
+
+
+def _named_dir(data_dir) -> str | None:
+    return os.fspath(data_dir) if data_dir else os.environ.get("ZOO_DATA_DIR") or None
+
+
+def _holds(remote: Remote, folder: Path) -> bool:
+    return has_idx_files(folder) or bool(remote.npz and (folder / remote.npz).is_file())
+
+
+def _holding(remote: Remote, folder: Path) -> Path | None:
+    """``folder`` or its ``remote.folder`` sub-folder, whichever holds the data."""
+    return next((c for c in (folder, folder / remote.folder) if _holds(remote, c)), None)
+
+
+def _local(remote: Remote, data_dir=None) -> Path | None:
+    """The first local place holding ``remote``; a named folder is the only place."""
+    named = _named_dir(data_dir)
+    if named:
+        return _holding(remote, Path(named))
+    for folder in (remote.system_dir, _keras_home() / remote.cache_subdir):
+        if folder and _holds(remote, Path(folder)):
+            return Path(folder)
+    return None
+
+
+def _locate(remote: Remote, data_dir=None) -> str | None:
+    found = _local(remote, data_dir)
+    if found is None:
+        return None
+    if not has_idx_files(found) and remote.npz:
+        return str(found / remote.npz)
+    return str(found)
+
+
+def _read_npz(path: Path, num_classes: int):
+    """``(x_train, y_train, x_test, y_test, source)`` from a Keras-style ``.npz``, validated."""
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file (0 bytes)")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if not hasattr(f, "files"):
+                raise DataError(f"{path}: a single .npy array, not an .npz archive")
+            missing = [k for k in NPZ_KEYS if k not in f.files]
+            if missing:
+                raise DataError(f"{path}: missing arrays {', '.join(missing)} (found: "
+                                f"{', '.join(f.files) or 'none'})")
+            arrays = {k: f[k] for k in NPZ_KEYS}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.dtype != np.uint8 or x.ndim != 3:
+            raise DataError(f"{path}: x_{split} is {x.dtype} {x.shape}; expected uint8 (N, H, W)")
+        if not np.issubdtype(y.dtype, np.integer) or y.ndim != 1:
+            raise DataError(f"{path}: y_{split} is {y.dtype} {y.shape}; expected integers (N,)")
+        if len(x) != len(y):
+            raise DataError(f"{path}: {split} has {len(x)} images but {len(y)} labels")
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+            bad = int(np.argmax((y < 0) | (y >= num_classes)))
+            raise DataError(f"{path}: {split} label {int(y[bad])} at index {bad} is out of range "
+                            f"for {num_classes} classes (0-{num_classes - 1})")
+    if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
+        raise DataError(f"{path}: train images are {arrays['x_train'].shape[1:]} but test "
+                        f"images are {arrays['x_test'].shape[1:]}")
+    md5 = {f"{path.name}/{k}": hashlib.md5(np.ascontiguousarray(a)).hexdigest()
+           for k, a in arrays.items()}
+    return (*(arrays[k] for k in NPZ_KEYS), {"path": str(path), "md5": md5})
+
+
+def _read(remote: Remote, folder: Path) -> Dataset:
+    classes = len(remote.class_names)
+    if has_idx_files(folder) or not remote.npz:
+        *arrays, source = read_idx_folder(folder, num_classes=classes)
+    else:
+        *arrays, source = _read_npz(folder / remote.npz, classes)
+    return Dataset(remote.name, remote.class_names, *arrays, source=source)
+
+
+def _download(remote: Remote) -> Dataset:
+    """Fetch the missing files with Keras into its cache; remove them again if anything fails."""
+    folder = _keras_home() / remote.cache_subdir
+    base = _base_url()
+    fresh = [name for name in remote.files if not (folder / name).exists()]
+    fetched = []
+    # Keras downloads into /tmp/.keras when the cache folder does not exist yet.
+    with contextlib.suppress(OSError):
+        _keras_home().mkdir(parents=True, exist_ok=True)
+    try:
+        from keras.utils import get_file  # imports TensorFlow: only when downloading
+
+        # Keras prints its progress on stdout; keep stdout for zoo's own output.
+        with contextlib.redirect_stdout(sys.stderr):
+            for name in fresh:
+                target = folder / name
+                fetched.append(target)
+                path = get_file(name, origin=base + name, cache_subdir=remote.cache_subdir,
+                                cache_dir=str(_keras_home()),
+                                file_hash=remote.sha256.get(name) if base == KERAS_URL else None)
+                if Path(path) != target:  # Keras used /tmp/.keras: the cache is read-only
+                    fetched[-1] = Path(path)
+                    folder = Path(path).parent
+        return _read(remote, folder)
+    except DataError as exc:
+        _remove(fetched)
+        raise DataError(f"{exc} (downloaded from {base}; removed from the cache)") from None
+    except Exception as exc:  # noqa: BLE001 - get_file raises bare Exception for network errors
+        _remove(fetched)
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(_not_found(remote, base, reason)) from None
+
+
+def _remove(paths) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _not_found(remote: Remote, base: str, reason: str) -> str:
+    tried = ["--data-dir/$ZOO_DATA_DIR (not set)"]
+    if remote.system_dir:
+        tried.append(f"{remote.system_dir} (not there)")
+    tried.append(f"{_keras_home() / remote.cache_subdir} (no {' '.join(remote.files)})")
+    tried.append(f"download from {base} ({reason})")
+    ways = ([remote.install] if remote.install else []) + [
+        f"--data-dir DIR with the four IDX files{' or ' + remote.npz if remote.npz else ''}",
+        "going online so Keras can download it",
+    ]
+    sample = " ('fashion-sample', a real sample shipped with zoo, needs none of this)" \
+        if remote is FASHION else ""
+    return (f"{remote.title} not found and not downloadable; tried: {'; '.join(tried)}. "
+            f"To get it: {', or '.join(ways)}{sample}")
+
+
+def _missing(remote: Remote, folder: Path):
+    """Raise the error for a named folder that does not hold ``remote``."""
+    alternative = f" (or {remote.npz} in it)" if remote.npz else ""
+    try:  # The IDX reader says what is wrong: no folder, a file, which file is missing.
+        read_idx_folder(folder)
+    except DataError as exc:
+        raise DataError(f"{exc}{alternative}") from None
+    raise DataError(f"{folder}: holds no {remote.title} files{alternative}")
+
+
+def _load_remote(remote: Remote, data_dir=None, seed=0) -> Dataset:
+    named = _named_dir(data_dir)
+    if named:
+        found = _holding(remote, Path(named))
+        if found is None:
+            _missing(remote, Path(named))
+        return _read(remote, found)
+    found = _local(remote)
+    return _read(remote, found) if found else _download(remote)
+
+
+# --- the noisy variants --------------------------------------------------------------
+
+def add_noise(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``x / 255 + N(0.5, 0.1)``, clipped to [0, 1], as float32.
+
+    The tutorial clips only at 1.0. Clipping at 0 too changes a pixel only
+    where the noise falls below -5 standard deviations (about 1 in 3.5 million,
+    so a handful in Fashion-MNIST) and keeps the promised [0, 1] range.
+    """
+    out = rng.standard_normal(x.shape, dtype=np.float32)
+    out *= np.float32(NOISE_STD)
+    out += np.float32(NOISE_MEAN)
+    out += x.astype(np.float32) / np.float32(255)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def _load_noisy(remote: Remote, name: str, data_dir=None, seed=0) -> Dataset:
+    clean = _load_remote(remote, data_dir)
+    rng = np.random.default_rng(seed)
+    source = dict(clean.source, noise={
+        "added_to": "pixel / 255", "distribution": "normal", "mean": NOISE_MEAN,
+        "std": NOISE_STD, "clip": [0.0, 1.0], "seed": seed,
+        "rng": "numpy.random.default_rng(seed).standard_normal, float32, train then test",
+    })
+    return Dataset(name, clean.class_names, add_noise(clean.x_train, rng), clean.y_train,
+                   add_noise(clean.x_test, rng), clean.y_test, source=source, pixel_scale=1.0)
+
+
+# --- the embedded sample ------------------------------------------------------------
+
+def _load_sample(data_dir=None, seed=0) -> Dataset:
+    if data_dir:
+        raise UsageError("dataset 'fashion-sample' is shipped with zoo; --data-dir does not apply "
+                         "(use 'fashion' or 'idx' with --data-dir)")
+    *arrays, source = read_idx_folder(SAMPLE_DIR, num_classes=10)
+    source["made_by"] = ("scripts/make_fashion_sample.py: 750 per class from train and 150 per "
+                         "class from t10k of the official files, numpy default_rng(0)")
+    return Dataset("fashion-sample", FASHION_CLASSES, *arrays, source=source)
+
+
+def _locate_sample(data_dir=None) -> str | None:
+    return str(SAMPLE_DIR) if has_idx_files(SAMPLE_DIR) else None
+
+
+# --- the user's folders ------------------------------------------------------------
+
+def _need_dir(name: str, data_dir, what: str) -> Path:
+    if not data_dir:
+        raise UsageError(f"dataset '{name}' needs --data-dir DIR: {what}")
+    return Path(data_dir)
+
+
+def _locate_dir(data_dir=None, check=Path.is_dir) -> str | None:
+    return str(Path(data_dir)) if data_dir and check(Path(data_dir)) else None
+
+
+IDX_WHAT = ("a folder holding " + ", ".join(f"{n}[.gz]" for n in IDX_NAMES.values())
+            + " and optionally classes.txt (one class name per line)")
+
+
+def _load_idx(data_dir=None, seed=0) -> Dataset:
+    folder = _need_dir("idx", data_dir, IDX_WHAT)
+    names = None
+    if (folder / "classes.txt").is_file():
+        try:
+            text = (folder / "classes.txt").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"{folder / 'classes.txt'}: unreadable ({exc})") from None
+        names = tuple(line.strip() for line in text.splitlines() if line.strip())
+        if len(set(names)) != len(names):
+            raise DataError(f"{folder / 'classes.txt'}: a class name appears twice")
+    x_train, y_train, x_test, y_test, source = read_idx_folder(
+        folder, num_classes=len(names) if names else None)
+    if names is None:
+        top = max((int(y.max()) for y in (y_train, y_test) if len(y)), default=0)
+        names = tuple(str(i) for i in range(top + 1))
+    if len(names) < 2:
+        raise DataError(f"{folder}: only one class ({names[0]!r}); a classifier needs at least two")
+    return Dataset("idx", names, x_train, y_train, x_test, y_test, source=source)
+
+
+IMAGES_WHAT = "a folder with one sub-folder of PNG/JPEG images per class"
+
+
+def _load_images(data_dir=None, seed=0) -> Dataset:
+    from zoo.images import load_image
+
+    root = _need_dir("images", data_dir, IMAGES_WHAT)
+    if not root.is_dir():
+        raise DataError(f"{root}: {'not a directory' if root.exists() else 'no such directory'} "
+                        f"(expected {IMAGES_WHAT})")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(f"{root}: no class sub-folders (expected {IMAGES_WHAT})")
+    if len(classes) == 1:
+        raise DataError(f"{root}: only one class folder ({classes[0]!r}); a classifier needs at least two")
+
+    rng = np.random.default_rng(seed)
+    digest = hashlib.md5()
+    parts = {"train": ([], []), "test": ([], [])}
+    for label, name in enumerate(classes):
+        files = sorted(p for p in (root / name).iterdir()
+                       if p.is_file() and not p.name.startswith("."))
+        if len(files) < 2:
+            raise DataError(f"{root / name}: {len(files)} image(s); each class needs at least 2 "
+                            f"(one to train on, one to test)")
+        images = np.stack([load_image(f) for f in files])
+        digest.update(name.encode() + b"\0" + images.tobytes())
+        # Stratified: 20% of every class, at least one, chosen by the seed.
+        order = rng.permutation(len(files))
+        n_test = max(1, round(len(files) * TEST_FRACTION))
+        for split, pick in (("test", order[:n_test]), ("train", order[n_test:])):
+            parts[split][0].append(images[pick])
+            parts[split][1].append(np.full(len(pick), label, dtype=np.int32))
+    arrays = []
+    for split in ("train", "test"):
+        x, y = np.concatenate(parts[split][0]), np.concatenate(parts[split][1])
+        # Mix the classes: Keras' validation_split takes the last examples as they are.
+        shuffle = rng.permutation(len(y))
+        arrays += [x[shuffle], y[shuffle]]
+    source = {"path": str(root), "md5": {"images": digest.hexdigest()},
+              "files": int(sum(len(y) for y in arrays[1::2])),
+              "split": {"test_fraction": TEST_FRACTION, "stratified": True, "seed": seed},
+              "conversion": "Pillow: grayscale 'L', resized to 28 x 28 (bilinear)"}
+    return Dataset("images", tuple(classes), *arrays, source=source)
+
+
+@zoo.hookimpl
+def register_datasets(register):
+    """Register the built-in datasets."""
+    for remote, summary, aliases in (
+        (FASHION, "Fashion-MNIST: 28x28 grayscale clothing, 10 classes, 60,000 train + 10,000 test",
+         ("fashion-mnist", "fashion_mnist")),
+        (MNIST, "MNIST handwritten digits: 28x28 grayscale, 10 classes, 60,000 train + 10,000 test",
+         ()),
+    ):
+        register(zoo.DatasetEntry(
+            name=remote.name, summary=summary, aliases=aliases, class_names=remote.class_names,
+            load=functools.partial(_load_remote, remote),
+            locate=functools.partial(_locate, remote), sources=remote.sources(),
+        ))
+        noisy = f"{remote.name}-noisy"
+        register(zoo.DatasetEntry(
+            name=noisy, class_names=remote.class_names,
+            summary=f"{remote.title} plus Gaussian noise (mean 0.5, std 0.1) on pixel/255, "
+                    f"clipped to [0, 1], float32 (the SimpleRNN tutorial's)",
+            load=functools.partial(_load_noisy, remote, noisy),
+            locate=functools.partial(_locate, remote), sources=remote.sources(),
+        ))
+    register(zoo.DatasetEntry(
+        name="fashion-sample", class_names=FASHION_CLASSES,
+        summary="Real Fashion-MNIST sample shipped with zoo: 750 + 150 images per class, offline",
+        load=_load_sample, locate=_locate_sample,
+        sources=(f"shipped with zoo: {SAMPLE_DIR}",),
+    ))
+    register(zoo.DatasetEntry(
+        name="idx", summary="Your MNIST-style IDX files (the four train/t10k files) in --data-dir",
+        input_shape=None, load=_load_idx, needs_data_dir=True,
+        locate=functools.partial(_locate_dir, check=has_idx_files),
+        sources=(f"--data-dir DIR: {IDX_WHAT}",),
+    ))
+    register(zoo.DatasetEntry(
+        name="images", summary="Your images: one sub-folder per class, as 28x28 grayscale, 20% held out",
+        load=_load_images, needs_data_dir=True, locate=_locate_dir,
+        sources=(f"--data-dir DIR: {IMAGES_WHAT}",),
+    ))
