@@ -18,7 +18,7 @@ RECIPES = {
                        note="CNN tutorial (listing 6.10): adam, 25 epochs, val 0.25 (published 0.8881)"),
     "tuned": Recipe(optimizer="adamw", learning_rate=2e-3, weight_decay=1e-4, batch_size=128,
                     epochs=20, validation_split=0.1, patience=6, label_smoothing=0.1,
-                    schedule="cosine", augment=True,
+                    schedule="cosine", augment="flip-shift",
                     params={"filters": (32, 64, 128), "conv_activation": "relu", "padding": "same",
                             "batch_norm": True, "units": 256, "dropout": 0.4},
                     note="ReLU + batch norm convolutions, flip/shift augmentation, AdamW + cosine decay"),
@@ -69,7 +69,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128), conv_activation="linea
         x = layers.Conv2D(count, 3, padding=padding, use_bias=not batch_norm,
                           activation=None if batch_norm else conv_activation)(x)
         if batch_norm:
-            x = layers.BatchNormalization()(x)
+            x = layers.BatchNormalization(momentum=0.9)(x)
             x = layers.Activation(conv_activation)(x)
         if i < len(filters) - 1:
             x = layers.MaxPooling2D(strides=2)(x)

@@ -54,7 +54,7 @@ def build(input_shape, classes, *, units=(128,), dropout=0.0, batch_norm=False,
         if batch_norm:
             # Batch norm replaces the bias and goes before the non-linearity.
             x = layers.Dense(int(width), use_bias=False)(x)
-            x = layers.BatchNormalization()(x)
+            x = layers.BatchNormalization(momentum=0.9)(x)
             x = layers.Activation("relu")(x)
         else:
             x = layers.Dense(int(width), activation="relu")(x)

@@ -6,6 +6,7 @@ from zoo_plugins._shapes import require_classes, require_image
 PARAMS = {
     "units": Param(64, "LSTM units"),
     "batch_norm": Param(True, "BatchNormalization after the LSTM"),
+    "bn_momentum": Param(0.99, "BatchNormalization momentum (Keras' default, as in the tutorial)"),
     "dropout": Param(0.0, "dropout before the classifier"),
     "unroll": Param(False, "unroll the time loop (larger graph; exporters use it for int8)"),
 }
@@ -16,12 +17,12 @@ RECIPES = {
                        note="LSTM tutorial: LSTM(64)+BN+Dense, adam, batch 64, 20 epochs, patience 10"),
     "tuned": Recipe(optimizer="adam", learning_rate=3e-3, batch_size=128, epochs=30,
                     validation_split=0.1, patience=6, schedule="cosine", label_smoothing=0.05,
-                    params={"units": 128},
+                    params={"units": 128, "bn_momentum": 0.9},
                     note="LSTM(128) + batch norm, adam + cosine decay, batch 128"),
 }
 
 
-def build(input_shape, classes, *, units=64, batch_norm=True, dropout=0.0, unroll=False,
+def build(input_shape, classes, *, units=64, batch_norm=True, bn_momentum=0.99, dropout=0.0, unroll=False,
           classifier_activation="softmax", name="lstm_bn"):
     """LSTM over the image rows, BatchNormalization, then a Dense classifier.
 
@@ -30,6 +31,7 @@ def build(input_shape, classes, *, units=64, batch_norm=True, dropout=0.0, unrol
         classes: number of classes.
         units: LSTM units.
         batch_norm: BatchNormalization after the LSTM.
+        bn_momentum: its momentum; 0.9 settles faster on short runs.
         dropout: dropout before the classifier.
         unroll: unroll the recurrence (same weights, static graph).
         classifier_activation: activation of the last layer.
@@ -48,7 +50,7 @@ def build(input_shape, classes, *, units=64, batch_norm=True, dropout=0.0, unrol
     inputs = keras.Input(shape=(steps, features), name="image")
     x = layers.LSTM(int(units), unroll=unroll)(inputs)
     if batch_norm:
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=bn_momentum)(x)
     if dropout:
         x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(classes, activation=classifier_activation, name="classifier")(x)

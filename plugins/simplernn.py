@@ -48,7 +48,7 @@ def build(input_shape, classes, *, units=64, batch_norm=False, dropout=0.0, unro
     inputs = keras.Input(shape=(steps, features), name="image")
     x = layers.SimpleRNN(int(units), unroll=unroll)(inputs)
     if batch_norm:
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
     if dropout:
         x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(classes, activation=classifier_activation, name="classifier")(x)

@@ -17,7 +17,7 @@ RECIPES = {
                        note="VGG tutorial (listing 6.12): adam, 25 epochs, val 0.25 (published 0.9277)"),
     "tuned": Recipe(optimizer="adamw", learning_rate=2e-3, weight_decay=1e-4, batch_size=128,
                     epochs=12, validation_split=0.1, patience=5, label_smoothing=0.1,
-                    schedule="cosine", augment=True,
+                    schedule="cosine", augment="flip-shift",
                     params={"batch_norm": True, "dropout": 0.3},
                     note="batch norm, lighter dropout, flip/shift augmentation, AdamW + cosine decay"),
 }
@@ -53,7 +53,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128, 256), units=(512, 256),
         x = layers.Conv2D(count, 3, padding=padding, use_bias=not batch_norm,
                           activation=None if batch_norm else "relu")(x)
         if batch_norm:
-            x = layers.BatchNormalization()(x)
+            x = layers.BatchNormalization(momentum=0.9)(x)
             x = layers.Activation("relu")(x)
         return x
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +18,16 @@ def _pyplot():
 
 
 def read_history(path: Path) -> dict:
-    """history.csv as column name -> list of floats."""
+    """history.csv as column name -> list of floats ("NA", Keras' missing value, is NaN)."""
+    def number(text):
+        try:
+            return float(text)
+        except (TypeError, ValueError):
+            return math.nan
+
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    return {key: [float(r[key]) for r in rows] for key in (rows[0] if rows else {})}
+    return {key: [number(r[key]) for r in rows] for key in (rows[0] if rows else {})}
 
 
 def curves(history: dict, path: Path) -> None:

@@ -101,5 +101,9 @@ def validate(recipe: Recipe) -> None:
         raise UsageError(f"--optimizer {recipe.optimizer}: expected one of {', '.join(OPTIMIZERS)}")
     if recipe.schedule not in SCHEDULES:
         raise UsageError(f"schedule {recipe.schedule}: expected one of {', '.join(SCHEDULES)}")
+    from zoo.trainer import AUGMENTATIONS
+
+    if recipe.augment is not None and recipe.augment not in AUGMENTATIONS:
+        raise UsageError(f"--augment {recipe.augment}: expected one of {', '.join(AUGMENTATIONS)}")
     if not 0 <= recipe.label_smoothing < 1:
         raise UsageError(f"label smoothing must be in [0, 1). Received: {recipe.label_smoothing}")

@@ -44,7 +44,7 @@ class Recipe:
     epochs: int = 5
     validation_split: float = 0.0  # 0: no validation set
     patience: int | None = None  # EarlyStopping on val_loss; None: off
-    augment: bool = False
+    augment: str | None = None  # a name in zoo.trainer.AUGMENTATIONS; None: off
     label_smoothing: float = 0.0
     schedule: str = "constant"  # or "cosine": cosine decay over all steps
     weight_decay: float | None = None  # for adamw
@@ -200,7 +200,16 @@ class Registry:
                     found.append(entry)
         return sorted(found, key=lambda e: (KINDS.index(e.kind), e.name, e.plugin))
 
-    def get(self, kind: str, name: str):
+    def get_any(self, name: str):
+        """The entry of any kind called ``name``: what ``zoo show NAME`` describes."""
+        for kind in KINDS:
+            try:
+                return self.get(kind, name)
+            except UsageError:
+                continue
+        return self.get(None, name)  # raises, with suggestions from every kind
+
+    def get(self, kind: str | None, name: str):
         """The entry called ``name`` (or with that alias).
 
         Raises:
@@ -208,8 +217,9 @@ class Registry:
             ZooError: two plugins registered the name.
         """
         wanted = normalise_name(name)
+        candidates = self._entries[kind] if kind else [e for k in KINDS for e in self._entries[k]]
         matches = [
-            e for e in self._entries[kind]
+            e for e in candidates
             if wanted in {normalise_name(n) for n in (e.name, *e.aliases)}
         ]
         if len(matches) > 1:
@@ -219,10 +229,10 @@ class Registry:
                 f"uninstall one of them or limit plugins with ZOO_LOAD_PLUGINS"
             )
         if not matches:
-            known = sorted({n for e in self._entries[kind] for n in (e.name, *e.aliases)})
+            known = sorted({n for e in candidates for n in (e.name, *e.aliases)})
             close = difflib.get_close_matches(wanted, [normalise_name(n) for n in known], n=3, cutoff=0.5)
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             raise UsageError(
-                f"unknown {kind} '{name}'{hint} (known: {', '.join(known) or 'none'})"
+                f"unknown {kind or 'name'} '{name}'{hint} (known: {', '.join(known) or 'none'})"
             )
         return matches[0]

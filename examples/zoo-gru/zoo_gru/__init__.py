@@ -42,7 +42,8 @@ def build(input_shape, classes, *, units=64, batch_norm=True, unroll=False,
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = layers.GRU(int(units), unroll=unroll)(inputs)
     if batch_norm:
-        x = layers.BatchNormalization()(x)
+        # momentum 0.9: the moving statistics settle within a short run.
+        x = layers.BatchNormalization(momentum=0.9)(x)
     outputs = layers.Dense(classes, activation=classifier_activation, name="classifier")(x)
     return keras.Model(inputs, outputs, name=name)
 
