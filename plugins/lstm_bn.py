@@ -61,6 +61,6 @@ def build(input_shape, classes, *, units=64, batch_norm=True, bn_momentum=0.99, 
 def register_architectures(register):
     register(zoo.Architecture(
         name="lstm-bn", aliases=("lstm",),
-        summary="LSTM(64) + BatchNormalization + Dense reading rows as time steps (LSTM tutorial)",
+        summary="LSTM(64) + BatchNormalization + Dense on rows as time steps (LSTM tutorial)",
         build=build, accepts=("image",), params=PARAMS, recipes=RECIPES,
     ))

@@ -13,7 +13,7 @@ import click
 
 from zoo import __version__, plugins
 from zoo.errors import UsageError, ZooError
-from zoo.registry import KINDS, parse_kind
+from zoo.registry import parse_kind
 
 # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) is noise on a CLI.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -57,7 +57,7 @@ def _availability(entry) -> str:
     if entry.locate is None:
         return ""
     try:
-        where = entry.locate(data_dir=os.environ.get("ZOO_DATA_DIR"))
+        where = entry.locate()
     except ZooError:
         where = None
     return f"available: {where}" if where else "not available here"
@@ -95,7 +95,8 @@ def list_command(kind, pattern, as_json):
         return
     rows = []
     for e in entries:
-        summary = e.summary
+        # Long summaries are cut in the table; --json has them whole.
+        summary = e.summary if len(e.summary) <= 72 else e.summary[:71] + "…"
         if e.kind == "dataset" and e.locate is not None:
             summary = f"{summary} [{_availability(e)}]"
         rows.append([e.kind, e.name, summary, e.plugin])
@@ -124,16 +125,7 @@ def show(name, data_dir, as_json):
     For an architecture: its hyperparameters and recipes. For a dataset: loads
     it and prints shapes, class names and counts, pixel range and source.
     """
-    registry = plugins.registry()
-    entry = None
-    for kind in KINDS:
-        try:
-            entry = registry.get(kind, name)
-            break
-        except UsageError as exc:
-            last = exc
-    if entry is None:
-        raise UsageError(str(last).replace("unknown exporter", "unknown name"))
+    entry = plugins.registry().get_any(name)
     info = {"kind": entry.kind, "name": entry.name, "aliases": list(entry.aliases),
             "summary": entry.summary, "plugin": entry.plugin, **entry.describe()}
     if entry.kind == "dataset":
@@ -183,8 +175,8 @@ def _fmt(value) -> str:
 @click.option("--validation-split", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Fraction of the training set held out for validation.")
 @click.option("--patience", type=click.IntRange(min=1), help="Early stopping patience (epochs).")
-@click.option("--augment/--no-augment", default=None,
-              help="The tutorial's rotation/zoom/shear/shift/flip augmentation.")
+@click.option("--augment", type=click.Choice(["tutorial", "flip-shift", "none"]), default=None,
+              help="Augment images: tutorial (rotation/zoom/shear/shift/flip), flip-shift, or none.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--data-dir", type=click.Path(), help="Folder with the dataset's files.")
 @click.option("--output", "-o", type=click.Path(), help="Run directory (default runs/ARCH-DATASET-TIME).")
@@ -209,7 +201,9 @@ def train(architecture, dataset, recipe, params, epochs, batch_size, learning_ra
         parsed = recipes.parse_params(plugins.get("architecture", architecture), params)
     overrides = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                  "optimizer": optimizer and optimizer.lower(), "validation_split": validation_split,
-                 "patience": patience, "augment": augment}
+                 "patience": patience}
+    if augment is not None:
+        overrides["augment"] = None if augment == "none" else augment
     verbose = 0 if quiet else (1 if sys.stdout.isatty() else 2)
     result = trainer.train(architecture, dataset, recipe=recipe, overrides=overrides, params=parsed,
                            seed=seed, data_dir=data_dir, output=output, resume=resume,
@@ -260,6 +254,89 @@ def runs_command(as_json):
              f"{r['metrics']['test_accuracy']:.4f}" if r["metrics"] else "-",
              r["config"].get("created", "?"), r["config"].get("status", "?")] for r in found],
            ["RUN", "ARCH", "DATASET", "RECIPE", "ACCURACY", "CREATED", "STATUS"])
+
+
+def _progress_bars():
+    """A progress(label, total) factory for zoo.export: click progress bars on stderr."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def progress(label, total):
+        with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True) as bar:
+            yield bar.update
+
+    return progress
+
+
+@cli.command(name="export")
+@click.argument("run", required=False)
+@click.option("--tflite", is_flag=True, help="Also write model.tflite (LiteRT, builtin ops only).")
+@click.option("--quantize", multiple=True, metavar="KIND",
+              help="TFLite quantization: float16, dynamic or int8 (repeat or comma-separate).")
+@click.option("--int8-io", is_flag=True,
+              help="int8 file takes and gives int8 tensors (scale and zero point in the model card).")
+@click.option("--representative-size", type=click.IntRange(min=1), metavar="N",
+              help="Training images used to calibrate int8 (default 200).")
+@click.option("--format", "formats", multiple=True, metavar="NAME",
+              help="Another export format (see zoo list exporters); savedmodel is always written.")
+@click.option("--output", "-o", type=click.Path(), help="Destination directory (default RUN/export).")
+@click.option("--force", is_flag=True, help="Replace an existing export.")
+@click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON.")
+def export_command(run, tflite, quantize, int8_io, representative_size, formats, output, force, as_json):
+    """Export RUN (default: the newest) to a SavedModel and, with --tflite, LiteRT files.
+
+    Every file is verified on the dataset's full test set before anything is
+    written: float files must match Keras (max |difference| 1e-4, same top
+    class), quantized ones stay within 1 point of its accuracy.
+
+    Example: zoo export --tflite --quantize float16 --quantize int8
+    """
+    from zoo import export
+
+    formats = [*formats, *(["tflite"] if tflite else [])]
+    log = (lambda message: None) if as_json else (lambda message: click.echo(message, err=True))
+    result = export.export(run, formats=formats, quantize=quantize, int8_io=int8_io,
+                           representative_size=representative_size, output=output, force=force,
+                           progress=_progress_bars(), log=log)
+    if as_json:
+        _echo_json(result.card)
+        return
+    card = result.card
+    click.echo(f"Keras model: test accuracy {card['verification']['keras_test_accuracy']:.4f} on "
+               f"{card['verification']['test_set']}")
+    rows = []
+    for f in card["files"]:
+        size = f.get("size_bytes")
+        rows.append([f["file"], f"{size / 1024:.0f} KiB" if size else "-",
+                     f"{f['test_accuracy']:.4f}", f"{f['agreement']:.2%}", f"{f['max_abs_diff']:.1e}",
+                     "dynamic" if str(f.get("batch", "")).startswith("dynamic") else "fixed 1"])
+    _table(rows, ["FILE", "SIZE", "ACCURACY", "SAME CLASS", "MAX DIFF", "BATCH"])
+    click.echo(f"export written to {result.directory}")
+
+
+@cli.command(name="predict")
+@click.argument("model")
+@click.argument("images", nargs=-1, required=True)
+@click.option("--top-k", "-k", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Classes listed per image.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def predict_command(model, images, top_k, as_json):
+    """Classify IMAGES with MODEL (a .tflite file or a run), on LiteRT alone.
+
+    Images (PNG, JPEG, any size) are read as the training data: grayscale,
+    resized to the model's input, scaled as its model card says.
+
+    Example: zoo predict runs/my-run shoe.png shirt.jpg --top-k 2
+    """
+    from zoo import predict
+
+    result = predict.predict(model, list(images), top_k=top_k)
+    if as_json:
+        _echo_json(result)
+        return
+    for item in result["results"]:
+        ranked = ", ".join(f"{p['class']} {p['probability']:.4f}" for p in item["predictions"])
+        click.echo(f"{item['image']}: {ranked}")
 
 
 def main():

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pluggy
 
 from zoo import hookspecs
-from zoo.registry import ENTRY_TYPES, Registry
+from zoo.registry import ENTRY_TYPES, Registry, check_name
 
 # Built-ins register through the same hooks as third-party plugins.
 DEFAULT_PLUGINS = (
@@ -26,6 +26,8 @@ DEFAULT_PLUGINS = (
     "zoo_plugins.simplernn",
     "zoo_plugins.lstm_bn",
     "zoo_plugins.datasets",
+    "zoo_exports.savedmodel",
+    "zoo_exports.tflite",
 )
 BUILTIN_DISTRIBUTION = "zoo"
 ENTRY_POINT_GROUP = "zoo"
@@ -130,6 +132,7 @@ def load() -> Plugins:
                 if not isinstance(entry, expected):
                     raise TypeError(f"{hook_name} registered {type(entry).__name__}, "
                                     f"expected zoo.{expected.__name__}")
+                check_name(entry)
                 _collected.append(entry)
 
             try:

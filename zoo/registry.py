@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
@@ -158,6 +159,23 @@ class Exporter:
 
 
 ENTRY_TYPES = {"architecture": Architecture, "dataset": DatasetEntry, "exporter": Exporter}
+
+
+# A name becomes part of a run directory's name: no path separators, no dot-names.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+.-]{0,63}")
+
+
+def check_name(entry) -> None:
+    """Refuse an entry whose name or alias could not safely be part of a file name.
+
+    Raises:
+        ValueError: the name is empty, too long, or holds a path separator,
+            ``..``, or other characters than letters, digits, ``_+.-``.
+    """
+    for name in (entry.name, *entry.aliases):
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:
+            raise ValueError(f"{entry.kind} name {name!r} is not allowed (letters, digits and "
+                             f"_+.- only, starting with a letter or digit, no '..')")
 
 
 def normalise_name(name: str) -> str:

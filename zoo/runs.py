@@ -42,13 +42,24 @@ def new_run_dir(arch: str, dataset: str, output: str | None = None) -> Path:
 
 
 def write_json(path: Path, data) -> None:
-    """Write JSON atomically: a reader sees the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write JSON atomically: a reader sees the old file or the new one.
+
+    Raises:
+        ZooError: the file cannot be written (disk full, read-only); the old
+            file, if any, is left as it was.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ZooError(f"{path}: cannot write ({exc.strerror})") from None
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=2)
             f.write("\n")
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ZooError(f"{path}: cannot write ({exc.strerror})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -65,6 +76,24 @@ def read_json(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ZooError(f"{path}: expected a JSON object")
     return data
+
+
+# What a run's config.json must hold, and of which type, to be evaluated,
+# exported or resumed; a hand-edited or damaged file fails here in one line.
+CONFIG_FIELDS = {"architecture": str, "dataset": str, "input_shape": list, "class_names": list}
+RESUME_FIELDS = {"recipe": str, "seed": int, "params": dict, "recipe_settings": dict}
+
+
+def read_config(run_dir: Path, resume: bool = False) -> dict:
+    """A run's config.json, checked to hold the fields zoo reads from it."""
+    path = run_dir / CONFIG
+    config = read_json(path)
+    for key, kind in {**CONFIG_FIELDS, **(RESUME_FIELDS if resume else {})}.items():
+        if not isinstance(config.get(key), kind) or isinstance(config.get(key), bool):
+            found = "missing" if key not in config else f"a {type(config[key]).__name__}"
+            raise ZooError(f"{path}: '{key}' should be a {kind.__name__}, found {found} "
+                           "(the file is damaged)")
+    return config
 
 
 def list_runs(root: Path | None = None) -> list[dict]:

@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,12 @@ def build_model(arch_entry, input_shape, classes: int, params: dict):
         model = arch_entry.build(tuple(input_shape), classes, **params)
     except (ValueError, TypeError) as exc:
         raise IncompatibleError(f"{arch_entry.name}: {exc}") from None
+    except ZooError:
+        raise
+    except Exception as exc:  # a plugin's builder may raise anything
+        text = (str(exc).strip().splitlines() or [""])[0]
+        raise ZooError(f"architecture '{arch_entry.name}' ({arch_entry.plugin}) failed to build: "
+                       f"{type(exc).__name__}{': ' + text if text else ''}") from None
     _check_model(model, arch_entry.name, classes)
     return model
 
@@ -139,8 +146,12 @@ def _best_checkpoint(path: Path, monitor: str, best: float = math.inf):
                 return
             best = value
             tmp = path.with_name(f".{path.name}.tmp.keras")
-            self.model.save(tmp)
-            os.replace(tmp, path)
+            try:
+                self.model.save(tmp)
+                os.replace(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)  # never leave a half-written model behind
+                raise
 
     return AtomicBestCheckpoint()
 
@@ -159,7 +170,8 @@ def _trim_history(history: Path, backup: Path) -> None:
         rows = list(csv.reader(f))
     if not rows:
         return
-    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) < finished]
+    # A row cut short by a kill or a full disk is dropped with the unfinished epochs.
+    kept = [rows[0]] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) < finished]
     with open(history, "w", newline="") as f:
         csv.writer(f).writerows(kept)
 
@@ -192,7 +204,7 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
     """
     if resume:
         run_dir = runs.resolve_run(resume, need_model=False)
-        config = runs.read_json(run_dir / runs.CONFIG)
+        config = runs.read_config(run_dir, resume=True)
         if config.get("status") == "complete":
             raise UsageError(f"--resume {resume}: the run already finished")
         for name, given in (("ARCH", architecture), ("DATASET", dataset)):
@@ -212,7 +224,13 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
     if data_entry.input_kind not in arch_entry.accepts:
         raise IncompatibleError(f"{arch_entry.name} reads {', '.join(arch_entry.accepts)} input; "
                                 f"{data_entry.name} gives {data_entry.input_kind}")
-    recipe_name, settings, hyper = recipes.resolve(arch_entry, recipe, overrides, params)
+    try:
+        recipe_name, settings, hyper = recipes.resolve(arch_entry, recipe, overrides, params)
+    except (UsageError, TypeError, ValueError) as exc:
+        if not resume:
+            raise
+        # Flags are checked by the CLI; here only a damaged config.json is at fault.
+        raise ZooError(f"{run_dir / runs.CONFIG}: its recipe cannot be used ({exc})") from None
     if settings.augment and data_entry.input_kind != "image":
         raise IncompatibleError(f"--augment needs an image dataset; {data_entry.name} is not")
     if not resume and data_entry.input_shape and data_entry.class_names:
@@ -284,8 +302,11 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
 
     started = time.perf_counter()
-    history = model.fit(training, validation_data=validation, epochs=settings.epochs,
-                        callbacks=callbacks, verbose=verbose, shuffle=False)  # tf.data shuffles
+    try:
+        history = model.fit(training, validation_data=validation, epochs=settings.epochs,
+                            callbacks=callbacks, verbose=verbose, shuffle=False)  # tf.data shuffles
+    except OSError as exc:  # disk full, a read-only or vanished directory
+        _write_failed(exc, run_dir, config)
     seconds = time.perf_counter() - started
     losses = history.history.get("loss", [])
     if losses and not np.isfinite(losses[-1]):
@@ -297,7 +318,7 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
                             f"{len(plots.read_history(history_path).get('epoch', [])) + 1} "
                             f"(try a lower --learning-rate){kept}")
 
-    best = keras.saving.load_model(run_dir / runs.MODEL, safe_mode=True)
+    best = load_run_model(run_dir)
     probabilities = evaluation.predict(best, data.normalise(data.x_test))
     metrics = evaluation.scores(probabilities, data.y_test, data.class_names)
     recorded = plots.read_history(history_path)
@@ -307,10 +328,13 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
         "params": int(best.count_params()),
         "resumed": bool(resume),
     })
-    plots.curves(recorded, run_dir / "curves.png")
-    plots.confusion(np.array(metrics["confusion_matrix"]), data.class_names, run_dir / "confusion.png")
-    plots.predictions(data.x_test[:15], data.y_test[:15], probabilities[:15], data.class_names,
-                      run_dir / "predictions.png")
+    try:
+        plots.curves(recorded, run_dir / "curves.png")
+        plots.confusion(np.array(metrics["confusion_matrix"]), data.class_names, run_dir / "confusion.png")
+        plots.predictions(data.x_test[:15], data.y_test[:15], probabilities[:15], data.class_names,
+                          run_dir / "predictions.png")
+    except OSError as exc:
+        _write_failed(exc, run_dir, config)
     runs.write_json(run_dir / runs.METRICS, metrics)
     config["status"] = "complete"
     runs.write_json(run_dir / runs.CONFIG, config)
@@ -318,10 +342,24 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
     return TrainResult(run_dir, metrics, config)
 
 
+def _write_failed(exc: OSError, run_dir: Path, config: dict):
+    """Stop with one line naming what could not be written; what was finished stays."""
+    where = exc.filename or run_dir
+    config["status"] = f"failed: cannot write {where}: {exc.strerror or exc}"
+    try:  # on a full or read-only disk this may fail too; the old config.json then stays
+        runs.write_json(run_dir / runs.CONFIG, config)
+    except ZooError:
+        pass
+    kept = f"the best model so far is kept in {run_dir / runs.MODEL}; " \
+        if (run_dir / runs.MODEL).is_file() else ""
+    raise TrainingError(f"cannot write {where}: {exc.strerror or exc}; training stopped ({kept}"
+                        f"free space or fix the directory, then: zoo train --resume {run_dir})") from None
+
+
 def evaluate(run: str | None = None, dataset: str | None = None, data_dir: str | None = None) -> dict:
     """Re-evaluate a saved run's model on its dataset's test set (or another's)."""
     run_dir = runs.resolve_run(run)
-    config = runs.read_json(run_dir / runs.CONFIG)
+    config = runs.read_config(run_dir)
     entry = plugins.get("dataset", dataset or config["dataset"])
     data = entry.load(data_dir=data_dir or (None if dataset else config.get("data_dir")),
                       seed=config.get("seed", 0))
@@ -340,8 +378,25 @@ def load_run_model(run_dir: Path):
     import keras
 
     path = run_dir / runs.MODEL
+    if not zipfile.is_zipfile(path):
+        raise ZooError(f"{path}: not a Keras model file (not a .keras zip archive)")
     try:
-        return keras.saving.load_model(path, safe_mode=True)
+        model = keras.saving.load_model(path, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a bad file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "safe_mode" in first or "arbitrary code execution" in first:
+            raise ZooError(f"{path}: refused by Keras safe mode: it holds code (a Python lambda "
+                           f"or similar) that would run on loading; zoo never runs it") from None
         raise ZooError(f"{path}: cannot be loaded ({first[:200]})") from None
+    config = runs.read_json(run_dir / runs.CONFIG) if (run_dir / runs.CONFIG).is_file() else {}
+    if not isinstance(model, keras.Model) or len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ZooError(f"{path}: not a model with one input and one output")
+    shape = list(model.inputs[0].shape[1:])
+    units = model.outputs[0].shape[-1]
+    if "input_shape" in config and shape != list(config["input_shape"]):
+        raise ZooError(f"{path}: the model reads {shape} but the run's config.json says "
+                       f"{config['input_shape']}")
+    if "class_names" in config and units != len(config["class_names"]):
+        raise ZooError(f"{path}: the model gives {units} outputs but the run has "
+                       f"{len(config['class_names'])} classes")
+    return model

@@ -1,0 +1,161 @@
+"""Convert a run's Keras model to one .tflite file, in a child process.
+
+Run as ``python -m zoo_exports._convert REQUEST.json`` by ``zoo_exports.tflite``:
+the TFLite converter can crash the whole process (full-integer calibration of
+a WHILE-loop LSTM ends in a segmentation fault with TensorFlow 2.21), so it
+never runs inside the ``zoo`` process. The request names the model, the
+variant and where to write; the result (or a one-line error) is written as
+JSON to the request's ``result`` path.
+
+What it does, and why (measured with TensorFlow 2.21 / Keras 3.15):
+
+* Builtin ops only (``TFLITE_BUILTINS``; ``TFLITE_BUILTINS_INT8`` for int8):
+  Keras' ``model.export(format="litert")`` enables Select TF ops, which
+  stock LiteRT cannot run.
+* Recurrent layers that loop (``unroll=False``) are converted from a
+  SavedModel whose input signature fixes the batch at 1: with a dynamic
+  batch the converter fails (``'tf.TensorListReserve' op requires
+  element_shape to be static``, tensorflow/tensorflow#62849, #58668).
+* For int8, such models are rebuilt with ``unroll=True`` (same weights): the
+  WHILE-loop graph crashes the calibrator (tensorflow/tensorflow#41305); the
+  unrolled graph has no loop, so its batch can stay dynamic.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+VARIANTS = ("float32", "float16", "dynamic", "int8")
+
+
+def _contain() -> None:
+    """No core file if the converter crashes; end with the zoo process that started it (Linux)."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):
+        pass
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def _walk(layer):
+    yield layer
+    for sub in getattr(layer, "layers", ()):
+        if sub is not layer:
+            yield from _walk(sub)
+
+
+def looping_rnns(model) -> list:
+    """The recurrent layers of ``model`` that run as a WHILE loop (not unrolled)."""
+    import keras
+
+    return [layer for layer in _walk(model)
+            if isinstance(layer, keras.layers.RNN) and not getattr(layer, "unroll", False)]
+
+
+def _unrolled(model, request):
+    """The same model rebuilt with ``unroll=True``, its weights copied."""
+    from zoo import plugins
+
+    arch = plugins.get("architecture", request["architecture"])
+    params = {**request["params"], "unroll": True}
+    copy = arch.build(tuple(request["input_shape"]), int(request["classes"]), **params)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def convert(request: dict) -> dict:
+    """Write ``request["output"]``; return what the model card should say about it."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    variant = request["variant"]
+    started = time.perf_counter()
+    model = keras.saving.load_model(request["model"], safe_mode=True)
+    notes = []
+    unrolled = False
+    if variant == "int8" and looping_rnns(model):
+        if request.get("can_unroll"):
+            model = _unrolled(model, request)
+            unrolled = True
+            notes.append("recurrent layers unrolled for int8 (same weights): the converter's "
+                         "calibration crashes on the WHILE-loop graph")
+        else:
+            notes.append("recurrent layers loop (the architecture has no 'unroll' parameter)")
+    batch = None
+    if looping_rnns(model):
+        batch = 1
+        notes.append("batch fixed at 1: a WHILE-loop recurrent layer needs a static batch to "
+                     "convert to builtin ops ('tf.TensorListReserve' op requires element_shape "
+                     "to be static)")
+    spec = tf.TensorSpec([batch, *request["input_shape"]], tf.float32,
+                         name=request.get("input_name") or "image")
+
+    with tempfile.TemporaryDirectory(dir=Path(request["output"]).parent,
+                                     prefix=".savedmodel-") as tmp:
+        saved = Path(tmp) / "saved_model"
+        model.export(str(saved), format="tf_saved_model", input_signature=[spec], verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if variant in ("float16", "dynamic", "int8"):
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if variant == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if variant == "int8":
+            samples = np.load(request["representative"]).astype(np.float32)
+
+            def representative():
+                for i in range(len(samples)):
+                    yield [samples[i:i + 1]]
+
+            converter.representative_dataset = representative
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if request.get("int8_io"):
+                converter.inference_input_type = tf.int8
+                converter.inference_output_type = tf.int8
+        data = converter.convert()
+    Path(request["output"]).write_bytes(data)
+    return {"batch": batch, "unrolled": unrolled, "notes": notes,
+            "convert_seconds": round(time.perf_counter() - started, 2)}
+
+
+def _one_line(exc: BaseException) -> str:
+    """The telling line of a converter error (they run to pages of MLIR locations)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if "error:" in line:
+            return f"{type(exc).__name__}: {line[line.index('error:') + 6:].strip()[:300]}"
+    return f"{type(exc).__name__}: {lines[0][:300]}" if lines else type(exc).__name__
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    _contain()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    request = json.loads(Path(argv[0]).read_text())
+    result_path = Path(request["result"])
+    try:
+        result = convert(request)
+        code = 0
+    except Exception as exc:  # the converter raises many types; report one line
+        result, code = {"error": _one_line(exc)}, 1
+    result_path.write_text(json.dumps(result))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

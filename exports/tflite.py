@@ -1,0 +1,154 @@
+"""`tflite`: LiteRT flatbuffers with builtin ops only, float32 and quantized.
+
+``zoo export --tflite`` writes ``model.tflite`` (float32) and, per
+``--quantize``, ``model.float16.tflite``, ``model.dynamic.tflite`` (dynamic-range:
+int8 weights, float activations) and ``model.int8.tflite`` (full integer:
+int8 weights and activations, calibrated on images from the run's training
+set; float32 input and output unless ``--int8-io``).
+
+Each conversion runs in a child process (``zoo_exports._convert``), so a
+converter crash becomes a one-line error instead of taking zoo down. Each
+file is then checked: its op list must hold builtin ops only (no Flex, no
+custom ops), and LiteRT runs it on the full test set against the Keras model.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+
+import zoo
+from zoo.errors import ZooError
+
+FILES = {"float32": "model.tflite", "float16": "model.float16.tflite",
+         "dynamic": "model.dynamic.tflite", "int8": "model.int8.tflite"}
+DESCRIPTIONS = {
+    "float32": "float32 weights and activations",
+    "float16": "float16 weights, float32 computation",
+    "dynamic": "dynamic-range quantization: int8 weights, float activations",
+    "int8": "full-integer quantization: int8 weights and activations",
+}
+CONVERT_TIMEOUT = 1800  # seconds per file; a hung converter is an error, not a hang
+
+
+class ConversionError(Exception):
+    pass
+
+
+def convert(context, variant: str, filename: str) -> dict:
+    """Run the converter child for one variant; return its result or raise ConversionError."""
+    directory = context.directory
+    request = {
+        "model": str(context.model_path.resolve()),
+        "architecture": context.config["architecture"],
+        "params": context.config.get("params", {}),
+        "can_unroll": bool(context.architecture is not None and "unroll" in context.architecture.params),
+        "input_shape": list(context.config["input_shape"]),
+        "classes": len(context.config["class_names"]),
+        "input_name": context.model.inputs[0].name if getattr(context.model, "inputs", None) else "image",
+        "variant": variant,
+        "int8_io": bool(context.options.get("int8_io")) and variant == "int8",
+        "output": str((directory / filename).resolve()),
+        "result": str((directory / f".{filename}.result.json").resolve()),
+        "representative": None,
+    }
+    if variant == "int8":
+        rep = directory / ".representative.npy"
+        if not rep.exists():
+            np.save(rep, context.representative())
+        request["representative"] = str(rep.resolve())
+    request_path = directory / f".{filename}.request.json"
+    request_path.write_text(json.dumps(request))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "zoo_exports._convert", str(request_path)],
+                              capture_output=True, text=True, env=env, timeout=CONVERT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise ConversionError(f"the converter did not finish in {CONVERT_TIMEOUT} s") from None
+    result_path = directory / f".{filename}.result.json"
+    try:
+        result = json.loads(result_path.read_text()) if result_path.exists() else {}
+    except ValueError:
+        result = {}
+    finally:
+        request_path.unlink(missing_ok=True)
+        result_path.unlink(missing_ok=True)
+    if proc.returncode < 0:
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = f"signal {-proc.returncode}"
+        hint = ""
+        if variant == "int8" and not request["can_unroll"]:
+            hint = (f"; full-integer calibration crashes on looping recurrent layers, and "
+                    f"'{request['architecture']}' cannot be rebuilt unrolled here (its plugin is "
+                    f"missing or has no 'unroll' parameter): leave out --quantize int8")
+        raise ConversionError(f"the TFLite converter crashed ({name}) converting to {variant}{hint}")
+    if proc.returncode != 0 or "error" in result:
+        message = result.get("error") or _last_line(proc.stderr) or f"exit status {proc.returncode}"
+        raise ConversionError(f"the TFLite converter failed: {message}")
+    return result
+
+
+def export(context) -> list:
+    """Write model.tflite and one file per quantization into ``context.directory``; verify each."""
+    described = []
+    try:
+        for variant in ("float32", *context.options.get("quantize", ())):
+            described.append(_export_one(context, variant))
+    finally:
+        (context.directory / ".representative.npy").unlink(missing_ok=True)
+    return described
+
+
+def _export_one(context, variant: str) -> dict:
+    """Convert one variant, check its ops, run it with LiteRT on the test set."""
+    from zoo import litert
+
+    filename = FILES[variant]
+    path = context.directory / filename
+    context.log(f"{filename}: converting ({DESCRIPTIONS[variant]})")
+    try:
+        result = convert(context, variant, filename)
+        runner = litert.LiteRTModel(path)
+    except (ConversionError, ZooError) as exc:
+        message = str(exc).replace(f"{path}: ", "")
+        context.fail(filename, message)
+        return {"file": filename, "variant": variant, "error": message}
+    foreign = litert.custom_ops(runner.ops)
+    if foreign:
+        context.fail(filename, f"uses ops that are not LiteRT builtins: {', '.join(foreign)}")
+        return {"file": filename, "variant": variant, "error": "not builtin ops only", "ops": runner.ops}
+    x = context.x_test
+    with context.progress(f"verifying {filename}", len(x)) as update:
+        probabilities = runner.predict(x, progress=update)
+    check = context.verify(filename, probabilities, quantized=variant != "float32")
+    return {
+        "file": filename, "variant": variant, "description": DESCRIPTIONS[variant],
+        "size_bytes": runner.size,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None,
+        **runner.describe(),
+        "unrolled": result.get("unrolled", False),
+        "notes": result.get("notes", []),
+        **check.to_dict(),
+    }
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+@zoo.hookimpl
+def register_exporters(register):
+    register(zoo.Exporter(
+        name="tflite", aliases=("litert", "tf-lite"),
+        summary="LiteRT .tflite, builtin ops only: float32, float16, dynamic-range and int8 variants",
+        export=export, suffixes=(".tflite",),
+        options=("quantize", "int8_io", "representative_size"),
+    ))

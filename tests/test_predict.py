@@ -1,0 +1,116 @@
+"""zoo predict: LiteRT alone, images of any size, one-line errors.
+
+Agreement with Keras for every architecture is checked in test_export.py
+(test_predict_cli_gives_keras_class); here one small exported run is enough.
+"""
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_zoo
+from zoo import export, plugins
+from zoo.cli import cli
+
+
+@pytest.fixture(scope="module")
+def exported_run(tmp_path_factory):
+    from zoo import trainer
+
+    run = tmp_path_factory.mktemp("predict") / "run"
+    trainer.train("dense", "fashion-sample", overrides={"epochs": 1}, params={"units": (32,)},
+                  output=str(run), verbose=0, log=lambda *a: None)
+    export.export(str(run), formats=["tflite"], quantize=["int8"], log=lambda m: None)
+    return run
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """A sneaker-ish and a trouser-ish test image, as a small PNG and a large RGB JPEG."""
+    data = plugins.get("dataset", "fashion-sample").load()
+    folder = tmp_path_factory.mktemp("images")
+    small = folder / "small.png"
+    Image.fromarray(data.x_test[0]).save(small)
+    large = folder / "large.jpg"
+    Image.fromarray(data.x_test[1]).resize((300, 200)).convert("RGB").save(large, quality=95)
+    return [small, large]
+
+
+def test_predict_prints_top_classes(cli_runner, exported_run, images):
+    result = cli_runner.invoke(cli, ["predict", str(exported_run), *map(str, images), "--top-k", "2"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{images[0]}: ")
+    names = plugins.get("dataset", "fashion-sample").class_names
+    for line in lines:
+        ranked = line.split(": ", 1)[1].split(", ")
+        assert len(ranked) == 2
+        assert all(item.rsplit(" ", 1)[0] in names for item in ranked)
+
+
+def test_predict_json_and_files(cli_runner, exported_run, images):
+    for model in (exported_run, exported_run / "export", exported_run / "export" / "model.tflite",
+                  exported_run / "export" / "model.int8.tflite"):
+        result = cli_runner.invoke(cli, ["predict", str(model), str(images[0]), "--json", "-k", "10"])
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.output)
+        probabilities = [p["probability"] for p in out["results"][0]["predictions"]]
+        assert len(probabilities) == 10 and probabilities == sorted(probabilities, reverse=True)
+        assert abs(sum(probabilities) - 1) < 0.02
+
+
+def test_predict_same_as_litert_on_normalised_pixels(exported_run, images):
+    from zoo import predict
+    from zoo.images import load_image
+    from zoo.litert import LiteRTModel
+
+    got = predict.predict(str(exported_run), images, top_k=1)
+    x = np.stack([load_image(p, (28, 28)) for p in images]).astype(np.float32) / 255
+    expected = LiteRTModel(exported_run / "export" / "model.tflite").predict(x).argmax(1)
+    assert [r["predictions"][0]["index"] for r in got["results"]] == expected.tolist()
+
+
+def test_predict_does_not_import_tensorflow(exported_run, images):
+    code = textwrap.dedent(f"""
+        import sys
+        from zoo.cli import cli
+        try:
+            cli.main(["predict", {str(exported_run)!r}, {str(images[0])!r}], prog_name="zoo",
+                     standalone_mode=False)
+        finally:
+            print("LOADED", sorted(m for m in ("tensorflow", "keras", "tf_keras") if m in sys.modules))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "LOADED []" in proc.stdout
+
+
+def test_predict_errors_are_one_line(exported_run, images, tmp_path):
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("not an image")
+    not_model = tmp_path / "model.tflite"
+    not_model.write_bytes(b"\x00" * 64)
+    no_export = tmp_path / "no-export"
+    no_export.mkdir()
+    (no_export / "config.json").write_text((exported_run / "config.json").read_text())
+    cases = [
+        (["predict", str(exported_run), str(not_image)], 1, f"{not_image}: not an image"),
+        (["predict", str(exported_run), str(tmp_path / "missing.png")], 1, "missing.png: no such file"),
+        (["predict", str(not_model), str(images[0])], 1, f"{not_model}: not a TFLite model"),
+        (["predict", str(tmp_path / "gone.tflite"), str(images[0])], 1, "gone.tflite: no such file"),
+        (["predict", "no-such-run", str(images[0])], 2, "run 'no-such-run' not found"),
+        (["predict", str(no_export), str(images[0])], 1, "has no exported model"),
+        (["predict", str(exported_run)], 2, "Missing argument"),
+        (["predict", str(exported_run), str(images[0]), "--top-k", "0"], 2, "--top-k"),
+    ]
+    for args, code, message in cases:
+        proc = run_zoo(*args)
+        assert proc.returncode == code, (args, proc.stderr)
+        assert message in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("Error")]
+        assert len(errors) == 1, proc.stderr

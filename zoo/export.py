@@ -1,0 +1,454 @@
+"""Export a run's model: the machinery every exporter plugin shares.
+
+``export()`` checks the request (formats, options, destination) before any
+work, loads the run's model and dataset, calls each selected exporter's
+``export(context)`` on a temporary directory beside the destination, verifies
+what they wrote against the Keras model on the dataset's full test set, adds
+``labels.txt`` and ``model_card.json``, and only then moves the directory into
+place. An interrupted or failed export leaves the previous export (or
+nothing), never a half-written file.
+
+An exporter (see ``zoo.hookspecs.register_exporters``) writes its files into
+``context.directory``, runs each through ``context.verify`` and returns one
+description per file for the model card.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import difflib
+import errno
+import os
+import shutil
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from zoo import plugins, runs
+from zoo.errors import IncompatibleError, UsageError, ZooError
+from zoo.versions import versions
+
+EXPORT_DIR = "export"  # RUN/export by default: a run keeps its artifacts
+CARD = "model_card.json"
+LABELS = "labels.txt"
+CARD_VERSION = 1
+
+# The export options the CLI knows; an exporter declares which it supports.
+QUANTIZATIONS = ("float16", "dynamic", "int8")
+QUANTIZATION_ALIASES = {"fp16": "float16", "f16": "float16", "half": "float16",
+                        "dynamic-range": "dynamic", "drq": "dynamic", "int8": "int8",
+                        "full-int8": "int8", "full-integer": "int8"}
+OPTION_FLAGS = {"quantize": "--quantize", "int8_io": "--int8-io",
+                "representative_size": "--representative-size"}
+DEFAULT_REPRESENTATIVE_SIZE = 200
+
+# Verification thresholds (the issue's figures).
+FLOAT_ATOL = 1e-4  # max |p_file - p_keras| for float files
+QUANTIZED_POINTS = 1.0  # accuracy may drop at most this many points
+
+
+class ExportError(ZooError):
+    """A conversion failed or a file did not pass verification: nothing was written."""
+
+
+@dataclass
+class Check:
+    """How one exported file compares with the Keras model on the test set."""
+
+    file: str
+    quantized: bool
+    test_accuracy: float
+    keras_accuracy: float
+    agreement: float  # fraction of images with the same top class as Keras
+    max_abs_diff: float
+    images: int
+
+    @property
+    def passed(self) -> bool:
+        if self.quantized:
+            # Compared in whole images so that 1 point is exact on any test set size.
+            drop = (self.keras_accuracy - self.test_accuracy) * self.images
+            return drop <= QUANTIZED_POINTS / 100 * self.images + 1e-6
+        return self.max_abs_diff <= FLOAT_ATOL and self.agreement == 1.0
+
+    def describe(self) -> str:
+        if self.quantized:
+            return (f"accuracy {self.test_accuracy:.4f} vs Keras {self.keras_accuracy:.4f} "
+                    f"({100 * (self.test_accuracy - self.keras_accuracy):+.2f} points; "
+                    f"at most -{QUANTIZED_POINTS:g} allowed)")
+        return (f"max |difference| {self.max_abs_diff:.2e} (at most {FLOAT_ATOL:g}), "
+                f"same top class on {self.agreement:.2%} of {self.images} images (all required)")
+
+    def to_dict(self) -> dict:
+        return {"test_accuracy": round(self.test_accuracy, 6), "agreement": round(self.agreement, 6),
+                "max_abs_diff": float(f"{self.max_abs_diff:.3g}"), "verified": self.passed,
+                "criterion": (f"accuracy within {QUANTIZED_POINTS:g} point of Keras" if self.quantized
+                              else f"max abs difference <= {FLOAT_ATOL:g} and same top class on every image")}
+
+
+@dataclass
+class ExportContext:
+    """What an exporter gets.
+
+    Attributes:
+        run_dir: the run directory.
+        config: the run's config.json.
+        model: the run's ``keras.Model``.
+        model_path: the run's model.keras (for exporters that convert in a child process).
+        dataset: the run's ``zoo.dataset.Dataset``.
+        architecture: the run's ``Architecture`` entry, or None if its plugin is
+            not installed here.
+        directory: where to write (a temporary directory, moved in place at the end).
+        options: the export options given (``quantize``, ``int8_io``,
+            ``representative_size``), with defaults filled in.
+        x_test: the full test set as model input (float32, normalised).
+        reference: the Keras model's probabilities on ``x_test``.
+        progress: ``progress(label, total)`` -> a context manager yielding
+            ``update(n)``; shows a progress bar in the CLI.
+        log: where progress lines go.
+    """
+
+    run_dir: Path
+    config: dict
+    model: Any
+    model_path: Path
+    dataset: Any
+    architecture: Any
+    directory: Path
+    options: dict
+    x_test: np.ndarray
+    reference: np.ndarray
+    progress: Callable
+    log: Callable = print
+    failures: list = field(default_factory=list)
+    _representative: np.ndarray | None = None
+
+    def representative(self) -> np.ndarray:
+        """Calibration images drawn from the run's training data (seeded by the run's seed)."""
+        if self._representative is None:
+            x = self.dataset.x_train
+            size = min(int(self.options["representative_size"]), len(x))
+            rng = np.random.default_rng(self.config.get("seed", 0))
+            picked = np.sort(rng.choice(len(x), size=size, replace=False))
+            self._representative = self.dataset.normalise(x[picked])
+        return self._representative
+
+    def verify(self, name: str, probabilities: np.ndarray, quantized: bool) -> Check:
+        """Compare a file's test-set probabilities with Keras'; a failure is recorded.
+
+        The exporter should drop a file that fails (``context.fail`` does).
+        """
+        check = compare(name, probabilities, self.reference, self.dataset.y_test, quantized)
+        if not check.passed:
+            self.fail(name, f"failed verification: {check.describe()}")
+        return check
+
+    def fail(self, name: str, message: str) -> None:
+        """Record that ``name`` could not be exported; its file, if any, is removed."""
+        path = self.directory / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        self.failures.append(f"{name}: {message}")
+
+
+def compare(name: str, probabilities: np.ndarray, reference: np.ndarray, labels: np.ndarray,
+            quantized: bool) -> Check:
+    """Figures of one file against the Keras model."""
+    probabilities = np.asarray(probabilities, dtype=np.float32)
+    labels = np.asarray(labels)
+    predicted = probabilities.argmax(axis=1)
+    return Check(
+        file=name, quantized=quantized,
+        test_accuracy=float(np.mean(predicted == labels)),
+        keras_accuracy=float(np.mean(reference.argmax(axis=1) == labels)),
+        agreement=float(np.mean(predicted == reference.argmax(axis=1))),
+        max_abs_diff=float(np.max(np.abs(probabilities - reference))) if len(labels) else 0.0,
+        images=int(len(labels)),
+    )
+
+
+@dataclass
+class ExportResult:
+    directory: Path
+    card: dict
+
+
+@contextlib.contextmanager
+def _no_progress(label, total):
+    yield lambda n: None
+
+
+# ---------------------------------------------------------------------------
+# Checking the request: everything that can be refused is refused before work.
+
+def parse_quantize(values) -> tuple:
+    """Normalise ``--quantize`` values (order kept, duplicates dropped); did-you-mean for typos."""
+    found = []
+    for value in values or ():
+        for part in str(value).split(","):
+            key = part.strip().lower().replace("_", "-")
+            if not key:
+                continue
+            name = QUANTIZATION_ALIASES.get(key, key if key in QUANTIZATIONS else None)
+            if name is None:
+                close = difflib.get_close_matches(key, [*QUANTIZATIONS, *QUANTIZATION_ALIASES], n=1, cutoff=0.5)
+                hint = f"; did you mean '{QUANTIZATION_ALIASES.get(close[0], close[0])}'?" if close else ""
+                raise UsageError(f"--quantize {part.strip()}: unknown quantization{hint} "
+                                 f"(known: {', '.join(QUANTIZATIONS)})")
+            if name not in found:
+                found.append(name)
+    return tuple(found)
+
+
+def select_exporters(formats) -> list:
+    """Registered exporters for ``formats`` (savedmodel first), each once."""
+    chosen = []
+    for name in ["savedmodel", *formats]:
+        entry = plugins.get("exporter", name)
+        if entry not in chosen:
+            chosen.append(entry)
+    return chosen
+
+
+def check_options(exporters, given: dict) -> None:
+    """Refuse an option no selected exporter supports (a usage error)."""
+    for option, value in given.items():
+        if value in (None, False, (), []):
+            continue
+        if any(option in e.options for e in exporters):
+            continue
+        flag = OPTION_FLAGS.get(option, f"--{option.replace('_', '-')}")
+        supporting = [e.name for e in plugins.registry().entries("exporter") if option in e.options]
+        selected = ", ".join(e.name for e in exporters)
+        hint = (f"; it applies to {' and '.join(supporting)}"
+                f"{' (add --tflite)' if 'tflite' in supporting else ''}") if supporting else ""
+        raise UsageError(f"{flag}: not supported by the selected exporter(s) ({selected}){hint}")
+    quantize = given.get("quantize") or ()
+    if given.get("int8_io") and "int8" not in quantize:
+        raise UsageError("--int8-io: applies to full-integer files; add --quantize int8")
+    if given.get("representative_size") is not None:
+        if "int8" not in quantize:
+            raise UsageError("--representative-size: sets int8 calibration; add --quantize int8")
+        if int(given["representative_size"]) < 1:
+            raise UsageError(f"--representative-size {given['representative_size']}: must be at least 1")
+
+
+def _is_export_dir(path: Path) -> bool:
+    return (path / CARD).is_file() or not any(path.iterdir())
+
+
+def check_destination(dest: Path, force: bool, flag: str) -> None:
+    if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+        raise UsageError(f"{flag} {dest}: exists and is not a directory")
+    if dest.is_dir():
+        if not _is_export_dir(dest):
+            raise UsageError(f"{flag} {dest}: exists and is not a zoo export (no {CARD}); "
+                             "refusing to replace it")
+        if not force and any(dest.iterdir()):
+            raise UsageError(f"{dest}: an export exists already; use --force to replace it")
+
+
+# ---------------------------------------------------------------------------
+# Atomic publication.
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(dest: Path) -> None:
+    """Remove temporary directories that killed exports left beside ``dest``."""
+    parent = dest.parent
+    if not parent.is_dir():
+        return
+    for path in parent.glob(f".{dest.name}.*-*"):
+        kind, _, rest = path.name[len(dest.name) + 2:].partition("-")
+        pid = rest.split("-", 1)[0]
+        if kind not in ("tmp", "old") or not pid.isdigit() or _alive(int(pid)):
+            continue
+        if kind == "old" and not dest.exists() and (path / CARD).is_file():
+            os.replace(path, dest)  # killed between the two renames: restore it
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False if unavailable."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(ctypes.get_errno(), f"cannot replace {b}", str(b))
+
+
+def publish(tmp: Path, dest: Path) -> None:
+    """Move the finished ``tmp`` to ``dest``, replacing an old export in one step where possible."""
+    if not dest.exists():
+        os.rename(tmp, dest)
+        return
+    if _exchange(tmp, dest):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old export
+        return
+    old = dest.with_name(f".{dest.name}.old-{os.getpid()}-{time.time_ns()}")
+    os.rename(dest, old)
+    os.rename(tmp, dest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+
+def export(run: str | None = None, *, formats=(), quantize=(), int8_io: bool = False,
+           representative_size: int | None = None, output: str | None = None, force: bool = False,
+           progress: Callable | None = None, log: Callable = print) -> ExportResult:
+    """Export a run's model.
+
+    Args:
+        run: a run directory or name (default: the newest finished run).
+        formats: exporter names besides ``savedmodel``, which is always
+            written (``["tflite"]`` for ``--tflite``).
+        quantize: TFLite quantizations (``float16``, ``dynamic``, ``int8``).
+        int8_io: int8 files take and give int8 tensors (scale and zero point
+            in the model card) instead of float32.
+        representative_size: int8 calibration images from the training set.
+        output: destination directory (default ``RUN/export``).
+        force: replace an existing export.
+        progress: ``progress(label, total)`` context manager factory.
+        log: where progress lines go.
+
+    Returns:
+        An ``ExportResult``: the directory written and its model card.
+
+    Raises:
+        UsageError: a bad format, option or destination (nothing done).
+        ZooError: a missing or damaged run, model or dataset.
+        ExportError: a conversion failed or a file failed verification;
+            nothing was written.
+    """
+    quantize = parse_quantize(quantize)
+    exporters = select_exporters(formats)
+    given = {"quantize": quantize, "int8_io": int8_io, "representative_size": representative_size}
+    check_options(exporters, given)
+    options = {"quantize": quantize, "int8_io": bool(int8_io),
+               "representative_size": representative_size or DEFAULT_REPRESENTATIVE_SIZE}
+
+    run_dir = runs.resolve_run(run)
+    config = runs.read_config(run_dir)
+    dest = Path(output) if output else run_dir / EXPORT_DIR
+    flag = "--output" if output else "export"
+    check_destination(dest, force, flag)
+    progress = progress or _no_progress
+
+    if not zipfile.is_zipfile(run_dir / runs.MODEL):
+        raise ZooError(f"{run_dir / runs.MODEL}: not a Keras model file (not a .keras zip archive)")
+    from zoo import trainer  # imports TensorFlow's side only when used
+
+    model = trainer.load_run_model(run_dir)
+    data_entry = plugins.get("dataset", config["dataset"])
+    dataset = data_entry.load(data_dir=config.get("data_dir"), seed=config.get("seed", 0))
+    if list(dataset.input_shape) != list(config["input_shape"]) or \
+            list(dataset.class_names) != list(config["class_names"]):
+        raise IncompatibleError(f"{data_entry.name} now has {dataset.classes} classes of shape "
+                                f"{list(dataset.input_shape)}; the run was trained on "
+                                f"{len(config['class_names'])} of shape {config['input_shape']}")
+    try:
+        architecture = plugins.get("architecture", config["architecture"])
+    except ZooError:
+        architecture = None  # its plugin is gone; the saved model still loads
+
+    from zoo import evaluation
+
+    x_test = dataset.normalise(dataset.x_test)
+    log(f"Keras model: predicting {len(x_test)} test images")
+    reference = evaluation.predict(model, x_test)
+
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ZooError(f"cannot create {dest.parent}: {exc.strerror}") from None
+    clean_stale(dest)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp-{os.getpid()}-"))
+    try:
+        context = ExportContext(
+            run_dir=run_dir, config=config, model=model, model_path=run_dir / runs.MODEL,
+            dataset=dataset, architecture=architecture, directory=tmp, options=options,
+            x_test=x_test, reference=reference, progress=progress, log=log)
+        files = []
+        for exporter in exporters:
+            described = exporter.export(context) or []
+            for item in described:
+                item.setdefault("format", exporter.name)
+            files.extend(described)
+        if context.failures:
+            raise ExportError("; ".join(context.failures) + f" (nothing was written to {dest})")
+        card = model_card(context, files, reference)
+        (tmp / LABELS).write_text("".join(f"{name}\n" for name in dataset.class_names))
+        runs.write_json(tmp / CARD, card)
+        os.chmod(tmp / CARD, 0o644)  # written through mkstemp, which makes it private
+        os.chmod(tmp, 0o755)  # as mkdtemp does
+        publish(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return ExportResult(dest, card)
+
+
+def model_card(context: ExportContext, files: list, reference: np.ndarray) -> dict:
+    """What a user of the exported files needs to know: inputs, classes, files and their figures."""
+    config, dataset = context.config, context.dataset
+    keras_accuracy = float(np.mean(reference.argmax(axis=1) == dataset.y_test))
+    return {
+        "model_card_version": CARD_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "run": str(context.run_dir.resolve()),
+        "architecture": config["architecture"],
+        "params": config.get("params", {}),
+        "dataset": config["dataset"],
+        "input": {
+            "name": context.model.inputs[0].name if getattr(context.model, "inputs", None) else "image",
+            "shape": [None, *config["input_shape"]],
+            "dtype": "float32",
+            "layout": "grayscale image rows x columns, no channel axis",
+            "normalisation": config.get("normalisation", dataset.normalisation),
+            "pixel_scale": config.get("pixel_scale", dataset.pixel_scale),
+        },
+        "output": {"shape": [None, len(dataset.class_names)], "dtype": "float32",
+                   "meaning": "class probabilities (softmax), in the order of labels.txt"},
+        "class_names": list(dataset.class_names),
+        "labels": LABELS,
+        "verification": {
+            "runtime": "LiteRT (ai_edge_litert) for .tflite files; TensorFlow for the SavedModel",
+            "test_set": f"{dataset.name} test set, all {len(dataset.y_test)} images",
+            "keras_test_accuracy": round(keras_accuracy, 6),
+            "float_max_abs_diff": FLOAT_ATOL,
+            "quantized_max_accuracy_drop_points": QUANTIZED_POINTS,
+        },
+        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in context.options.items()},
+        "files": files,
+        "versions": versions("ai-edge-litert", "pillow"),
+        "trained_with": config.get("versions", {}),
+    }
+
+
+def file_size(path: Path) -> int:
+    """Bytes of a file, or of everything under a directory."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size

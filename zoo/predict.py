@@ -1,0 +1,123 @@
+"""Classify image files with an exported .tflite model, on LiteRT alone.
+
+This is the on-device story: nothing here (or in what it imports) imports
+TensorFlow or Keras. Images of any size and mode are read as the training data
+was: grayscale, resized to the model's input size, scaled by the pixel scale
+the model card records (1/255 for the built-in datasets).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from zoo import runs
+from zoo.errors import DataError, ZooError
+from zoo.images import load_image
+from zoo.litert import LiteRTModel
+
+EXPORT_DIR = "export"  # as zoo.export.EXPORT_DIR, without importing the export machinery
+MODEL_FILE = "model.tflite"
+CARD = "model_card.json"
+LABELS = "labels.txt"
+DEFAULT_PIXEL_SCALE = 1.0 / 255.0
+
+
+@dataclass
+class Classifier:
+    """A .tflite model with what is needed to feed it and name its outputs."""
+
+    path: Path
+    runner: LiteRTModel
+    class_names: list
+    pixel_scale: float
+
+    def probabilities(self, images: list) -> np.ndarray:
+        x = np.stack(images).astype(np.float32) * np.float32(self.pixel_scale)
+        return self.runner.predict(x)
+
+
+def find_model(model: str) -> Path:
+    """The .tflite file MODEL means: a .tflite file, an export directory, or a run.
+
+    A run (a directory or a name under the runs root) means its
+    ``export/model.tflite``.
+    """
+    path = Path(model)
+    if path.is_file() or path.suffix == ".tflite":
+        return path
+    if path.is_dir() and (path / MODEL_FILE).is_file():
+        return path / MODEL_FILE  # an export directory
+    run_dir = runs.resolve_run(model, need_model=False)
+    exported = run_dir / EXPORT_DIR / MODEL_FILE
+    if not exported.is_file():
+        raise ZooError(f"{run_dir}: has no exported model ({exported} not found); "
+                       f"run: zoo export {model} --tflite")
+    return exported
+
+
+def _read_card(path: Path) -> dict:
+    card = path.parent / CARD
+    if not card.is_file():
+        return {}
+    try:
+        data = json.loads(card.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{card}: unreadable ({exc})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def load(model: str) -> Classifier:
+    """Open MODEL with LiteRT, with its class names and normalisation.
+
+    Class names and the pixel scale come from the ``model_card.json`` beside
+    the file, else ``labels.txt``; without either, classes are numbered and
+    pixels scaled by 1/255.
+    """
+    path = find_model(model)
+    runner = LiteRTModel(path)
+    card = _read_card(path)
+    classes = runner.describe()["output"]["shape"][-1]
+    names = card.get("class_names")
+    labels = path.parent / LABELS
+    if not names and labels.is_file():
+        names = [line.strip() for line in labels.read_text().splitlines() if line.strip()]
+    if not names:
+        names = [str(i) for i in range(classes)]
+    if len(names) != classes:
+        raise DataError(f"{path}: gives {classes} classes but its labels name {len(names)}")
+    scale = float(card.get("input", {}).get("pixel_scale") or DEFAULT_PIXEL_SCALE)
+    if len(runner.image_shape) != 2:
+        raise DataError(f"{path}: expects input of shape {runner.input_shape}; zoo predict reads "
+                        "grayscale images (batch, height, width)")
+    return Classifier(path, runner, list(names), scale)
+
+
+def predict(model: str, images, top_k: int = 3) -> dict:
+    """Top classes of each image.
+
+    Args:
+        model: a .tflite file, an export directory or a run.
+        images: image file paths (PNG, JPEG, any size).
+        top_k: how many classes to list per image.
+
+    Returns:
+        ``{"model": path, "results": [{"image": path, "predictions":
+        [{"class": name, "index": i, "probability": p}, ...]}, ...]}``.
+
+    Raises:
+        ZooError: a missing or unreadable model or image (one line each).
+    """
+    classifier = load(model)
+    pixels = [load_image(image, classifier.runner.image_shape) for image in images]
+    probabilities = classifier.probabilities(pixels) if pixels else np.zeros((0, 0))
+    k = max(1, min(int(top_k), len(classifier.class_names)))
+    results = []
+    for image, row in zip(images, probabilities):
+        order = np.argsort(-row, kind="stable")[:k]
+        results.append({"image": str(image), "predictions": [
+            {"class": classifier.class_names[i], "index": int(i), "probability": round(float(row[i]), 6)}
+            for i in order]})
+    return {"model": str(classifier.path), "results": results}
