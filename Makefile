@@ -17,7 +17,7 @@ install: $(BIN)/python
 
 # The main job on the embedded offline sample: train, then show the run.
 demo: install
-	cd $(CURDIR) && $(BIN)/zoo train lstm-bn fashion-sample
+	$(BIN)/zoo train lstm-bn fashion-sample
 	$(BIN)/zoo runs
 
 # `pytest`, not `python -m pytest`: the latter puts the checkout on sys.path
