@@ -1,0 +1,1 @@
+"""zoo benchmarks: `python -m bench --help`."""

@@ -1,0 +1,268 @@
+"""zoo's benchmarks: accuracy, overhead, start-up and export, side by side with the tutorials.
+
+    python -m bench                          # every part (hours on a 2-core CPU)
+    python -m bench --parts startup,overhead --arch dense,lstm-bn
+    python -m bench --render                 # rewrite RESULTS.md from results.json
+
+Each part runs real `zoo` processes (and ../shared/baselines/seed_keras.py for
+the overhead part), records figures in bench/results.json (merged with what
+earlier runs recorded there, each part stamped with its date, machine and
+library versions) and rewrites bench/RESULTS.md from it. Benchmarks are
+scripts, not tests: CI does not run them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS_JSON = HERE / "results.json"
+RESULTS_MD = HERE / "RESULTS.md"
+BASELINE = REPO.parent / "shared" / "baselines" / "seed_keras.py"
+FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+MNIST_SUBSET = REPO.parent / "shared" / "data" / "mnist-10k"
+ARCHITECTURES = ("dense", "cnn", "vgg", "simplernn", "lstm-bn")
+PARTS = ("accuracy", "overhead", "startup", "export")
+
+# What the tutorials published, and the official Fashion-MNIST benchmark's
+# entries for similar models (zalandoresearch/fashion-mnist README).
+PUBLISHED = {
+    "dense": "0.8758 (Flatten-128-10, 5 epochs); 0.8896 (256-64, 30 epochs)",
+    "cnn": "0.8881",
+    "vgg": "0.9277; 0.9199 with augmentation",
+    "simplernn": "0.9307 on MNIST",
+    "lstm-bn": "(not published)",
+}
+OFFICIAL = {
+    "dense": "MLP 256-128-100: 0.883",
+    "cnn": "2 conv + pooling: 0.916; 3 conv + pooling + 2 FC + dropout: 0.926",
+    "vgg": "VGG16 (26M parameters): 0.935",
+    "simplernn": "GRU+SVM with dropout: 0.897",
+    "lstm-bn": "GRU+SVM with dropout: 0.897",
+}
+TARGETS = {  # tuned accuracy, training budget in seconds
+    "dense": (0.905, 5 * 60), "cnn": (0.930, 20 * 60), "vgg": (0.940, 60 * 60),
+    "simplernn": (0.885, 10 * 60), "lstm-bn": (0.910, 15 * 60),
+}
+BASELINE_RECIPE = {"dense": "dense", "cnn": "cnn", "vgg": "vgg", "simplernn": "simplernn", "lstm-bn": "lstm-bn"}
+
+
+def machine() -> dict:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from zoo.versions import versions
+
+    return {"date": time.strftime("%Y-%m-%d %H:%M"), "cpu": cpu, "cores": os.cpu_count(),
+            "versions": versions("ai-edge-litert")}
+
+
+def timed(cmd: list[str], env: dict | None = None, cwd=None) -> dict:
+    """Run a command; wall seconds, peak RSS (MB) of the process, exit code, output."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(cmd, stdout=out, stderr=err, env={**os.environ, **(env or {})}, cwd=cwd)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "rc": process.returncode,
+                "stdout": out.read(), "stderr": err.read()[-2000:]}
+
+
+def zoo_cmd(*args) -> list[str]:
+    return [sys.executable, "-m", "zoo.cli", *args]
+
+
+def train(arch: str, dataset: str, recipe: str, workdir: Path, *extra: str, data_dir=None) -> dict:
+    run_dir = workdir / f"{arch}-{dataset}-{recipe}-{'-'.join(extra) or 'default'}".replace("/", "_")
+    args = ["train", arch, dataset, "--recipe", recipe, "-o", str(run_dir), "-q", *extra]
+    if data_dir:
+        args += ["--data-dir", str(data_dir)]
+    result = timed(zoo_cmd(*args))
+    if result["rc"] != 0:
+        return {"error": result["stderr"].strip().splitlines()[-1:] or ["?"], "seconds": result["seconds"]}
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return {"test_accuracy": metrics["test_accuracy"], "epochs_run": metrics["epochs_run"],
+            "fit_seconds": metrics["training_seconds"], "wall_seconds": round(result["seconds"], 1),
+            "peak_rss_mb": round(result["peak_rss_mb"]), "run_dir": str(run_dir)}
+
+
+def part_accuracy(archs, recipes, workdir: Path) -> dict:
+    rows = {}
+    for arch in archs:
+        for recipe in recipes:
+            print(f"accuracy: {arch} {recipe} on fashion", flush=True)
+            rows[f"{arch}/{recipe}/fashion"] = train(arch, "fashion", recipe, workdir)
+            if arch in ("simplernn", "lstm-bn") and MNIST_SUBSET.is_dir():
+                print(f"accuracy: {arch} {recipe} on mnist-10k", flush=True)
+                rows[f"{arch}/{recipe}/mnist-10k"] = train(arch, "idx", recipe, workdir,
+                                                           data_dir=MNIST_SUBSET)
+    return rows
+
+
+def part_overhead(archs, epochs: int, workdir: Path) -> dict:
+    rows = {}
+    for arch in archs:
+        print(f"overhead: {arch}, {epochs} epochs of the tutorial recipe", flush=True)
+        ours = train(arch, "fashion", "tutorial", workdir, "--epochs", str(epochs))
+        base = timed([sys.executable, str(BASELINE), BASELINE_RECIPE[arch], "--epochs", str(epochs),
+                      "--data", FASHION_DIR, "--json"])
+        if "error" in ours or base["rc"] != 0:
+            rows[arch] = {"error": ours.get("error") or base["stderr"][-300:]}
+            continue
+        baseline = json.loads(base["stdout"].strip().splitlines()[-1])
+        zoo_epoch = ours["fit_seconds"] / ours["epochs_run"]
+        rows[arch] = {
+            "epochs": epochs, "zoo_seconds_per_epoch": round(zoo_epoch, 2),
+            "baseline_seconds_per_epoch": baseline["seconds_per_epoch"],
+            "time_ratio": round(zoo_epoch / baseline["seconds_per_epoch"], 3),
+            "zoo_peak_rss_mb": ours["peak_rss_mb"], "baseline_peak_rss_mb": baseline["peak_rss_mb"],
+            "memory_ratio": round(ours["peak_rss_mb"] / baseline["peak_rss_mb"], 3),
+            "zoo_accuracy": ours["test_accuracy"], "baseline_accuracy": baseline["test_accuracy"],
+        }
+    return rows
+
+
+def part_startup(repeats: int, model: Path | None, image: Path | None) -> dict:
+    def median(cmd):
+        times = [timed(cmd)["seconds"] for _ in range(repeats)]
+        return round(statistics.median(times), 3)
+
+    tf_import = median([sys.executable, "-c", "import tensorflow"])
+    rows = {"import_tensorflow_s": tf_import, "repeats": repeats}
+    rows["zoo_list_s"] = median(zoo_cmd("list"))
+    rows["zoo_list_ratio"] = round(rows["zoo_list_s"] / tf_import, 3)
+    if model and image:
+        rows["zoo_predict_s"] = median(zoo_cmd("predict", str(model), str(image)))
+        rows["zoo_predict_ratio"] = round(rows["zoo_predict_s"] / tf_import, 3)
+    return rows
+
+
+LATENCY_SCRIPT = r"""
+import json, sys, time
+import numpy as np
+from pathlib import Path
+from zoo import litert, trainer
+run = Path(sys.argv[1])
+card = json.loads((run / "export" / "model_card.json").read_text())
+x = np.random.default_rng(0).random((1, 28, 28), dtype=np.float32)
+batch = np.random.default_rng(1).random((256, 28, 28), dtype=np.float32)
+def lat(fn, n=200):
+    fn(); t = []
+    for _ in range(n):
+        s = time.perf_counter(); fn(); t.append(time.perf_counter() - s)
+    t.sort(); return {"median_ms": 1e3 * t[len(t) // 2], "p99_ms": 1e3 * t[int(len(t) * 0.99) - 1]}
+out = {}
+model = trainer.load_run_model(run)
+import tensorflow as tf
+compiled = tf.function(lambda v: model(v, training=False), jit_compile=False)
+out["keras_predict"] = lat(lambda: model.predict(x, verbose=0), 50)
+out["keras_compiled"] = lat(lambda: compiled(x), 200)
+s = time.perf_counter(); model.predict(batch, batch_size=256, verbose=0); out["keras_batch_per_s"] = 256 / (time.perf_counter() - s)
+for f in card["files"]:
+    if not f["file"].endswith(".tflite"):
+        continue
+    runner = litert.Runner(run / "export" / f["file"])
+    out[f["file"]] = lat(lambda: runner.predict(x), 200)
+    s = time.perf_counter(); runner.predict(batch); out[f["file"]]["batch_per_s"] = 256 / (time.perf_counter() - s)
+print(json.dumps(out))
+"""
+
+
+def part_export(archs, workdir: Path, runs: dict) -> dict:
+    rows = {}
+    for arch in archs:
+        run_dir = runs.get(arch)
+        if run_dir is None:
+            print(f"export: {arch}: training the tuned recipe for 3 epochs first", flush=True)
+            trained = train(arch, "fashion", "tuned", workdir, "--epochs", "3")
+            if "error" in trained:
+                rows[arch] = trained
+                continue
+            run_dir = trained["run_dir"]
+        print(f"export: {arch}", flush=True)
+        result = timed(zoo_cmd("export", str(run_dir), "--tflite", "--quantize", "float16",
+                               "--quantize", "dynamic", "--quantize", "int8", "--force"))
+        if result["rc"] != 0:
+            rows[arch] = {"error": result["stderr"].strip().splitlines()[-1:]}
+            continue
+        card = json.loads((Path(run_dir) / "export" / "model_card.json").read_text())
+        latency = timed([sys.executable, "-c", LATENCY_SCRIPT, str(run_dir)])
+        rows[arch] = {"run_dir": str(run_dir), "export_seconds": round(result["seconds"], 1),
+                      "files": card["files"], "keras_accuracy": card.get("keras_accuracy"),
+                      "latency": json.loads(latency["stdout"].strip().splitlines()[-1])
+                      if latency["rc"] == 0 else {"error": latency["stderr"][-300:]}}
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma list of {', '.join(PARTS)}")
+    parser.add_argument("--arch", default=",".join(ARCHITECTURES), help="comma list of architectures")
+    parser.add_argument("--recipes", default="tutorial,tuned")
+    parser.add_argument("--overhead-epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5, help="start-up timings per command")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "zoo-bench")
+    parser.add_argument("--render", action="store_true", help="only rewrite RESULTS.md")
+    args = parser.parse_args(argv)
+    results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.is_file() else {}
+    if not args.render:
+        parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+        unknown = set(parts) - set(PARTS)
+        if unknown:
+            parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
+        archs = [a.strip() for a in args.arch.split(",") if a.strip()]
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        for part in parts:
+            about = machine()
+            if part == "accuracy":
+                rows = part_accuracy(archs, args.recipes.split(","), args.workdir)
+            elif part == "overhead":
+                rows = part_overhead(archs, args.overhead_epochs, args.workdir)
+            elif part == "startup":
+                exported = [Path(r["run_dir"]) / "export" / "model.tflite"
+                            for r in results.get("export", {}).get("rows", {}).values() if "run_dir" in r]
+                image = args.workdir / "startup.png"
+                _write_png(image)
+                model = next((m for m in exported if m.is_file()), None)
+                rows = part_startup(args.repeats, model, image)
+            else:
+                tuned = {k.split("/")[0]: v["run_dir"] for k, v in
+                         results.get("accuracy", {}).get("rows", {}).items()
+                         if k.endswith("/tuned/fashion") and "run_dir" in v and Path(v["run_dir"]).is_dir()}
+                rows = part_export(archs, args.workdir, tuned)
+            section = results.setdefault(part, {"rows": {}})
+            section["rows"].update(rows)
+            section["machine"] = about
+            RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
+    from bench.report import render
+
+    RESULTS_MD.write_text(render(results))
+    print(f"wrote {RESULTS_MD}")
+
+
+def _write_png(path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray((np.random.default_rng(0).random((28, 28)) * 255).astype("uint8")).save(path)
+
+
+if __name__ == "__main__":
+    main()

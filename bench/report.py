@@ -1,0 +1,134 @@
+"""Render bench/results.json as bench/RESULTS.md: one table per part."""
+from __future__ import annotations
+
+
+def _machine(section: dict) -> str:
+    m = section.get("machine", {})
+    v = m.get("versions", {})
+    libs = ", ".join(f"{k} {v[k]}" for k in ("python", "tensorflow", "keras", "ai-edge-litert", "zoo") if v.get(k))
+    return f"_Run {m.get('date', '?')} on {m.get('cpu', '?')}, {m.get('cores', '?')} cores; {libs}._"
+
+
+def _table(headers, rows) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _fmt(value, digits=4):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def accuracy(section: dict) -> str:
+    from bench.__main__ import OFFICIAL, PUBLISHED, TARGETS
+
+    rows = []
+    for key, r in section["rows"].items():
+        arch, recipe, data = key.split("/")
+        target = ""
+        if recipe == "tuned" and data == "fashion" and arch in TARGETS:
+            goal, budget = TARGETS[arch]
+            if "error" in r:
+                target = f">= {goal}: not measured"
+            else:
+                met = r["test_accuracy"] >= goal and r["wall_seconds"] <= budget
+                target = f">= {goal} in <= {budget // 60} min: {'met' if met else 'MISSED'}"
+        if "error" in r:
+            rows.append([arch, recipe, data, "error: " + " ".join(r["error"]), "", "", "", "", "", ""])
+            continue
+        rows.append([arch, recipe, data + (" (subset)" if data == "mnist-10k" else ""),
+                     _fmt(r["test_accuracy"]), r["epochs_run"], _fmt(r["fit_seconds"], 0),
+                     _fmt(r["wall_seconds"], 0), r["peak_rss_mb"],
+                     PUBLISHED.get(arch, "") if recipe == "tutorial" else OFFICIAL.get(arch, ""), target])
+    return _table(["arch", "recipe", "dataset", "test accuracy", "epochs", "fit s", "wall s", "peak RSS MB",
+                   "published (tutorial) / official benchmark (tuned)", "target"], rows)
+
+
+def overhead(section: dict) -> str:
+    rows = []
+    for arch, r in section["rows"].items():
+        if "error" in r:
+            rows.append([arch, "error: " + str(r["error"]), "", "", "", "", ""])
+            continue
+        rows.append([arch, r["epochs"], r["zoo_seconds_per_epoch"], r["baseline_seconds_per_epoch"],
+                     f"{r['time_ratio']:.3f} ({'ok' if r['time_ratio'] <= 1.05 else 'over 1.05'})",
+                     f"{r['zoo_peak_rss_mb']} / {r['baseline_peak_rss_mb']}",
+                     f"{r['memory_ratio']:.3f} ({'ok' if r['memory_ratio'] <= 1.10 else 'over 1.10'})"])
+    return _table(["arch", "epochs", "zoo s/epoch", "baseline s/epoch", "time ratio (<= 1.05)",
+                   "peak RSS MB zoo / baseline", "memory ratio (<= 1.10)"], rows)
+
+
+def startup(section: dict) -> str:
+    r = section["rows"]
+    rows = [["python -c 'import tensorflow'", r["import_tensorflow_s"], "1.000", ""],
+            ["zoo list", r["zoo_list_s"], f"{r['zoo_list_ratio']:.3f}",
+             "<= 0.5 s: " + ("met" if r["zoo_list_s"] <= 0.5 else "MISSED")]]
+    if "zoo_predict_s" in r:
+        rows.append(["zoo predict model.tflite image.png", r["zoo_predict_s"],
+                     f"{r['zoo_predict_ratio']:.3f}", ""])
+    return _table([f"command (median of {r.get('repeats', '?')} cold runs)", "seconds",
+                   "ratio to import tensorflow", "target"], rows)
+
+
+def export(section: dict) -> str:
+    out = []
+    size_rows, latency_rows = [], []
+    for arch, r in section["rows"].items():
+        if "error" in r:
+            size_rows.append([arch, "error: " + " ".join(r["error"]), "", "", "", "", ""])
+            continue
+        files = {f["file"]: f for f in r["files"]}
+        base = files.get("model.tflite", {})
+        for name, f in files.items():
+            if not name.endswith(".tflite"):
+                continue
+            ratio = f["bytes"] / base["bytes"] if base.get("bytes") else None
+            delta = (f["accuracy"] - base["accuracy"]) if base.get("accuracy") is not None else None
+            size_rows.append([arch, name, f["bytes"], _fmt(ratio, 3), _fmt(f.get("accuracy")),
+                              _fmt(delta, 4), _fmt(f.get("agreement"))])
+        lat = r.get("latency", {})
+        if "error" in lat or not lat:
+            continue
+        keras_single = lat["keras_predict"]["median_ms"]
+        for name, v in lat.items():
+            if not name.endswith(".tflite"):
+                continue
+            latency_rows.append([arch, name, f"{v['median_ms']:.3f}", f"{v['p99_ms']:.3f}",
+                                 f"{keras_single:.2f}", f"{lat['keras_compiled']['median_ms']:.3f}",
+                                 f"{keras_single / v['median_ms']:.1f}x",
+                                 f"{v['batch_per_s']:.0f} / {lat['keras_batch_per_s']:.0f}"])
+    out.append(_table(["arch", "file", "bytes", "size vs float32", "test accuracy", "accuracy - float32",
+                       "agreement with Keras"], size_rows))
+    if latency_rows:
+        out.append("\nSingle-image latency (ms) and batch throughput (images/s, batch 256), same process:\n")
+        out.append(_table(["arch", "file", "LiteRT median", "LiteRT p99", "Keras predict median",
+                           "Keras compiled call median", "predict / LiteRT (>= 10x)",
+                           "batch/s LiteRT / Keras"], latency_rows))
+    return "\n".join(out)
+
+
+TITLES = {
+    "accuracy": ("Accuracy on the full Fashion-MNIST test set", accuracy),
+    "overhead": ("Overhead against plain Keras (../shared/baselines/seed_keras.py), same recipe", overhead),
+    "startup": ("Start-up", startup),
+    "export": ("Export: sizes, accuracy, latency", export),
+}
+
+
+def render(results: dict) -> str:
+    parts = ["# zoo benchmark results", "",
+             "Written by `python -m bench` from `bench/results.json`; each section says when and where "
+             "it was measured. Figures, not estimates; a missed target says MISSED with the measured figure.",
+             ""]
+    for key, (title, fn) in TITLES.items():
+        if key not in results:
+            parts += [f"## {title}", "", "_Not measured yet._", ""]
+            continue
+        parts += [f"## {title}", "", _machine(results[key]), "", fn(results[key]), ""]
+    for note in results.get("notes", []):
+        parts.append(f"- {note}")
+    return "\n".join(parts) + "\n"
