@@ -139,7 +139,12 @@ def _one_line(exc: BaseException) -> str:
     for line in lines:
         if "error:" in line:
             return f"{type(exc).__name__}: {line[line.index('error:') + 6:].strip()[:300]}"
-    return f"{type(exc).__name__}: {lines[0][:300]}" if lines else type(exc).__name__
+    if not lines:
+        return type(exc).__name__
+    first = lines[0]
+    if first.startswith("loc(") and "): " in first:
+        first = first.rsplit("): ", 1)[1]  # drop the MLIR location, keep the message
+    return f"{type(exc).__name__}: {first[:300]}"
 
 
 def main(argv=None) -> int:

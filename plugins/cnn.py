@@ -1,7 +1,7 @@
 """`cnn`: the CNN tutorial's three convolutions with pooling and dropout."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._shapes import require_classes, require_image
+from zoo_plugins._common import classifier_head, require_classes, require_image
 
 PARAMS = {
     "filters": Param((32, 64, 128), "filters of each 3x3 convolution; pooling follows all but the last"),
@@ -75,9 +75,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128), conv_activation="linea
             x = layers.MaxPooling2D(strides=2)(x)
     x = layers.Flatten()(x)
     x = layers.Dense(int(units), activation="relu")(x)
-    if dropout:
-        x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(classes, activation=classifier_activation, name="classifier")(x)
+    outputs = classifier_head(x, classes, dropout, classifier_activation)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -1,7 +1,7 @@
 """`dense`: the DNN tutorial's multilayer perceptron (Flatten-128-10; 256-64-10)."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._shapes import require_classes, require_image
+from zoo_plugins._common import classifier_head, require_classes, require_image
 
 PARAMS = {
     "units": Param((128,), "hidden layer sizes, comma-separated (the wider tutorial used 256,64)"),
@@ -60,7 +60,7 @@ def build(input_shape, classes, *, units=(128,), dropout=0.0, batch_norm=False,
             x = layers.Dense(int(width), activation="relu")(x)
         if dropout:
             x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(classes, activation=classifier_activation, name="classifier")(x)
+    outputs = classifier_head(x, classes, 0.0, classifier_activation)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -1,10 +1,11 @@
 """`lstm-bn`: the LSTM tutorial's LSTM(64) + BatchNormalization + Dense(10)."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._shapes import require_classes, require_image
+from zoo_plugins._common import recurrent_model
 
 PARAMS = {
     "units": Param(64, "LSTM units"),
+    "depth": Param(1, "stacked LSTM layers (each but the last passes on its whole sequence)"),
     "batch_norm": Param(True, "BatchNormalization after the LSTM"),
     "bn_momentum": Param(0.99, "BatchNormalization momentum (Keras' default, as in the tutorial)"),
     "dropout": Param(0.0, "dropout before the classifier"),
@@ -22,14 +23,15 @@ RECIPES = {
 }
 
 
-def build(input_shape, classes, *, units=64, batch_norm=True, bn_momentum=0.99, dropout=0.0, unroll=False,
-          classifier_activation="softmax", name="lstm_bn"):
+def build(input_shape, classes, *, units=64, depth=1, batch_norm=True, bn_momentum=0.99, dropout=0.0,
+          unroll=False, classifier_activation="softmax", name="lstm_bn"):
     """LSTM over the image rows, BatchNormalization, then a Dense classifier.
 
     Args:
         input_shape: (height, width): height time steps of width features.
         classes: number of classes.
         units: LSTM units.
+        depth: number of stacked LSTM layers.
         batch_norm: BatchNormalization after the LSTM.
         bn_momentum: its momentum; 0.9 settles faster on short runs.
         dropout: dropout before the classifier.
@@ -40,21 +42,9 @@ def build(input_shape, classes, *, units=64, batch_norm=True, bn_momentum=0.99, 
     Returns:
         A ``keras.Model`` from ``input_shape`` to ``classes`` probabilities.
     """
-    steps, features = require_image(input_shape, "lstm-bn")
-    classes = require_classes(classes, "lstm-bn")
-    if int(units) < 1:
-        raise ValueError(f"'lstm-bn' needs positive units. Received: units={units}")
-    import keras
-    from keras import layers
-
-    inputs = keras.Input(shape=(steps, features), name="image")
-    x = layers.LSTM(int(units), unroll=unroll)(inputs)
-    if batch_norm:
-        x = layers.BatchNormalization(momentum=bn_momentum)(x)
-    if dropout:
-        x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(classes, activation=classifier_activation, name="classifier")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return recurrent_model("LSTM", "lstm-bn", input_shape, classes, units=units, depth=depth,
+                           batch_norm=batch_norm, bn_momentum=bn_momentum, dropout=dropout,
+                           unroll=unroll, classifier_activation=classifier_activation, name=name)
 
 
 @zoo.hookimpl

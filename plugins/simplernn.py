@@ -1,7 +1,7 @@
 """`simplernn`: the RNN tutorial's SimpleRNN reading image rows as time steps."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._shapes import require_classes, require_image
+from zoo_plugins._common import recurrent_model
 
 PARAMS = {
     "units": Param(64, "SimpleRNN units"),
@@ -38,21 +38,10 @@ def build(input_shape, classes, *, units=64, batch_norm=False, dropout=0.0, unro
     Returns:
         A ``keras.Model`` from ``input_shape`` to ``classes`` probabilities.
     """
-    steps, features = require_image(input_shape, "simplernn")
-    classes = require_classes(classes, "simplernn")
-    if int(units) < 1:
-        raise ValueError(f"'simplernn' needs positive units. Received: units={units}")
-    import keras
-    from keras import layers
-
-    inputs = keras.Input(shape=(steps, features), name="image")
-    x = layers.SimpleRNN(int(units), unroll=unroll)(inputs)
-    if batch_norm:
-        x = layers.BatchNormalization(momentum=0.9)(x)
-    if dropout:
-        x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(classes, activation=classifier_activation, name="classifier")(x)
-    return keras.Model(inputs, outputs, name=name)
+    # Batch norm was not in the tutorial: momentum 0.9 (see _common).
+    return recurrent_model("SimpleRNN", "simplernn", input_shape, classes, units=units,
+                           batch_norm=batch_norm, bn_momentum=0.9, dropout=dropout, unroll=unroll,
+                           classifier_activation=classifier_activation, name=name)
 
 
 @zoo.hookimpl

@@ -1,7 +1,7 @@
 """`vgg`: the VGG-style CNN tutorial: paired 3x3 convolutions, heavy dropout."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._shapes import require_classes, require_image
+from zoo_plugins._common import classifier_head, require_classes, require_image
 
 PARAMS = {
     "filters": Param((32, 64, 128, 256), "filters of the four 3x3 convolutions (two blocks of two)"),
@@ -73,7 +73,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128, 256), units=(512, 256),
     for width_ in units:
         x = layers.Dense(int(width_), activation="relu")(x)
         x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(classes, activation=classifier_activation, name="classifier")(x)
+    outputs = classifier_head(x, classes, 0.0, classifier_activation)
     return keras.Model(inputs, outputs, name=name)
 
 
