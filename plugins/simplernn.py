@@ -5,6 +5,7 @@ from zoo_plugins._common import recurrent_model
 
 PARAMS = {
     "units": Param(64, "SimpleRNN units"),
+    "depth": Param(1, "stacked SimpleRNN layers (each but the last passes on its whole sequence)"),
     "batch_norm": Param(False, "BatchNormalization after the recurrent layer"),
     "dropout": Param(0.0, "dropout before the classifier"),
     "unroll": Param(False, "unroll the time loop (larger graph; exporters use it for int8)"),
@@ -16,12 +17,12 @@ RECIPES = {
                        note="RNN tutorial: SimpleRNN(64), rmsprop, 5 epochs, val 0.2 (published 0.9307 on MNIST)"),
     "tuned": Recipe(optimizer="adam", learning_rate=2e-3, batch_size=128, epochs=25,
                     validation_split=0.1, patience=6, schedule="cosine", label_smoothing=0.05,
-                    params={"units": 128, "batch_norm": True},
-                    note="SimpleRNN(128) + batch norm, adam + cosine decay"),
+                    params={"units": 128, "depth": 2, "batch_norm": True},
+                    note="two stacked SimpleRNN(128) + batch norm, adam + cosine decay"),
 }
 
 
-def build(input_shape, classes, *, units=64, batch_norm=False, dropout=0.0, unroll=False,
+def build(input_shape, classes, *, units=64, depth=1, batch_norm=False, dropout=0.0, unroll=False,
           classifier_activation="softmax", name="simplernn"):
     """SimpleRNN over the image rows, then a Dense classifier.
 
@@ -29,6 +30,7 @@ def build(input_shape, classes, *, units=64, batch_norm=False, dropout=0.0, unro
         input_shape: (height, width): height time steps of width features.
         classes: number of classes.
         units: recurrent units.
+        depth: number of stacked SimpleRNN layers.
         batch_norm: BatchNormalization after the recurrent layer.
         dropout: dropout before the classifier.
         unroll: unroll the recurrence (same weights, static graph).
@@ -39,7 +41,7 @@ def build(input_shape, classes, *, units=64, batch_norm=False, dropout=0.0, unro
         A ``keras.Model`` from ``input_shape`` to ``classes`` probabilities.
     """
     # Batch norm was not in the tutorial: momentum 0.9 (see _common).
-    return recurrent_model("SimpleRNN", "simplernn", input_shape, classes, units=units,
+    return recurrent_model("SimpleRNN", "simplernn", input_shape, classes, units=units, depth=depth,
                            batch_norm=batch_norm, bn_momentum=0.9, dropout=dropout, unroll=unroll,
                            classifier_activation=classifier_activation, name=name)
 
