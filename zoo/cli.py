@@ -183,11 +183,24 @@ def _fmt(value) -> str:
 @click.option("--resume", metavar="RUN", help="Continue an interrupted run from its last finished epoch.")
 @click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs into the run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--strategy", type=click.Choice(["auto", "one-device", "mirrored", "multi-worker"],
+                                              case_sensitive=False), default="auto", show_default=True,
+              help="tf.distribute strategy: several GPUs (mirrored) or several machines (multi-worker).")
+@click.option("--devices", metavar="DEV,DEV", help="Devices for one-device/mirrored, e.g. GPU:0,GPU:1 "
+              "(CPU:0,CPU:1 splits the CPU into logical devices).")
+@click.option("--cluster", metavar="HOST:PORT,...", help="Multi-worker: every worker's address, the "
+              "chief first (instead of TF_CONFIG); the same on every worker.")
+@click.option("--task-index", type=click.IntRange(min=0), metavar="I",
+              help="Multi-worker: this worker's position in --cluster (0: the chief).")
 def train(architecture, dataset, recipe, params, epochs, batch_size, learning_rate, optimizer,
-          validation_split, patience, augment, seed, data_dir, output, resume, tensorboard, quiet):
+          validation_split, patience, augment, seed, data_dir, output, resume, tensorboard, quiet,
+          strategy, devices, cluster, task_index):
     """Train ARCHITECTURE on DATASET into a run directory.
 
     Example: zoo train lstm-bn fashion-sample
+
+    On several machines, start the same command on every one, e.g.
+    zoo train dense fashion -o runs/d --cluster a:2222,b:2222 --task-index 0 (1 on b).
     """
     from zoo import recipes, trainer
 
@@ -207,8 +220,13 @@ def train(architecture, dataset, recipe, params, epochs, batch_size, learning_ra
     verbose = 0 if quiet else (1 if sys.stdout.isatty() else 2)
     result = trainer.train(architecture, dataset, recipe=recipe, overrides=overrides, params=parsed,
                            seed=seed, data_dir=data_dir, output=output, resume=resume,
-                           tensorboard=tensorboard, verbose=verbose)
+                           tensorboard=tensorboard, verbose=verbose, strategy=strategy.lower(),
+                           devices=devices, cluster=cluster, task_index=task_index)
     m = result.metrics
+    if "worker" in m:  # a multi-worker job's other workers: the chief reports the run
+        click.echo(f"worker {m['worker']} of {m['workers']} finished after {m['epochs_run']} epochs "
+                   f"({m['training_seconds']:.1f} s); final weights sha256 {m['final_weights_sha256']}")
+        return
     click.echo(f"{result.config['architecture']} on {result.config['dataset']}: test accuracy "
                f"{m['test_accuracy']:.4f} after {m['epochs_run']} epochs "
                f"({m['training_seconds']:.1f} s); run written to {result.run_dir}")

@@ -149,8 +149,11 @@ def _best_checkpoint(path: Path, monitor: str, best: float = math.inf):
             try:
                 self.model.save(tmp)
                 os.replace(tmp, path)
-            except BaseException:
+            except OSError as exc:  # disk full, read-only: name the file users know
                 tmp.unlink(missing_ok=True)  # never leave a half-written model behind
+                raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+            except BaseException:
+                tmp.unlink(missing_ok=True)
                 raise
 
     return AtomicBestCheckpoint()
@@ -160,27 +163,31 @@ def _trim_history(history: Path, backup: Path) -> None:
     """Drop history rows of epochs the backup did not record.
 
     A kill between CSVLogger's row and BackupAndRestore's save would otherwise
-    leave a row that the resumed run writes again.
+    leave a row that the resumed run writes again. No backup yet means no
+    finished epoch: the backup is kept until the run is complete.
     """
     meta = backup / "training_metadata.json"
-    if not history.is_file() or not meta.is_file():
+    if not history.is_file():
         return
-    finished = runs.read_json(meta).get("epoch", 0)
+    finished = runs.read_json(meta).get("epoch", 0) if meta.is_file() else 0
     with open(history, newline="") as f:
         rows = list(csv.reader(f))
     if not rows:
         return
     # A row cut short by a kill or a full disk is dropped with the unfinished epochs.
     kept = [rows[0]] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) < finished]
-    with open(history, "w", newline="") as f:
+    tmp = history.with_name(f".{history.name}.tmp")
+    with open(tmp, "w", newline="") as f:
         csv.writer(f).writerows(kept)
+    os.replace(tmp, history)  # a kill now leaves the old history or the new one
 
 
 def train(architecture: str | None = None, dataset: str | None = None, *,
           recipe: str | None = None, overrides: dict | None = None, params: dict | None = None,
           seed: int = 0, data_dir: str | None = None, output: str | None = None,
           resume: str | None = None, tensorboard: bool = False, verbose: int | str = "auto",
-          log=print) -> TrainResult:
+          log=print, strategy: str = "auto", devices: str | None = None, cluster: str | None = None,
+          task_index: int | None = None) -> TrainResult:
     """Train ``architecture`` on ``dataset`` into a run directory.
 
     Args:
@@ -198,12 +205,26 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
         tensorboard: also write TensorBoard logs to ``RUN/tensorboard``.
         verbose: Keras' fit verbosity.
         log: where progress lines go.
+        strategy, devices, cluster, task_index: how to distribute training
+            (``--strategy``, ``--devices``, ``--cluster``, ``--task-index``;
+            see ``zoo.distribute``). A multi-worker run is started on every
+            worker with the same arguments; only the chief writes the run
+            directory, the others keep their files beside it in a hidden
+            scratch directory, deleted at the end.
 
     Returns:
         A ``TrainResult`` with the run directory and its metrics.
     """
+    from zoo import distribute
+
+    # The strategy's flags and this process' place in a cluster, without TensorFlow yet.
+    _, _, worker = distribute.plan(strategy, devices, cluster, task_index)
+    chief = worker is None or worker.is_chief
+    if worker is not None and not resume and not output:
+        raise UsageError("multi-worker training needs --output RUN (the same on every worker)")
     if resume:
-        run_dir = runs.resolve_run(resume, need_model=False)
+        run_dir = (runs.resolve_run(resume, need_model=False) if chief else
+                   distribute.prepare_worker_dir(distribute.run_path(resume), worker.index, resume=True))
         config = runs.read_config(run_dir, resume=True)
         if config.get("status") == "complete":
             raise UsageError(f"--resume {resume}: the run already finished")
@@ -233,6 +254,8 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
         raise ZooError(f"{run_dir / runs.CONFIG}: its recipe cannot be used ({exc})") from None
     if settings.augment and data_entry.input_kind != "image":
         raise IncompatibleError(f"--augment needs an image dataset; {data_entry.name} is not")
+    # Before anything touches TensorFlow's devices: --devices may split the CPU.
+    dist = distribute.configure(strategy, devices, cluster, task_index)
     if not resume and data_entry.input_shape and data_entry.class_names:
         # Build once on the declared shape so a bad pairing fails before loading.
         build_model(arch_entry, data_entry.input_shape, len(data_entry.class_names), hyper)
@@ -243,10 +266,12 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     data = data_entry.load(data_dir=data_dir, seed=seed)
-    model = build_model(arch_entry, data.input_shape, data.classes, hyper)
+    with dist.scope():  # variables are mirrored on every device (and worker)
+        model = build_model(arch_entry, data.input_shape, data.classes, hyper)
 
     if not resume:
-        run_dir = runs.new_run_dir(arch_entry.name, data_entry.name, output)
+        run_dir = (runs.new_run_dir(arch_entry.name, data_entry.name, output) if chief else
+                   distribute.prepare_worker_dir(Path(output), worker.index, resume=False))
         config = {
             "architecture": arch_entry.name, "architecture_plugin": arch_entry.plugin,
             "dataset": data_entry.name, "dataset_plugin": data_entry.plugin,
@@ -258,6 +283,8 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
             "seed": seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "status": "running", "versions": versions(),
         }
+    config["distribution"] = dist.describe(settings.batch_size)
+    if not resume:
         runs.write_json(run_dir / runs.CONFIG, config)
 
     # Validation is the last part of the training set, as Keras' validation_split.
@@ -266,20 +293,26 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
     if settings.validation_split:
         cut = int(len(x_train) * (1 - settings.validation_split))
         x_train, y_train = data.x_train[:cut], data.y_train[:cut]
-        validation = input_pipeline(data.x_train[cut:], data.y_train[cut:], data.pixel_scale,
-                                    data.classes, max(settings.batch_size, 256))
+        # Multi-worker: each worker validates its share; the metrics are summed over all.
+        x_val, y_val = dist.shard(data.x_train[cut:], data.y_train[cut:])
+        validation = input_pipeline(x_val, y_val, data.pixel_scale, data.classes,
+                                    max(max(settings.batch_size, 256) // dist.local_replicas, 1))
+    # Multi-worker: each worker trains on its share with --batch-size per worker.
+    x_train, y_train = dist.shard(x_train, y_train, settings.batch_size)
     if len(x_train) == 0:
-        raise UsageError(f"--validation-split {settings.validation_split} leaves no training images")
+        raise UsageError(f"--validation-split {settings.validation_split} leaves no training images"
+                         + (f" for each of {dist.workers} workers" if dist.multi_worker else ""))
     augment = augmentation(settings.augment, seed) if settings.augment else None
     training = input_pipeline(x_train, y_train, data.pixel_scale, data.classes,
-                              settings.batch_size, shuffle_seed=seed, augment=augment)
+                              dist.replica_batch(settings.batch_size), shuffle_seed=seed, augment=augment)
     steps = math.ceil(len(x_train) / settings.batch_size)
 
-    model.compile(
-        optimizer=make_optimizer(settings, steps),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-    )
+    with dist.scope():  # one definition of loss, metrics and optimizer for every strategy
+        model.compile(
+            optimizer=make_optimizer(settings, steps),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        )
     monitor = "val_loss" if validation is not None else "loss"
     backup = run_dir / runs.BACKUP
     history_path = run_dir / runs.HISTORY
@@ -293,7 +326,9 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
         keras.callbacks.TerminateOnNaN(),
         _best_checkpoint(run_dir / runs.MODEL, monitor, best_so_far),
         # Saved after the CSV row, so a resumed run never skips a logged epoch.
-        keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
+        # Kept after fit (removed below once metrics.json is written), so a kill
+        # while evaluating resumes after the last epoch instead of from scratch.
+        keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True, delete_checkpoint=False),
     ]
     if settings.patience and validation is not None:
         callbacks.append(keras.callbacks.EarlyStopping(
@@ -303,8 +338,10 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
 
     started = time.perf_counter()
     try:
-        history = model.fit(training, validation_data=validation, epochs=settings.epochs,
-                            callbacks=callbacks, verbose=verbose, shuffle=False)  # tf.data shuffles
+        # Keras fit, or for multi-worker zoo's loop around Keras' own train/test steps.
+        history = dist.fit(model, training, validation_data=validation, epochs=settings.epochs,
+                           callbacks=callbacks, verbose=verbose if dist.is_chief else 0,
+                           run=resume or output)
     except OSError as exc:  # disk full, a read-only or vanished directory
         _write_failed(exc, run_dir, config)
     seconds = time.perf_counter() - started
@@ -318,6 +355,17 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
                             f"{len(plots.read_history(history_path).get('epoch', [])) + 1} "
                             f"(try a lower --learning-rate){kept}")
 
+    final_weights = distribute.weights_digest(model)
+    if not dist.is_chief:
+        # The chief evaluates and writes the run; this worker's scratch directory goes.
+        # (Its own history may lack an epoch: on resume the chief's epoch wins.)
+        finished = (history.epoch[-1] + 1 if getattr(history, "epoch", None)
+                    else len(plots.read_history(history_path).get("epoch", [])))
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return TrainResult(run_dir, {"worker": dist.task_index, "workers": dist.workers,
+                                     "epochs_run": finished, "training_seconds": round(seconds, 2),
+                                     "final_weights_sha256": final_weights}, config)
+
     best = load_run_model(run_dir)
     probabilities = evaluation.predict(best, data.normalise(data.x_test))
     metrics = evaluation.scores(probabilities, data.y_test, data.class_names)
@@ -327,6 +375,7 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
         "training_seconds": round(seconds, 2),
         "params": int(best.count_params()),
         "resumed": bool(resume),
+        "distribution": {**config["distribution"], "final_weights_sha256": final_weights},
     })
     try:
         plots.curves(recorded, run_dir / "curves.png")
