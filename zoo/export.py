@@ -355,7 +355,23 @@ def export(run: str | None = None, *, formats=(), quantize=(), int8_io: bool = F
     flag = "--output" if output else "export"
     check_destination(dest, force, flag)
     progress = progress or _no_progress
+    # The destination must take files before minutes go into converting.
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(dest)
+        tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp-{os.getpid()}-"))
+    except OSError as exc:
+        raise ZooError(f"cannot write to {dest.parent}: {exc.strerror}") from None
+    try:
+        return _export_into(tmp, dest, run_dir, config, options, exporters, progress, log)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
+
+def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: dict, exporters,
+                 progress, log) -> "ExportResult":
+    """Load, convert and verify into ``tmp``; publish it at ``dest`` only if every file passed."""
     if not zipfile.is_zipfile(run_dir / runs.MODEL):
         raise ZooError(f"{run_dir / runs.MODEL}: not a Keras model file (not a .keras zip archive)")
     from zoo import trainer  # imports TensorFlow's side only when used
@@ -379,34 +395,24 @@ def export(run: str | None = None, *, formats=(), quantize=(), int8_io: bool = F
     log(f"Keras model: predicting {len(x_test)} test images")
     reference = evaluation.predict(model, x_test)
 
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ZooError(f"cannot create {dest.parent}: {exc.strerror}") from None
-    clean_stale(dest)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp-{os.getpid()}-"))
-    try:
-        context = ExportContext(
-            run_dir=run_dir, config=config, model=model, model_path=run_dir / runs.MODEL,
-            dataset=dataset, architecture=architecture, directory=tmp, options=options,
-            x_test=x_test, reference=reference, progress=progress, log=log)
-        files = []
-        for exporter in exporters:
-            described = exporter.export(context) or []
-            for item in described:
-                item.setdefault("format", exporter.name)
-            files.extend(described)
-        if context.failures:
-            raise ExportError("; ".join(context.failures) + f" (nothing was written to {dest})")
-        card = model_card(context, files, reference)
-        (tmp / LABELS).write_text("".join(f"{name}\n" for name in dataset.class_names))
-        runs.write_json(tmp / CARD, card)
-        os.chmod(tmp / CARD, 0o644)  # written through mkstemp, which makes it private
-        os.chmod(tmp, 0o755)  # as mkdtemp does
-        publish(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    context = ExportContext(
+        run_dir=run_dir, config=config, model=model, model_path=run_dir / runs.MODEL,
+        dataset=dataset, architecture=architecture, directory=tmp, options=options,
+        x_test=x_test, reference=reference, progress=progress, log=log)
+    files = []
+    for exporter in exporters:
+        described = exporter.export(context) or []
+        for item in described:
+            item.setdefault("format", exporter.name)
+        files.extend(described)
+    if context.failures:
+        raise ExportError("; ".join(context.failures) + f" (nothing was written to {dest})")
+    card = model_card(context, files, reference)
+    (tmp / LABELS).write_text("".join(f"{name}\n" for name in dataset.class_names))
+    runs.write_json(tmp / CARD, card)
+    os.chmod(tmp / CARD, 0o644)  # written through mkstemp, which makes it private
+    os.chmod(tmp, 0o755)  # as mkdtemp does
+    publish(tmp, dest)
     return ExportResult(dest, card)
 
 
