@@ -178,7 +178,7 @@ s = time.perf_counter(); model.predict(batch, batch_size=256, verbose=0); out["k
 for f in card["files"]:
     if not f["file"].endswith(".tflite"):
         continue
-    runner = litert.Runner(run / "export" / f["file"])
+    runner = litert.LiteRTModel(run / "export" / f["file"])
     out[f["file"]] = lat(lambda: runner.predict(x), 200)
     s = time.perf_counter(); runner.predict(batch); out[f["file"]]["batch_per_s"] = 256 / (time.perf_counter() - s)
 print(json.dumps(out))
@@ -205,7 +205,8 @@ def part_export(archs, workdir: Path, runs: dict) -> dict:
         card = json.loads((Path(run_dir) / "export" / "model_card.json").read_text())
         latency = timed([sys.executable, "-c", LATENCY_SCRIPT, str(run_dir)])
         rows[arch] = {"run_dir": str(run_dir), "export_seconds": round(result["seconds"], 1),
-                      "files": card["files"], "keras_accuracy": card.get("keras_accuracy"),
+                      "files": card["files"],
+                      "keras_accuracy": card["verification"]["keras_test_accuracy"],
                       "latency": json.loads(latency["stdout"].strip().splitlines()[-1])
                       if latency["rc"] == 0 else {"error": latency["stderr"][-300:]}}
     return rows

@@ -86,9 +86,9 @@ def export(section: dict) -> str:
         for name, f in files.items():
             if not name.endswith(".tflite"):
                 continue
-            ratio = f["bytes"] / base["bytes"] if base.get("bytes") else None
-            delta = (f["accuracy"] - base["accuracy"]) if base.get("accuracy") is not None else None
-            size_rows.append([arch, name, f["bytes"], _fmt(ratio, 3), _fmt(f.get("accuracy")),
+            ratio = f["size_bytes"] / base["size_bytes"] if base.get("size_bytes") else None
+            delta = (f["test_accuracy"] - base["test_accuracy"]) if base.get("test_accuracy") is not None else None
+            size_rows.append([arch, name, f["size_bytes"], _fmt(ratio, 3), _fmt(f.get("test_accuracy")),
                               _fmt(delta, 4), _fmt(f.get("agreement"))])
         lat = r.get("latency", {})
         if "error" in lat or not lat:
