@@ -116,6 +116,20 @@ def part_accuracy(archs, recipes, workdir: Path) -> dict:
     return rows
 
 
+def record_runs(run_dirs) -> dict:
+    """Accuracy rows from runs trained outside the bench (e.g. while tuning recipes)."""
+    rows = {}
+    for run_dir in run_dirs:
+        config = json.loads((run_dir / "config.json").read_text())
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        key = f"{config['architecture']}/{config['recipe']}/{config['dataset']}"
+        rows[key] = {"test_accuracy": metrics["test_accuracy"], "epochs_run": metrics["epochs_run"],
+                     "fit_seconds": metrics["training_seconds"], "wall_seconds": None,
+                     "peak_rss_mb": None, "run_dir": str(run_dir),
+                     "recorded": f"zoo train run of {config['created']}, params {config['params']}"}
+    return rows
+
+
 def part_overhead(archs, epochs: int, workdir: Path) -> dict:
     rows = {}
     for arch in archs:
@@ -221,9 +235,17 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="start-up timings per command")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "zoo-bench")
     parser.add_argument("--render", action="store_true", help="only rewrite RESULTS.md")
+    parser.add_argument("--record", nargs="+", type=Path, metavar="RUN",
+                        help="add finished `zoo train` runs on fashion to the accuracy table "
+                             "(marked as recorded: no peak memory, fit time only)")
     args = parser.parse_args(argv)
     results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.is_file() else {}
-    if not args.render:
+    if args.record:
+        section = results.setdefault("accuracy", {"rows": {}})
+        section["rows"].update(record_runs(args.record))
+        section["machine"] = machine()
+        RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
+    elif not args.render:
         parts = [p.strip() for p in args.parts.split(",") if p.strip()]
         unknown = set(parts) - set(PARTS)
         if unknown:

@@ -220,3 +220,12 @@ def test_show_architecture_lists_recipes(cli_runner):
     info = json.loads(cli_runner.invoke(cli, ["show", "lstm-bn", "--json"]).output)
     assert info["recipes"]["tutorial"]["batch_size"] == 64
     assert info["recipes"]["tutorial"]["patience"] == 10
+
+
+def test_tensorboard_logs_are_written(tmp_path, cli_runner):
+    run_dir = tmp_path / "run"
+    result = cli_runner.invoke(cli, ["train", "dense", "fashion-sample", "--recipe", "tutorial", "--epochs", "1",
+                                     "--tensorboard", "-o", str(run_dir), "-q"])
+    assert result.exit_code == 0, result.output
+    events = list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    assert events and all(e.stat().st_size > 0 for e in events)

@@ -7,6 +7,7 @@ resumable backups, a CSV history and NaN detection.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import math
 import os
 import shutil
@@ -252,6 +253,8 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
             raise
         # Flags are checked by the CLI; here only a damaged config.json is at fault.
         raise ZooError(f"{run_dir / runs.CONFIG}: its recipe cannot be used ({exc})") from None
+    if tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise UsageError("--tensorboard needs the tensorboard package: pip install 'zoo[tensorboard]'")
     if settings.augment and data_entry.input_kind != "image":
         raise IncompatibleError(f"--augment needs an image dataset; {data_entry.name} is not")
     # Before anything touches TensorFlow's devices: --devices may split the CPU.
