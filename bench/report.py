@@ -97,6 +97,9 @@ def export(section: dict) -> str:
             delta = (f["test_accuracy"] - base["test_accuracy"]) if base.get("test_accuracy") is not None else None
             size_rows.append([arch, name, f["size_bytes"], _fmt(ratio, 3), _fmt(f.get("test_accuracy")),
                               _fmt(delta, 4), _fmt(f.get("agreement"))])
+        if r.get("int8_refused"):
+            size_rows.append([arch, "model.int8.tflite", "refused", "", "", "",
+                              r["int8_refused"].replace("|", "/")])
         lat = r.get("latency", {})
         if "error" in lat or not lat:
             continue
