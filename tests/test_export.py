@@ -34,8 +34,7 @@ QUIET = {"log": lambda message: None}
 def train(arch: str, output: Path) -> Path:
     from zoo import trainer
 
-    trainer.train(arch, "fashion-sample", overrides={"epochs": 1}, output=str(output), verbose=0,
-                  log=lambda *a: None)
+    trainer.train(arch, "fashion-sample", overrides={"epochs": 1}, output=str(output), verbose=0)
     return output
 
 

@@ -23,7 +23,7 @@ def exported_run(tmp_path_factory):
 
     run = tmp_path_factory.mktemp("predict") / "run"
     trainer.train("dense", "fashion-sample", overrides={"epochs": 1}, params={"units": (32,)},
-                  output=str(run), verbose=0, log=lambda *a: None)
+                  output=str(run), verbose=0)
     export.export(str(run), formats=["tflite"], quantize=["int8"], log=lambda m: None)
     return run
 

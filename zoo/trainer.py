@@ -187,7 +187,7 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
           recipe: str | None = None, overrides: dict | None = None, params: dict | None = None,
           seed: int = 0, data_dir: str | None = None, output: str | None = None,
           resume: str | None = None, tensorboard: bool = False, verbose: int | str = "auto",
-          log=print, strategy: str = "auto", devices: str | None = None, cluster: str | None = None,
+          strategy: str = "auto", devices: str | None = None, cluster: str | None = None,
           task_index: int | None = None) -> TrainResult:
     """Train ``architecture`` on ``dataset`` into a run directory.
 
@@ -205,7 +205,6 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
             be None.
         tensorboard: also write TensorBoard logs to ``RUN/tensorboard``.
         verbose: Keras' fit verbosity.
-        log: where progress lines go.
         strategy, devices, cluster, task_index: how to distribute training
             (``--strategy``, ``--devices``, ``--cluster``, ``--task-index``;
             see ``zoo.distribute``). A multi-worker run is started on every

@@ -652,7 +652,7 @@ def good_run(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("hostile-good")
     return trainer.train("dense", "fashion-sample", recipe="tutorial", overrides={"epochs": 1},
-                         output=str(root / "good"), verbose=0, log=lambda *a: None).run_dir
+                         output=str(root / "good"), verbose=0).run_dir
 
 
 @pytest.fixture(scope="session")
