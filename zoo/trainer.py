@@ -91,25 +91,48 @@ def augmentation(name: str, seed: int):
 
 def input_pipeline(x, y, pixel_scale: float, classes: int, batch_size: int,
                    shuffle_seed: int | None = None, augment=None):
-    """tf.data: shuffle, batch, normalise (and augment) on the fly, prefetch.
+    """tf.data: shuffled batches, normalised (and augmented) on the fly, prefetched.
 
     Images stay uint8 in memory; each batch is converted to float32 when it is
     read, and labels become one-hot so that label smoothing is available.
+
+    Shuffling permutes indices, once per epoch, and gathers whole batches, as
+    Keras does for NumPy input: ``Dataset.shuffle`` over the images themselves
+    moved one element at a time and made a short LSTM epoch about 10% slower
+    than plain Keras. The permutation is seeded from ``shuffle_seed`` and is
+    new in every epoch.
     """
     import tensorflow as tf
 
-    data = tf.data.Dataset.from_tensor_slices((x, y.astype(np.int32)))
-    if shuffle_seed is not None:
-        data = data.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size)
+    count = len(x)
+    images, labels = tf.constant(x), tf.constant(y.astype(np.int32))
+    whole = count // batch_size
 
-    def prepare(images, labels):
-        images = tf.cast(images, tf.float32) * pixel_scale
+    def order(epoch_seed):
+        indices = tf.range(count, dtype=tf.int64)
+        if shuffle_seed is None:
+            return indices
+        return tf.random.experimental.stateless_shuffle(indices, seed=tf.stack([epoch_seed, 0]))
+
+    def batches(indices):
+        # Whole batches by reshaping, then the remainder: no per-element work.
+        steps = tf.data.Dataset.from_tensor_slices(tf.reshape(indices[:whole * batch_size], [whole, batch_size]))
+        if count % batch_size:
+            steps = steps.concatenate(tf.data.Dataset.from_tensors(indices[whole * batch_size:]))
+        return steps
+
+    def prepare(batch):
+        batch_images = tf.cast(tf.gather(images, batch), tf.float32) * pixel_scale
         if augment is not None:
             # Keras image layers want a channel axis; the models add their own.
-            images = augment(images[..., None], training=True)[..., 0]
-        return images, tf.one_hot(labels, classes)
+            batch_images = augment(batch_images[..., None], training=True)[..., 0]
+        return batch_images, tf.one_hot(tf.gather(labels, batch), classes)
 
+    # One random seed per pass over the data: a new permutation every epoch.
+    seeds = tf.data.Dataset.random(seed=shuffle_seed or 0, rerandomize_each_iteration=True).take(1)
+    data = seeds.map(order).flat_map(batches)
+    # flat_map hides the length; Keras needs it to end each epoch without a warning.
+    data = data.apply(tf.data.experimental.assert_cardinality(math.ceil(count / batch_size)))
     return data.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
