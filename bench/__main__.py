@@ -246,7 +246,7 @@ def main(argv=None):
                         help="add finished `zoo train` runs on fashion to the accuracy table "
                              "(marked as recorded: no peak memory, fit time only)")
     args = parser.parse_args(argv)
-    results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.is_file() else {}
+    results = _load_results()
     if args.record:
         section = results.setdefault("accuracy", {"rows": {}})
         section["rows"].update(record_runs(args.record))
@@ -277,6 +277,8 @@ def main(argv=None):
                          results.get("accuracy", {}).get("rows", {}).items()
                          if k.endswith("/tuned/fashion") and "run_dir" in v and Path(v["run_dir"]).is_dir()}
                 rows = part_export(archs, args.workdir, tuned)
+            # Read again: another bench may have finished a part meanwhile.
+            results = _load_results()
             section = results.setdefault(part, {"rows": {}})
             section["rows"].update(rows)
             section["machine"] = about
@@ -285,6 +287,10 @@ def main(argv=None):
 
     RESULTS_MD.write_text(render(results))
     print(f"wrote {RESULTS_MD}")
+
+
+def _load_results() -> dict:
+    return json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.is_file() else {}
 
 
 def _write_png(path: Path) -> None:
