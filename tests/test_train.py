@@ -118,6 +118,30 @@ def test_same_seed_same_metrics(tmp_path):
     assert (first.run_dir / "history.csv").read_text() != (other.run_dir / "history.csv").read_text()
 
 
+@pytest.mark.parametrize("monitor, pick", [("val_accuracy", max), ("val_loss", min)])
+def test_the_kept_model_is_the_best_epoch_by_the_monitor(tmp_path, monitor, pick):
+    from zoo import evaluation, plots
+
+    # A learning rate this high makes validation loss and accuracy peak in
+    # different epochs (here 1 and 3), so the test tells the monitors apart.
+    result = trainer.train("dense", "fashion-sample", recipe="tutorial", seed=0,
+                           overrides={"epochs": 6, "learning_rate": 0.03, "monitor": monitor,
+                                      "validation_split": 0.2},
+                           output=str(tmp_path / "run"), verbose=0)
+    history = plots.read_history(result.run_dir / "history.csv")
+    by_accuracy = history["val_accuracy"].index(max(history["val_accuracy"]))
+    assert by_accuracy != history["val_loss"].index(min(history["val_loss"]))
+    best_epoch = history[monitor].index(pick(history[monitor]))
+    assert json.loads((result.run_dir / "config.json").read_text())["recipe_settings"]["monitor"] == monitor
+    # The validation images are the last 20% of the training set, as in the run.
+    data = plugins.get("dataset", "fashion-sample").load()
+    cut = int(len(data.x_train) * 0.8)
+    model = trainer.load_run_model(result.run_dir)
+    predicted = evaluation.predict(model, data.normalise(data.x_train[cut:])).argmax(axis=1)
+    accuracy = float(np.mean(predicted == data.y_train[cut:]))
+    assert accuracy == pytest.approx(history["val_accuracy"][best_epoch], abs=1e-4)
+
+
 def test_kill_then_resume_counts_every_epoch_once(tmp_path):
     run_dir = tmp_path / "run"
     args = ["train", "dense", "fashion-sample", "--recipe", "tutorial", "--epochs", "6",

@@ -175,6 +175,8 @@ def _fmt(value) -> str:
 @click.option("--validation-split", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Fraction of the training set held out for validation.")
 @click.option("--patience", type=click.IntRange(min=1), help="Early stopping patience (epochs).")
+@click.option("--monitor", type=click.Choice(["val_loss", "val_accuracy"]),
+              help="Validation figure that picks the best epoch (kept model, early stopping).")
 @click.option("--augment", type=click.Choice(["tutorial", "flip-shift", "none"]), default=None,
               help="Augment images: tutorial (rotation/zoom/shear/shift/flip), flip-shift, or none.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
@@ -193,7 +195,7 @@ def _fmt(value) -> str:
 @click.option("--task-index", type=click.IntRange(min=0), metavar="I",
               help="Multi-worker: this worker's position in --cluster (0: the chief).")
 def train(architecture, dataset, recipe, params, epochs, batch_size, learning_rate, optimizer,
-          validation_split, patience, augment, seed, data_dir, output, resume, tensorboard, quiet,
+          validation_split, patience, monitor, augment, seed, data_dir, output, resume, tensorboard, quiet,
           strategy, devices, cluster, task_index):
     """Train ARCHITECTURE on DATASET into a run directory.
 
@@ -206,7 +208,7 @@ def train(architecture, dataset, recipe, params, epochs, batch_size, learning_ra
 
     if resume and (params or recipe or output or any(
             v is not None for v in (epochs, batch_size, learning_rate, optimizer,
-                                    validation_split, patience, augment))):
+                                    validation_split, patience, monitor, augment))):
         raise UsageError("--resume continues a run with its own settings; "
                          "give only ARCH DATASET and --resume RUN")
     parsed = {}
@@ -214,7 +216,7 @@ def train(architecture, dataset, recipe, params, epochs, batch_size, learning_ra
         parsed = recipes.parse_params(plugins.get("architecture", architecture), params)
     overrides = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                  "optimizer": optimizer and optimizer.lower(), "validation_split": validation_split,
-                 "patience": patience}
+                 "patience": patience, "monitor": monitor}
     if augment is not None:
         overrides["augment"] = None if augment == "none" else augment
     verbose = 0 if quiet else (1 if sys.stdout.isatty() else 2)

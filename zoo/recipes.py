@@ -7,6 +7,7 @@ from zoo.errors import UsageError
 from zoo.registry import Architecture, Recipe
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
+MONITORS = ("val_loss", "val_accuracy")
 SCHEDULES = ("constant", "cosine")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -99,6 +100,8 @@ def validate(recipe: Recipe) -> None:
         raise UsageError(f"--patience must be at least 1. Received: {recipe.patience}")
     if recipe.optimizer not in OPTIMIZERS:
         raise UsageError(f"--optimizer {recipe.optimizer}: expected one of {', '.join(OPTIMIZERS)}")
+    if recipe.monitor not in MONITORS:
+        raise UsageError(f"--monitor {recipe.monitor}: expected one of {', '.join(MONITORS)}")
     if recipe.schedule not in SCHEDULES:
         raise UsageError(f"schedule {recipe.schedule}: expected one of {', '.join(SCHEDULES)}")
     from zoo.trainer import AUGMENTATIONS

@@ -44,7 +44,11 @@ class Recipe:
     batch_size: int = 32
     epochs: int = 5
     validation_split: float = 0.0  # 0: no validation set
-    patience: int | None = None  # EarlyStopping on val_loss; None: off
+    patience: int | None = None  # EarlyStopping on ``monitor``; None: off
+    # Which validation figure picks the best epoch (checkpoint and early
+    # stopping): "val_loss" or "val_accuracy". With label smoothing and late
+    # over-fitting the two disagree, and accuracy is what a classifier is for.
+    monitor: str = "val_loss"
     augment: str | None = None  # a name in zoo.trainer.AUGMENTATIONS; None: off
     label_smoothing: float = 0.0
     schedule: str = "constant"  # or "cosine": cosine decay over all steps

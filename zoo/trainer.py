@@ -153,8 +153,8 @@ def make_optimizer(recipe, steps_per_epoch: int):
     return optimizer(learning_rate=rate, **kwargs)
 
 
-def _best_checkpoint(path: Path, monitor: str, best: float = math.inf):
-    """Keep the best model so far in ``path``, replaced atomically.
+def _best_checkpoint(path: Path, monitor: str, sign: float = 1.0, best: float = math.inf):
+    """Keep the model with the lowest ``sign * logs[monitor]`` so far in ``path``, replaced atomically.
 
     Keras' ModelCheckpoint writes in place; a run killed mid-save would leave a
     corrupt model.keras, so this writes beside it and renames.
@@ -166,9 +166,9 @@ def _best_checkpoint(path: Path, monitor: str, best: float = math.inf):
         def on_epoch_end(self, epoch, logs=None):
             nonlocal best
             value = (logs or {}).get(monitor)
-            if value is None or not value < best:
+            if value is None or not sign * value < best:
                 return
-            best = value
+            best = sign * value
             tmp = path.with_name(f".{path.name}.tmp.keras")
             try:
                 self.model.save(tmp)
@@ -338,18 +338,22 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
         )
-    monitor = "val_loss" if validation is not None else "loss"
+    # Without a validation set the training loss is all there is to go by.
+    monitor = settings.monitor if validation is not None else "loss"
+    # The checkpoint keeps the lowest value: accuracies are negated.
+    sign = -1.0 if monitor.endswith("accuracy") else 1.0
     backup = run_dir / runs.BACKUP
     history_path = run_dir / runs.HISTORY
     best_so_far = math.inf
     if resume:
         _trim_history(history_path, backup)
         # The resumed run keeps the checkpoint unless it beats the earlier best.
-        best_so_far = min(plots.read_history(history_path).get(monitor, [math.inf]), default=math.inf)
+        best_so_far = min((sign * v for v in plots.read_history(history_path).get(monitor, [])),
+                          default=math.inf)
     callbacks = [
         keras.callbacks.CSVLogger(str(history_path), append=bool(resume)),
         keras.callbacks.TerminateOnNaN(),
-        _best_checkpoint(run_dir / runs.MODEL, monitor, best_so_far),
+        _best_checkpoint(run_dir / runs.MODEL, monitor, sign, best_so_far),
         # Saved after the CSV row, so a resumed run never skips a logged epoch.
         # Kept after fit (removed below once metrics.json is written), so a kill
         # while evaluating resumes after the last epoch instead of from scratch.
@@ -357,7 +361,8 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
     ]
     if settings.patience and validation is not None:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=settings.patience, restore_best_weights=True))
+            monitor=monitor, mode="min" if sign > 0 else "max", patience=settings.patience,
+            restore_best_weights=True))
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
 
