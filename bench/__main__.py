@@ -103,13 +103,14 @@ def train(arch: str, dataset: str, recipe: str, workdir: Path, *extra: str, data
             "peak_rss_mb": round(result["peak_rss_mb"]), "run_dir": str(run_dir)}
 
 
-def part_accuracy(archs, recipes, workdir: Path) -> dict:
+def part_accuracy(archs, recipes, workdir: Path, datasets=("fashion", "mnist-10k")) -> dict:
     rows = {}
     for arch in archs:
         for recipe in recipes:
-            print(f"accuracy: {arch} {recipe} on fashion", flush=True)
-            rows[f"{arch}/{recipe}/fashion"] = train(arch, "fashion", recipe, workdir)
-            if arch in ("simplernn", "lstm-bn") and MNIST_SUBSET.is_dir():
+            if "fashion" in datasets:
+                print(f"accuracy: {arch} {recipe} on fashion", flush=True)
+                rows[f"{arch}/{recipe}/fashion"] = train(arch, "fashion", recipe, workdir)
+            if "mnist-10k" in datasets and arch in ("simplernn", "lstm-bn") and MNIST_SUBSET.is_dir():
                 print(f"accuracy: {arch} {recipe} on mnist-10k", flush=True)
                 rows[f"{arch}/{recipe}/mnist-10k"] = train(arch, "idx", recipe, workdir,
                                                            data_dir=MNIST_SUBSET)
@@ -238,6 +239,8 @@ def main(argv=None):
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma list of {', '.join(PARTS)}")
     parser.add_argument("--arch", default=",".join(ARCHITECTURES), help="comma list of architectures")
     parser.add_argument("--recipes", default="tutorial,tuned")
+    parser.add_argument("--datasets", default="fashion,mnist-10k",
+                        help="accuracy part: fashion and/or mnist-10k (simplernn and lstm-bn only)")
     parser.add_argument("--overhead-epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5, help="start-up timings per command")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "zoo-bench")
@@ -262,7 +265,8 @@ def main(argv=None):
         for part in parts:
             about = machine()
             if part == "accuracy":
-                rows = part_accuracy(archs, args.recipes.split(","), args.workdir)
+                rows = part_accuracy(archs, args.recipes.split(","), args.workdir,
+                                     args.datasets.split(","))
             elif part == "overhead":
                 rows = part_overhead(archs, args.overhead_epochs, args.workdir)
             elif part == "startup":
