@@ -16,10 +16,16 @@ RECIPES = {
     # Seed 000: adam, batch 64, validation 0.2, 20 epochs, early stopping patience 10.
     "tutorial": Recipe(optimizer="adam", batch_size=64, epochs=20, validation_split=0.2, patience=10,
                        note="LSTM tutorial: LSTM(64)+BN+Dense, adam, batch 64, 20 epochs, patience 10"),
-    "tuned": Recipe(optimizer="adam", learning_rate=3e-3, batch_size=128, epochs=30,
-                    validation_split=0.1, patience=6, schedule="cosine", label_smoothing=0.05,
-                    params={"units": 128, "bn_momentum": 0.9},
-                    note="LSTM(128) + batch norm, adam + cosine decay, batch 128"),
+    # LSTM(128) over-fits after about 15 epochs (training accuracy 0.96 at
+    # validation 0.907). Dropout 0.3 and keeping the epoch with the best
+    # validation accuracy (validation loss bottoms out earlier) gave 0.9063 on
+    # the test set; without them 0.9080. Neither reaches the 0.91 target, nor
+    # did LSTM(256) (validation 0.909 after 14 epochs) or horizontal flips (0.9042).
+    "tuned": Recipe(optimizer="adam", learning_rate=3e-3, batch_size=128, epochs=24,
+                    validation_split=0.1, patience=10, monitor="val_accuracy", schedule="cosine",
+                    label_smoothing=0.05, params={"units": 128, "bn_momentum": 0.9, "dropout": 0.3},
+                    note="LSTM(128) + batch norm + dropout, adam + cosine decay, batch 128, "
+                         "best epoch by validation accuracy"),
 }
 
 
