@@ -2,6 +2,8 @@
 
     python -m bench                          # every part (hours on a 2-core CPU)
     python -m bench --parts startup,overhead --arch dense,lstm-bn
+    python -m bench --parts accuracy --arch vgg --recipes tuned --datasets fashion
+    python -m bench --note "lstm-bn/tuned shared the CPU with vgg/tuned"
     python -m bench --render                 # rewrite RESULTS.md from results.json
 
 Each part runs real `zoo` processes (and ../shared/baselines/seed_keras.py for
@@ -248,14 +250,20 @@ def main(argv=None):
     parser.add_argument("--record", nargs="+", type=Path, metavar="RUN",
                         help="add finished `zoo train` runs on fashion to the accuracy table "
                              "(marked as recorded: no peak memory, fit time only)")
+    parser.add_argument("--note", action="append", default=[],
+                        help="add a line to RESULTS.md's notes (e.g. what shared the CPU during a run)")
+    parser.add_argument("--clear-notes", action="store_true", help="drop the notes recorded so far")
     args = parser.parse_args(argv)
     results = _load_results()
+    if args.note or args.clear_notes:
+        results["notes"] = ([] if args.clear_notes else results.get("notes", [])) + args.note
+        RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
     if args.record:
         section = results.setdefault("accuracy", {"rows": {}})
         section["rows"].update(record_runs(args.record))
         section["machine"] = machine()
         RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
-    elif not args.render:
+    elif not (args.render or args.note or args.clear_notes):
         parts = [p.strip() for p in args.parts.split(",") if p.strip()]
         unknown = set(parts) - set(PARTS)
         if unknown:

@@ -176,6 +176,6 @@ def render(results: dict) -> str:
             parts += [f"## {title}", "", "_Not measured yet._", ""]
             continue
         parts += [f"## {title}", "", _machine(results[key]), "", fn(results[key]), ""]
-    for note in results.get("notes", []):
-        parts.append(f"- {note}")
+    if results.get("notes"):
+        parts += ["## Notes", ""] + [f"- {note}" for note in results["notes"]]
     return "\n".join(parts) + "\n"
