@@ -16,8 +16,11 @@ RECIPES = {
     # Seed 001 listing 6.10: adam, batch 32, 25 epochs, validation 0.25 -> 0.8881.
     "tutorial": Recipe(optimizer="adam", batch_size=32, epochs=25, validation_split=0.25,
                        note="CNN tutorial (listing 6.10): adam, 25 epochs, val 0.25 (published 0.8881)"),
+    # 20 epochs gave 0.9246 with validation accuracy still rising; an epoch
+    # costs about 33 s on 2 cores, so the 20-minute budget holds 30 epochs:
+    # 0.9275 in 997 s (target 0.93). Measured in bench/RESULTS.md.
     "tuned": Recipe(optimizer="adamw", learning_rate=2e-3, weight_decay=1e-4, batch_size=128,
-                    epochs=20, validation_split=0.1, patience=6, label_smoothing=0.1,
+                    epochs=30, validation_split=0.1, patience=8, label_smoothing=0.1,
                     schedule="cosine", augment="flip-shift",
                     params={"filters": (32, 64, 128), "conv_activation": "relu", "padding": "same",
                             "batch_norm": True, "units": 256, "dropout": 0.4},
