@@ -83,11 +83,16 @@ def overhead(section: dict) -> str:
         if "error" in r:
             rows.append([arch, "error: " + str(r["error"]), "", "", "", "", ""])
             continue
-        rows.append([arch, r["epochs"], r["zoo_seconds_per_epoch"], r["baseline_seconds_per_epoch"],
+        spread = ""
+        if r.get("zoo_seconds_per_epoch_all"):
+            spread = (f" (runs: {', '.join(map(str, r['zoo_seconds_per_epoch_all']))} / "
+                      f"{', '.join(map(str, r['baseline_seconds_per_epoch_all']))})")
+        rows.append([arch, f"{r['epochs']} x {r.get('repeats', 1)}", r["zoo_seconds_per_epoch"],
+                     f"{r['baseline_seconds_per_epoch']}{spread}",
                      f"{r['time_ratio']:.3f} ({'ok' if r['time_ratio'] <= 1.05 else 'over 1.05'})",
                      f"{r['zoo_peak_rss_mb']} / {r['baseline_peak_rss_mb']}",
                      f"{r['memory_ratio']:.3f} ({'ok' if r['memory_ratio'] <= 1.10 else 'over 1.10'})"])
-    return _table(["arch", "epochs", "zoo s/epoch", "baseline s/epoch", "time ratio (<= 1.05)",
+    return _table(["arch", "epochs x repeats", "zoo s/epoch (median)", "baseline s/epoch (median; every run zoo / baseline)", "time ratio (<= 1.05)",
                    "peak RSS MB zoo / baseline", "memory ratio (<= 1.10)"], rows)
 
 
