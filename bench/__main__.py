@@ -92,7 +92,10 @@ def zoo_cmd(*args) -> list[str]:
 
 
 def train(arch: str, dataset: str, recipe: str, workdir: Path, *extra: str, data_dir=None) -> dict:
-    run_dir = workdir / f"{arch}-{dataset}-{recipe}-{'-'.join(extra) or 'default'}".replace("/", "_")
+    # A fresh directory per run: zoo never trains into a run that exists, and
+    # the overhead part trains the same recipe several times.
+    name = f"{arch}-{dataset}-{recipe}-{'-'.join(extra) or 'default'}-".replace("/", "_")
+    run_dir = Path(tempfile.mkdtemp(prefix=name, dir=workdir))
     args = ["train", arch, dataset, "--recipe", recipe, "-o", str(run_dir), "-q", *extra]
     if data_dir:
         args += ["--data-dir", str(data_dir)]
