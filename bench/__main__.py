@@ -152,27 +152,32 @@ def part_overhead(archs, epochs: int, workdir: Path, repeats: int = 3) -> dict:
             base = timed([sys.executable, str(BASELINE), BASELINE_RECIPE[arch], "--epochs", str(epochs),
                           "--data", FASHION_DIR, "--json"])
             if "error" in ours or base["rc"] != 0:
-                rows[arch] = {"error": ours.get("error") or base["stderr"][-300:]}
                 break
             ours_runs.append(ours)
             base_runs.append(json.loads(base["stdout"].strip().splitlines()[-1]))
-        if arch in rows:
+        else:  # every pair ran
+            rows[arch] = _overhead_row(epochs, repeats, ours_runs, base_runs)
             continue
-        zoo_epoch = statistics.median(r["fit_seconds"] / r["epochs_run"] for r in ours_runs)
-        base_epoch = statistics.median(b["seconds_per_epoch"] for b in base_runs)
-        zoo_rss = statistics.median(r["peak_rss_mb"] for r in ours_runs)
-        base_rss = statistics.median(b["peak_rss_mb"] for b in base_runs)
-        rows[arch] = {
-            "epochs": epochs, "repeats": repeats, "zoo_seconds_per_epoch": round(zoo_epoch, 2),
-            "baseline_seconds_per_epoch": round(base_epoch, 2),
-            "zoo_seconds_per_epoch_all": [round(r["fit_seconds"] / r["epochs_run"], 2) for r in ours_runs],
-            "baseline_seconds_per_epoch_all": [b["seconds_per_epoch"] for b in base_runs],
-            "time_ratio": round(zoo_epoch / base_epoch, 3),
-            "zoo_peak_rss_mb": zoo_rss, "baseline_peak_rss_mb": base_rss,
-            "memory_ratio": round(zoo_rss / base_rss, 3),
-            "zoo_accuracy": ours_runs[-1]["test_accuracy"], "baseline_accuracy": base_runs[-1]["test_accuracy"],
-        }
+        rows[arch] = {"error": ours.get("error") or base["stderr"][-300:]}
     return rows
+
+
+def _overhead_row(epochs: int, repeats: int, ours_runs: list, base_runs: list) -> dict:
+    """Medians over the pairs, and every run's seconds per epoch."""
+    zoo_epoch = statistics.median(r["fit_seconds"] / r["epochs_run"] for r in ours_runs)
+    base_epoch = statistics.median(b["seconds_per_epoch"] for b in base_runs)
+    zoo_rss = statistics.median(r["peak_rss_mb"] for r in ours_runs)
+    base_rss = statistics.median(b["peak_rss_mb"] for b in base_runs)
+    return {
+        "epochs": epochs, "repeats": repeats, "zoo_seconds_per_epoch": round(zoo_epoch, 2),
+        "baseline_seconds_per_epoch": round(base_epoch, 2),
+        "zoo_seconds_per_epoch_all": [round(r["fit_seconds"] / r["epochs_run"], 2) for r in ours_runs],
+        "baseline_seconds_per_epoch_all": [b["seconds_per_epoch"] for b in base_runs],
+        "time_ratio": round(zoo_epoch / base_epoch, 3),
+        "zoo_peak_rss_mb": zoo_rss, "baseline_peak_rss_mb": base_rss,
+        "memory_ratio": round(zoo_rss / base_rss, 3),
+        "zoo_accuracy": ours_runs[-1]["test_accuracy"], "baseline_accuracy": base_runs[-1]["test_accuracy"],
+    }
 
 
 def part_startup(repeats: int, model: Path | None, image: Path | None) -> dict:
@@ -278,12 +283,12 @@ def main(argv=None):
     results = _load_results()
     if args.note or args.clear_notes:
         results["notes"] = ([] if args.clear_notes else results.get("notes", [])) + args.note
-        RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
+        _save_results(results)
     if args.record:
         section = results.setdefault("accuracy", {"rows": {}})
         section["rows"].update(record_runs(args.record))
         section["machine"] = machine()
-        RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
+        _save_results(results)
     elif not (args.render or args.note or args.clear_notes):
         parts = [p.strip() for p in args.parts.split(",") if p.strip()]
         unknown = set(parts) - set(PARTS)
@@ -315,7 +320,7 @@ def main(argv=None):
             section = results.setdefault(part, {"rows": {}})
             section["rows"].update(rows)
             section["machine"] = about
-            RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
+            _save_results(results)
     from bench.report import render
 
     RESULTS_MD.write_text(render(results))
@@ -324,6 +329,10 @@ def main(argv=None):
 
 def _load_results() -> dict:
     return json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.is_file() else {}
+
+
+def _save_results(results: dict) -> None:
+    RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def _write_png(path: Path) -> None:
