@@ -8,7 +8,7 @@
 
 Each part runs real `zoo` processes (and ../shared/baselines/seed_keras.py for
 the overhead part), records figures in bench/results.json (merged with what
-earlier runs recorded there, each part stamped with its date, machine and
+earlier runs recorded there, each row stamped with its date, machine and
 library versions) and rewrites bench/RESULTS.md from it. Benchmarks are
 scripts, not tests: CI does not run them.
 """
@@ -285,9 +285,7 @@ def main(argv=None):
         results["notes"] = ([] if args.clear_notes else results.get("notes", [])) + args.note
         _save_results(results)
     if args.record:
-        section = results.setdefault("accuracy", {"rows": {}})
-        section["rows"].update(record_runs(args.record))
-        section["machine"] = machine()
+        _merge(results, "accuracy", record_runs(args.record), machine())
         _save_results(results)
     elif not (args.render or args.note or args.clear_notes):
         parts = [p.strip() for p in args.parts.split(",") if p.strip()]
@@ -317,14 +315,32 @@ def main(argv=None):
                 rows = part_export(archs, args.workdir, tuned)
             # Read again: another bench may have finished a part meanwhile.
             results = _load_results()
-            section = results.setdefault(part, {"rows": {}})
-            section["rows"].update(rows)
-            section["machine"] = about
+            _merge(results, part, rows, about)
             _save_results(results)
     from bench.report import render
 
     RESULTS_MD.write_text(render(results))
     print(f"wrote {RESULTS_MD}")
+
+
+def _merge(results: dict, part: str, rows: dict, about: dict) -> None:
+    """Put a part's new rows into ``results``, each stamped with where and when it ran.
+
+    A section gathers rows from several runs, perhaps on several machines (a
+    session's machine is not always the last one's), so the stamp belongs to
+    the row. Rows written before rows carried one get their section's, dated
+    by day only: the section's minute was its last run's, not theirs.
+    """
+    section = results.setdefault(part, {"rows": {}})
+    if part == "startup":  # one set of figures, replaced whole
+        section["rows"] = rows
+    else:
+        old = dict(section.get("machine", {}))
+        old["date"] = old.get("date", "?")[:10]
+        for row in section["rows"].values():
+            row.setdefault("machine", old)
+        section["rows"].update({key: {**row, "machine": about} for key, row in rows.items()})
+    section["machine"] = about
 
 
 def _load_results() -> dict:

@@ -2,11 +2,34 @@
 from __future__ import annotations
 
 
-def _machine(section: dict) -> str:
-    m = section.get("machine", {})
+def _where(m: dict) -> str:
     v = m.get("versions", {})
     libs = ", ".join(f"{k} {v[k]}" for k in ("python", "tensorflow", "keras", "ai-edge-litert", "zoo") if v.get(k))
-    return f"_Run {m.get('date', '?')} on {m.get('cpu', '?')}, {m.get('cores', '?')} cores; {libs}._"
+    return f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores; {libs}"
+
+
+def _machines(section: dict) -> list[str]:
+    """The distinct machines (CPU, cores, library versions) of a section's rows, oldest first."""
+    stamps = [r.get("machine") or section.get("machine", {}) for r in section["rows"].values()
+              if isinstance(r, dict)] or [section.get("machine", {})]
+    return list(dict.fromkeys(_where(m) for m in sorted(stamps, key=lambda m: m.get("date", ""))))
+
+
+def _machine(section: dict) -> str:
+    """Where the section's rows ran: one line, or one numbered line per machine."""
+    machines = _machines(section)
+    if len(machines) == 1:
+        return f"_Run on {machines[0]}._"
+    return "_Rows come from runs on different machines; the measured column names each row's:_\n" + \
+        "\n".join(f"- [{i}] {where}" for i, where in enumerate(machines, 1))
+
+
+def _measured(section: dict, row: dict) -> str:
+    """When a row ran, and on which of the section's machines when there are several."""
+    m = row.get("machine") or section.get("machine", {})
+    machines = _machines(section)
+    label = f" [{machines.index(_where(m)) + 1}]" if len(machines) > 1 else ""
+    return f"{m.get('date', '?')}{label}"
 
 
 def _table(headers, rows) -> str:
@@ -57,14 +80,15 @@ def accuracy(section: dict) -> str:
                 met = r["test_accuracy"] >= goal and seconds <= budget
                 target = f">= {goal} in <= {budget // 60} min: {'met' if met else 'MISSED'}"
         if "error" in r:
-            rows.append([arch, recipe, data, "error: " + " ".join(r["error"]), "", "", "", "", "", ""])
+            rows.append([arch, recipe, data, "error: " + " ".join(r["error"]), "", "", "", "", "", "",
+                         _measured(section, r)])
             continue
         rows.append([arch, recipe, data + (" (subset)" if data == "mnist-10k" else ""),
                      _fmt(r["test_accuracy"]), r["epochs_run"], _fmt(r["fit_seconds"], 0),
                      _fmt(r["wall_seconds"], 0), _fmt(r["peak_rss_mb"]),
-                     _anchor(arch, recipe, data), target])
+                     _anchor(arch, recipe, data), target, _measured(section, r)])
     table = _table(["arch", "recipe", "dataset", "test accuracy", "epochs", "fit s", "wall s", "peak RSS MB",
-                    "published (tutorial) / official benchmark (tuned)", "target"], rows)
+                    "published (tutorial) / official benchmark (tuned)", "target", "measured"], rows)
     missing = [f"{arch}/{recipe}/fashion" for arch in ARCHITECTURES for recipe in ("tutorial", "tuned")
                if f"{arch}/{recipe}/fashion" not in section["rows"]]
     if missing:
@@ -81,7 +105,7 @@ def overhead(section: dict) -> str:
     rows = []
     for arch, r in section["rows"].items():
         if "error" in r:
-            rows.append([arch, "error: " + str(r["error"]), "", "", "", "", ""])
+            rows.append([arch, "error: " + str(r["error"]), "", "", "", "", "", _measured(section, r)])
             continue
         spread = ""
         if r.get("zoo_seconds_per_epoch_all"):
@@ -91,9 +115,10 @@ def overhead(section: dict) -> str:
                      f"{r['baseline_seconds_per_epoch']}{spread}",
                      f"{r['time_ratio']:.3f} ({'ok' if r['time_ratio'] <= 1.05 else 'over 1.05'})",
                      f"{r['zoo_peak_rss_mb']} / {r['baseline_peak_rss_mb']}",
-                     f"{r['memory_ratio']:.3f} ({'ok' if r['memory_ratio'] <= 1.10 else 'over 1.10'})"])
+                     f"{r['memory_ratio']:.3f} ({'ok' if r['memory_ratio'] <= 1.10 else 'over 1.10'})",
+                     _measured(section, r)])
     return _table(["arch", "epochs x repeats", "zoo s/epoch (median)", "baseline s/epoch (median; every run zoo / baseline)", "time ratio (<= 1.05)",
-                   "peak RSS MB zoo / baseline", "memory ratio (<= 1.10)"], rows)
+                   "peak RSS MB zoo / baseline", "memory ratio (<= 1.10)", "measured"], rows)
 
 
 def startup(section: dict) -> str:
@@ -113,7 +138,8 @@ def export(section: dict) -> str:
     size_rows, latency_rows = [], []
     for arch, r in section["rows"].items():
         if "error" in r:
-            size_rows.append([arch, "error: " + " ".join(r["error"]), "", "", "", "", ""])
+            size_rows.append([arch, "error: " + " ".join(r["error"]), "", "", "", "", "", "",
+                              _measured(section, r)])
             continue
         files = {f["file"]: f for f in r["files"]}
         base = files.get("model.tflite", {})
@@ -124,10 +150,12 @@ def export(section: dict) -> str:
             delta = (f["test_accuracy"] - base["test_accuracy"]) if base.get("test_accuracy") is not None else None
             size_rows.append([arch, name, f["size_bytes"], _fmt(ratio, 3), _fmt(f.get("test_accuracy")),
                               _fmt(delta, 4), _fmt(f.get("agreement")),
-                              _int8_target(arch, ratio, delta) if name == "model.int8.tflite" else ""])
+                              _int8_target(arch, ratio, delta) if name == "model.int8.tflite" else "",
+                              _measured(section, r)])
         if r.get("int8_refused"):
             size_rows.append([arch, "model.int8.tflite", "refused", "", "", "",
-                              r["int8_refused"].replace("|", "/"), "accuracy within 0.5 point: MISSED"])
+                              r["int8_refused"].replace("|", "/"), "accuracy within 0.5 point: MISSED",
+                              _measured(section, r)])
         lat = r.get("latency", {})
         if "error" in lat or not lat:
             continue
@@ -141,7 +169,7 @@ def export(section: dict) -> str:
                                  + ("" if keras_single / v["median_ms"] >= 10 else " (MISSED)"),
                                  f"{v['batch_per_s']:.0f} / {lat['keras_batch_per_s']:.0f}"])
     out.append(_table(["arch", "file", "bytes", "size vs float32", "test accuracy", "accuracy - float32",
-                       "agreement with Keras", "int8 targets"], size_rows))
+                       "agreement with Keras", "int8 targets", "measured"], size_rows))
     if latency_rows:
         out.append("\nSingle-image latency (ms) and batch throughput (images/s, batch 256), same process:\n")
         out.append(_table(["arch", "file", "LiteRT median", "LiteRT p99", "Keras predict median",
