@@ -53,7 +53,12 @@ def _contain() -> None:
 
 def _walk(layer):
     yield layer
-    for sub in getattr(layer, "layers", ()):
+    subs = list(getattr(layer, "layers", ()))
+    # Wrappers hold their layers as attributes: Bidirectional its two
+    # directions, TimeDistributed and the like their ``layer``.
+    subs += [getattr(layer, name) for name in ("forward_layer", "backward_layer", "layer")
+             if hasattr(getattr(layer, name, None), "get_config")]
+    for sub in subs:
         if sub is not layer:
             yield from _walk(sub)
 

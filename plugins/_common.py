@@ -33,11 +33,13 @@ def classifier_head(x, classes: int, dropout: float, activation: str):
 
 
 def recurrent_model(layer: str, arch: str, input_shape, classes, *, units, depth=1, batch_norm,
-                    bn_momentum, dropout, unroll, classifier_activation, name):
+                    bn_momentum, dropout, unroll, classifier_activation, name, bidirectional=False):
     """Rows as time steps: ``depth`` stacked ``keras.layers.<layer>``, batch norm, classifier.
 
     Image rows are the time steps and each row's pixels the features, so the
     model reads the dataset's native (height, width) shape with no reshape.
+    ``bidirectional`` wraps each layer in ``keras.layers.Bidirectional``: the
+    image is read top-down and bottom-up, and the two final states are joined.
     """
     steps, features = require_image(input_shape, arch)
     classes = require_classes(classes, arch)
@@ -46,12 +48,15 @@ def recurrent_model(layer: str, arch: str, input_shape, classes, *, units, depth
     import keras
     from keras import layers
 
-    recurrent = getattr(layers, layer)
+    def recurrent(**kwargs):
+        cell = getattr(layers, layer)(int(units), unroll=unroll, **kwargs)
+        return layers.Bidirectional(cell) if bidirectional else cell
+
     inputs = keras.Input(shape=(steps, features), name="image")
     x = inputs
     for _ in range(int(depth) - 1):
-        x = recurrent(int(units), return_sequences=True, unroll=unroll)(x)
-    x = recurrent(int(units), unroll=unroll)(x)
+        x = recurrent(return_sequences=True)(x)
+    x = recurrent()(x)
     if batch_norm:
         x = layers.BatchNormalization(momentum=bn_momentum)(x)
     outputs = classifier_head(x, classes, dropout, classifier_activation)
