@@ -49,8 +49,8 @@ def recurrent_model(layer: str, arch: str, input_shape, classes, *, units, depth
     from keras import layers
 
     def recurrent(**kwargs):
-        cell = getattr(layers, layer)(int(units), unroll=unroll, **kwargs)
-        return layers.Bidirectional(cell) if bidirectional else cell
+        rnn = getattr(layers, layer)(int(units), unroll=unroll, **kwargs)
+        return layers.Bidirectional(rnn) if bidirectional else rnn
 
     inputs = keras.Input(shape=(steps, features), name="image")
     x = inputs
