@@ -178,6 +178,28 @@ def test_kill_then_resume_counts_every_epoch_once(tmp_path):
     assert again.returncode == 2 and "already finished" in again.stderr
 
 
+@pytest.mark.parametrize("monitor, sign, recorded, patience, resumed_value", [
+    ("val_loss", 1.0, [1.0, 0.8, 0.9, 0.95], 3, 0.97),     # best in epoch 1, two epochs since
+    ("val_accuracy", -1.0, [0.5, 0.7, 0.6], 2, 0.65),       # best in epoch 1, one epoch since
+])
+def test_early_stopping_counts_on_from_the_epochs_a_resumed_run_recorded(
+        trained, monitor, sign, recorded, patience, resumed_value):
+    # Keras' own EarlyStopping would start counting again at the resume and
+    # not stop here; the run left alone stops after this epoch.
+    run_dir = trained("dense").run_dir
+    kept = trainer.load_run_model(run_dir)
+    model = trainer.load_run_model(run_dir)
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])  # the resumed weights
+    callback = trainer._early_stopping(monitor, sign, patience, recorded, run_dir)
+    callback.set_model(model)
+    callback.on_train_begin()
+    assert callback.best == recorded[1] and callback.wait == len(recorded) - 2
+    callback.on_epoch_end(len(recorded), {monitor: resumed_value})
+    assert model.stop_training
+    callback.on_train_end()  # restores the best epoch's weights: the checkpoint's
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), kept.get_weights()))
+
+
 def test_nan_loss_is_a_clear_error(tmp_path, cli_runner):
     run_dir = tmp_path / "run"
     result = cli_runner.invoke(cli, ["train", "dense", "fashion-sample", "--recipe", "tutorial",

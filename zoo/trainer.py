@@ -183,6 +183,33 @@ def _best_checkpoint(path: Path, monitor: str, sign: float = 1.0, best: float = 
     return AtomicBestCheckpoint()
 
 
+def _early_stopping(monitor: str, sign: float, patience: int, recorded=(), run_dir: Path | None = None):
+    """Keras' EarlyStopping that, on ``--resume``, counts on from the epochs already recorded.
+
+    Keras' callback starts counting afresh in every ``fit``, so a run resumed
+    after a kill would train up to ``patience`` epochs more than the same run
+    left alone, and end on other weights. Replaying the recorded values of
+    ``monitor`` (lowest ``sign * value`` is best) restores its count and best
+    value; when the best epoch is a recorded one, its weights come from the
+    run's checkpoint, which kept that epoch (``run_dir/model.keras``).
+    """
+    import keras
+
+    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            for epoch, value in enumerate(recorded):  # as on_epoch_end counts
+                self.wait += 1
+                if self.best is None or sign * value < sign * self.best:
+                    self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.best is not None and run_dir is not None and (run_dir / runs.MODEL).is_file():
+                self.best_weights = load_run_model(run_dir).get_weights()
+
+    return ResumableEarlyStopping(monitor=monitor, mode="min" if sign > 0 else "max",
+                                  patience=patience, restore_best_weights=True)
+
+
 def _trim_history(history: Path, backup: Path) -> None:
     """Drop history rows of epochs the backup did not record.
 
@@ -344,12 +371,12 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
     sign = -1.0 if monitor.endswith("accuracy") else 1.0
     backup = run_dir / runs.BACKUP
     history_path = run_dir / runs.HISTORY
-    best_so_far = math.inf
+    recorded = []  # the monitor's values in the epochs a resumed run already finished
     if resume:
         _trim_history(history_path, backup)
-        # The resumed run keeps the checkpoint unless it beats the earlier best.
-        best_so_far = min((sign * v for v in plots.read_history(history_path).get(monitor, [])),
-                          default=math.inf)
+        recorded = plots.read_history(history_path).get(monitor, [])
+    # The resumed run keeps the checkpoint unless it beats the earlier best.
+    best_so_far = min((sign * v for v in recorded), default=math.inf)
     callbacks = [
         keras.callbacks.CSVLogger(str(history_path), append=bool(resume)),
         keras.callbacks.TerminateOnNaN(),
@@ -360,9 +387,7 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
         keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True, delete_checkpoint=False),
     ]
     if settings.patience and validation is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, mode="min" if sign > 0 else "max", patience=settings.patience,
-            restore_best_weights=True))
+        callbacks.append(_early_stopping(monitor, sign, settings.patience, recorded, run_dir))
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
 
