@@ -23,6 +23,11 @@ def scores(probabilities: np.ndarray, labels: np.ndarray, class_names) -> dict:
     }
 
 
-def predict(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Class probabilities of a Keras model, in batches, as float32 numpy."""
+def predict(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities of a Keras model, in batches, as float32 numpy.
+
+    256, as validation during training: with batches of 1000, the VGG
+    tutorial's activations on the test set were the peak of the whole run
+    (1390 MB against 951 MB with 256, one epoch on fashion-sample).
+    """
     return np.asarray(model.predict(images, batch_size=batch_size, verbose=0), dtype=np.float32)
