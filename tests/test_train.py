@@ -219,7 +219,7 @@ def test_nan_loss_is_a_clear_error(tmp_path, cli_runner):
     (["train", "dense", "fashion-sample", "--epochs", "0"], "--epochs"),
     (["train", "dense", "fashion-sample", "--batch-size", "-3"], "--batch-size"),
     (["train", "dense", "fashion-sample", "--validation-split", "1.5"], "--validation-split"),
-    (["train", "dense", "fashion-sample", "--validation-split", "0"], "--validation-split"),
+    (["train", "dense", "fashion-sample", "--validation-split", "-0.1"], "--validation-split"),
     (["train", "dense", "fashion-sample", "--learning-rate", "0"], "--learning-rate"),
     (["train", "dense", "fashion-sample", "--recipe", "fast"], "has recipes tuned, tutorial"),
     (["train", "lstm", "fashon"], "did you mean 'fashion'"),
@@ -234,6 +234,22 @@ def test_bad_flags_are_one_line_usage_errors(cli_runner, args, fragment):
     assert fragment in result.output
     assert "Traceback" not in result.output
     assert not os.path.exists("runs")
+
+
+def test_validation_split_0_trains_on_every_training_image(tmp_path, cli_runner):
+    from zoo import plots
+
+    run_dir = tmp_path / "all"
+    result = cli_runner.invoke(cli, ["train", "dense", "fashion-sample", "--recipe", "tutorial",
+                                     "--validation-split", "0", "--epochs", "2", "-q", "-o", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["recipe_settings"]["validation_split"] == 0
+    history = plots.read_history(run_dir / "history.csv")
+    # Keras writes NA for the validation columns when there is no validation set.
+    assert len(history["loss"]) == 2 and all(np.isfinite(history["loss"]))
+    assert all(np.isnan(history.get("val_loss", [np.nan])))
+    assert json.loads((run_dir / "metrics.json").read_text())["test_images"] > 0
 
 
 def test_architecture_that_cannot_read_the_dataset_fails_before_training(tmp_path, cli_runner):

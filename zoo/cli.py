@@ -172,8 +172,9 @@ def _fmt(value) -> str:
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Initial learning rate.")
 @click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd", "rmsprop", "nadam"],
                                                case_sensitive=False), help="Optimizer.")
-@click.option("--validation-split", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              help="Fraction of the training set held out for validation.")
+@click.option("--validation-split", type=click.FloatRange(0, 1, max_open=True),
+              help="Fraction of the training set held out for validation; 0 trains on all of it "
+              "(the kept model is then the one with the lowest training loss).")
 @click.option("--patience", type=click.IntRange(min=1), help="Early stopping patience (epochs).")
 @click.option("--monitor", type=click.Choice(["val_loss", "val_accuracy"]),
               help="Validation figure that picks the best epoch (kept model, early stopping).")
