@@ -495,7 +495,6 @@ CASES = [
     Case("epochs-not-a-number", ["train", "dense", "fashion-sample", "--epochs", "ten"], 2, "'ten' is not a valid integer"),
     Case("batch-size-zero", ["train", "dense", "fashion-sample", "--batch-size", "0"], 2, "'--batch-size': 0 is not in the range"),
     Case("batch-size-negative", ["train", "dense", "fashion-sample", "--batch-size", "-8"], 2, "'--batch-size': -8"),
-    Case("validation-split-zero", ["train", "dense", "fashion-sample", "--validation-split", "0"], 2, "'--validation-split'"),
     Case("validation-split-one", ["train", "dense", "fashion-sample", "--validation-split", "1"], 2, "'--validation-split'"),
     Case("validation-split-negative", ["train", "dense", "fashion-sample", "--validation-split", "-0.2"], 2,
          "'--validation-split'"),
