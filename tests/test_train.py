@@ -19,7 +19,7 @@ ARCHITECTURES = [e.name for e in plugins.registry().entries("architecture")]
 RUN_FILES = {"model.keras", "config.json", "history.csv", "metrics.json",
              "curves.png", "confusion.png", "predictions.png"}
 # One epoch of the default (tuned) recipe on fashion-sample, measured here with
-# seeds 0 and 1: cnn 0.718/0.723 (dropout 0.3), dense 0.779/0.793, gru 0.666/0.672,
+# seeds 0 and 1: cnn 0.717/0.719 (dropout 0.2), dense 0.779/0.793, gru 0.666/0.672,
 # lstm-bn 0.788/0.798 (bidirectional), simplernn 0.719/0.717 (two layers),
 # vgg 0.544/0.567 (chance: 0.10).
 # Each floor is about 0.13 below the lower figure: room for other CPUs'
