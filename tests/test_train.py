@@ -21,10 +21,10 @@ RUN_FILES = {"model.keras", "config.json", "history.csv", "metrics.json",
 # One epoch of the default (tuned) recipe on fashion-sample, measured here with
 # seeds 0 and 1: cnn 0.717/0.719 (dropout 0.2), dense 0.779/0.793, gru 0.666/0.672,
 # lstm-bn 0.788/0.798 (bidirectional), simplernn 0.719/0.717 (two layers),
-# vgg 0.544/0.567 (chance: 0.10).
+# vgg 0.673/0.715 (dropout 0.1, no validation hold-out; chance: 0.10).
 # Each floor is about 0.13 below the lower figure: room for other CPUs'
 # arithmetic, not for a broken model. Unlisted plugins get three times chance.
-ONE_EPOCH_FLOOR = {"cnn": 0.57, "dense": 0.65, "gru": 0.53, "lstm-bn": 0.65, "simplernn": 0.58, "vgg": 0.41}
+ONE_EPOCH_FLOOR = {"cnn": 0.57, "dense": 0.65, "gru": 0.53, "lstm-bn": 0.65, "simplernn": 0.58, "vgg": 0.54}
 
 
 def _history_epochs(run_dir):
