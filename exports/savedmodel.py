@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import zoo
+from zoo.errors import first_line
 
 DIRECTORY = "saved_model"
 SIGNATURE = "serve"
@@ -19,15 +20,13 @@ def export(context) -> list:
     """Write ``saved_model/`` into ``context.directory`` and verify it."""
     import tensorflow as tf
 
-    from zoo import export as core
-
     path = context.directory / DIRECTORY
     context.log(f"{DIRECTORY}/: exporting with keras.Model.export (signature '{SIGNATURE}')")
     try:
         context.model.export(str(path), format="tf_saved_model", verbose=False)
     except Exception as exc:  # Keras/TF raise many types here
-        context.fail(DIRECTORY, f"Keras could not export it ({_first_line(exc)})")
-        return [{"file": DIRECTORY, "format": "savedmodel", "error": _first_line(exc)}]
+        context.fail(DIRECTORY, f"Keras could not export it ({first_line(exc, 200)})")
+        return [{"file": DIRECTORY, "format": "savedmodel", "error": first_line(exc, 200)}]
 
     serve = tf.saved_model.load(str(path)).signatures[SIGNATURE]
     (input_name, spec), = serve.structured_input_signature[1].items()
@@ -42,7 +41,6 @@ def export(context) -> list:
     check = context.verify(DIRECTORY, probabilities, quantized=False)
     return [{
         "file": DIRECTORY, "format": "savedmodel", "variant": "float32",
-        "size_bytes": core.file_size(path) if path.exists() else None,
         "signature": SIGNATURE,
         "input": {"name": input_name, "shape": [d if d is not None else -1 for d in spec.shape.as_list()],
                   "dtype": spec.dtype.name},
@@ -50,10 +48,6 @@ def export(context) -> list:
         **check.to_dict(),
     }]
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
 
 
 @zoo.hookimpl

@@ -4,11 +4,11 @@ from zoo.registry import Param, Recipe
 from zoo_plugins._common import classifier_head, require_classes, require_image
 
 PARAMS = {
-    "filters": Param((32, 64, 128), "filters of each 3x3 convolution; pooling follows all but the last"),
+    "filters": Param((32, 64, 128), "filters of each 3x3 convolution; pooling follows all but the last", low=1),
     "conv_activation": Param("linear", "activation of the convolutions (the tutorial used none)"),
-    "padding": Param("valid", "convolution padding: valid or same"),
-    "units": Param(128, "width of the hidden Dense layer"),
-    "dropout": Param(0.3, "dropout before the classifier"),
+    "padding": Param("valid", "convolution padding: valid or same", choices=("valid", "same")),
+    "units": Param(128, "width of the hidden Dense layer", low=1),
+    "dropout": Param(0.3, "dropout before the classifier", low=0, high=0.95),
     "batch_norm": Param(False, "BatchNormalization after each convolution"),
 }
 

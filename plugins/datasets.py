@@ -21,7 +21,7 @@ import numpy as np
 
 import zoo
 from zoo.dataset import Dataset
-from zoo.errors import DataError, UsageError
+from zoo.errors import DataError, UsageError, first_line
 from zoo.idx import IDX_NAMES, has_idx_files, read_idx_folder
 
 # From Fashion-MNIST's README, label 0 to 9.
@@ -209,7 +209,7 @@ def _download(remote: Remote) -> Dataset:
         raise DataError(f"{exc} (downloaded from {base}; removed from the cache)") from None
     except Exception as exc:  # noqa: BLE001 - get_file raises bare Exception for network errors
         _remove(fetched)
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = first_line(exc)
         raise DataError(_not_found(remote, base, reason)) from None
 
 
@@ -357,8 +357,13 @@ def _load_images(data_dir=None, seed=0) -> Dataset:
     digest = hashlib.md5()
     parts = {"train": ([], []), "test": ([], [])}
     for label, name in enumerate(classes):
-        files = sorted(p for p in (root / name).iterdir()
-                       if p.is_file() and not p.name.startswith("."))
+        files = sorted(p for p in (root / name).iterdir() if not p.name.startswith("."))
+        for path in files:  # every entry is an image: nothing is skipped without a word
+            if path.is_dir():
+                raise DataError(f"{path}: a folder inside the class folder '{name}'; images must "
+                                "lie directly in their class folder (one level)")
+            if not path.is_file():
+                raise DataError(f"{path}: not a readable file ({'a broken link' if path.is_symlink() else 'not a regular file'})")
         if len(files) < 2:
             raise DataError(f"{root / name}: {len(files)} image(s); each class needs at least 2 "
                             f"(one to train on, one to test)")
@@ -383,6 +388,9 @@ def _load_images(data_dir=None, seed=0) -> Dataset:
     return Dataset("images", tuple(classes), *arrays, source=source)
 
 
+IMAGE_SHAPE = (28, 28)  # MNIST's and Fashion-MNIST's, as the files hold them
+
+
 @zoo.hookimpl
 def register_datasets(register):
     """Register the built-in datasets."""
@@ -394,26 +402,27 @@ def register_datasets(register):
     ):
         register(zoo.DatasetEntry(
             name=remote.name, summary=summary, aliases=aliases, class_names=remote.class_names,
+            input_shape=IMAGE_SHAPE,
             load=functools.partial(_load_remote, remote),
             locate=functools.partial(_locate, remote), sources=remote.sources(),
         ))
         noisy = f"{remote.name}-noisy"
         register(zoo.DatasetEntry(
-            name=noisy, class_names=remote.class_names,
+            name=noisy, class_names=remote.class_names, input_shape=IMAGE_SHAPE,
             summary=f"{remote.title} plus Gaussian noise (mean 0.5, std 0.1) on pixel/255, "
                     f"clipped to [0, 1], float32 (the SimpleRNN tutorial's)",
             load=functools.partial(_load_noisy, remote, noisy),
             locate=functools.partial(_locate, remote), sources=remote.sources(),
         ))
     register(zoo.DatasetEntry(
-        name="fashion-sample", class_names=FASHION_CLASSES,
+        name="fashion-sample", class_names=FASHION_CLASSES, input_shape=IMAGE_SHAPE,
         summary="Real Fashion-MNIST sample shipped with zoo: 750 + 150 images per class, offline",
         load=_load_sample, locate=_locate_sample,
         sources=(f"shipped with zoo: {SAMPLE_DIR}",),
     ))
     register(zoo.DatasetEntry(
         name="idx", summary="Your MNIST-style IDX files (the four train/t10k files) in --data-dir",
-        input_shape=None, load=_load_idx, needs_data_dir=True,
+        load=_load_idx, needs_data_dir=True,
         locate=functools.partial(_locate_dir, check=has_idx_files),
         sources=(f"--data-dir DIR: {IDX_WHAT}",),
     ))

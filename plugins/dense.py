@@ -4,8 +4,8 @@ from zoo.registry import Param, Recipe
 from zoo_plugins._common import classifier_head, require_classes, require_image
 
 PARAMS = {
-    "units": Param((128,), "hidden layer sizes, comma-separated (the wider tutorial used 256,64)"),
-    "dropout": Param(0.0, "dropout after each hidden layer"),
+    "units": Param((128,), "hidden layer sizes, comma-separated (the wider tutorial used 256,64)", low=1),
+    "dropout": Param(0.0, "dropout after each hidden layer", low=0, high=0.95),
     "batch_norm": Param(False, "BatchNormalization before each hidden activation"),
 }
 

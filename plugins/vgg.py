@@ -4,9 +4,9 @@ from zoo.registry import Param, Recipe
 from zoo_plugins._common import classifier_head, require_classes, require_image
 
 PARAMS = {
-    "filters": Param((32, 64, 128, 256), "filters of the four 3x3 convolutions (two blocks of two)"),
-    "units": Param((512, 256), "hidden Dense layer sizes"),
-    "dropout": Param(0.5, "dropout after each block and each hidden Dense layer"),
+    "filters": Param((32, 64, 128, 256), "filters of the four 3x3 convolutions (two blocks of two)", low=1),
+    "units": Param((512, 256), "hidden Dense layer sizes", low=1),
+    "dropout": Param(0.5, "dropout after each block and each hidden Dense layer", low=0, high=0.95),
     "batch_norm": Param(False, "BatchNormalization after each convolution"),
 }
 

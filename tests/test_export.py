@@ -311,10 +311,16 @@ def test_plugin_exporter(dense_run, tmp_path, monkeypatch):
     calls = []
 
     def write_npz(context):
+        import keras
+
         calls.append(sorted(context.options))
         path = context.directory / "weights.npz"
         np.savez(path, *context.model.get_weights())
-        return [{"file": "weights.npz", "size_bytes": path.stat().st_size}]
+        with np.load(path) as saved:  # the file's own model, rebuilt from it
+            model = keras.models.clone_model(context.model)
+            model.set_weights([saved[f"arr_{i}"] for i in range(len(saved.files))])
+        context.verify("weights.npz", model.predict(context.x_test, verbose=0), quantized=False)
+        return [{"file": "weights.npz"}]
 
     registry = plugins.registry()
     monkeypatch.setitem(registry._entries, "exporter", [
@@ -325,5 +331,29 @@ def test_plugin_exporter(dense_run, tmp_path, monkeypatch):
     result = export.export(str(dense_run), formats=["npz"], output=str(out), **QUIET)
     assert (out / "weights.npz").is_file() and calls
     assert [f["format"] for f in result.card["files"]] == ["savedmodel", "npz"]
+    assert result.card["files"][1]["size_bytes"] == (out / "weights.npz").stat().st_size
     with pytest.raises(UsageError, match="--quantize: not supported"):
         export.export(str(dense_run), formats=["npz"], quantize=["int8"], output=str(out), **QUIET)
+
+
+def test_the_model_card_records_the_calibration_images_really_used(tmp_path):
+    """Asked for 200 from a training set of 12, int8 calibration uses 12, and the card says 12."""
+    import numpy as np
+
+    from zoo import calls, plugins
+    from zoo.dataset import Dataset
+    from zoo.export import ExportContext, model_card
+
+    x = np.zeros((12, 28, 28), np.uint8)
+    y = np.arange(12) % 10
+    data = Dataset("tiny", tuple(str(i) for i in range(10)), x, y, x[:4], y[:4])
+    model = calls.build_model(plugins.get("architecture", "dense"), (28, 28), 10, {"units": (4,)})
+    config = {"architecture": "dense", "dataset": "tiny", "input_shape": [28, 28],
+              "class_names": list(data.class_names), "seed": 0}
+    reference = np.full((4, 10), 0.1, np.float32)
+    context = ExportContext(run_dir=tmp_path, config=config, model=model, model_path=tmp_path / "m.keras",
+                            dataset=data, architecture=None, directory=tmp_path, x_test=data.normalise(x[:4]),
+                            options={"quantize": ("int8",), "int8_io": False, "representative_size": 200},
+                            reference=reference, progress=None)
+    assert len(context.representative()) == 12
+    assert model_card(context, [], reference)["options"]["representative_size"] == 12

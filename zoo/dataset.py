@@ -22,6 +22,11 @@ class Dataset:
             files read from disk ``"md5"``: file name -> MD5 of the decoded
             content.
         pixel_scale: model input = pixel * pixel_scale (1/255 for uint8 images).
+        stored_range: the stored values of black and white, ``(low, high)``;
+            None means (0, 255) for integer images and (0, 1) for float ones.
+            It says how an 8-bit image file (``zoo predict``) becomes stored
+            values, whatever the dataset's own storage: a dataset stored 0..16
+            declares ``(0, 16)``.
     """
 
     name: str
@@ -33,6 +38,7 @@ class Dataset:
     source: dict = field(default_factory=dict)
     pixel_scale: float = 1.0 / 255.0
     input_kind: str = "image"
+    stored_range: tuple | None = None
 
     @property
     def input_shape(self) -> tuple:
@@ -48,6 +54,86 @@ class Dataset:
         if self.pixel_scale == 1.0:
             return "float32 pixels in [0, 1], used as they are"
         return f"float32(pixel) * {self.pixel_scale:.10g} (pixel / {round(1 / self.pixel_scale)}), in [0, 1]"
+
+    @property
+    def black_white(self) -> tuple:
+        """``(low, high)``: the stored values of black and white."""
+        if self.stored_range is not None:
+            return tuple(float(v) for v in self.stored_range)
+        return (0.0, 1.0) if np.issubdtype(self.x_train.dtype, np.floating) else (0.0, 255.0)
+
+    def image_input(self) -> dict:
+        """How an 8-bit image file's pixel becomes model input: ``pixel * scale + offset``.
+
+        Independent of how the dataset stores its examples: a file's 0 is the
+        dataset's black and 255 its white, then normalised as training was.
+        """
+        low, high = self.black_white
+        scale = (high - low) / 255.0 * self.pixel_scale
+        return {"scale": float(f"{scale:.10g}"), "offset": float(f"{low * self.pixel_scale:.10g}"),
+                "formula": "float32(8-bit pixel) * scale + offset",
+                "stored_range": [low, high]}
+
+    def problem(self, declared_shape=None, declared_classes=None) -> str | None:
+        """What is wrong with the arrays (or with what they should match), or None.
+
+        Checked for every loaded dataset, built-in or plugin: array types and
+        lengths, empty splits, zero-sized examples, train and test shapes,
+        the shape and classes the entry declared, label range, NaN or
+        infinity in float data, and class names that could not be written one
+        per line.
+        """
+        from zoo.calls import finite
+
+        names = self.class_names
+        if not isinstance(names, (tuple, list)) or not all(isinstance(n, str) for n in names):
+            return f"class_names must be a tuple of str. Received: {names!r}"[:300]
+        for name in names:
+            if not name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name):
+                return f"class name {name!r} is empty or holds a control character (a newline, tab ...)"
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"class name {name!r} is not valid UTF-8 (labels.txt and model cards are UTF-8)"
+        if len(set(names)) != len(names):
+            return "a class name appears twice"
+        if len(names) < 2:
+            return f"{len(names)} class(es); a classifier needs at least two"
+        if declared_classes is not None and tuple(declared_classes) != tuple(names):
+            return f"loaded classes {list(names)} but the entry declares {list(declared_classes)}"
+        if not (isinstance(self.pixel_scale, (int, float)) and np.isfinite(self.pixel_scale)
+                and self.pixel_scale > 0):
+            return f"pixel_scale must be a positive number. Received: {self.pixel_scale!r}"
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
+                return f"x_{split} and y_{split} must be numpy arrays"
+            if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+                return f"x_{split} has dtype {x.dtype}; expected integers or floats"
+            if not np.issubdtype(y.dtype, np.integer) or y.ndim != 1:
+                return f"y_{split} is {y.dtype} {list(y.shape)}; expected integer labels (N,)"
+            if x.ndim < 2:
+                return f"x_{split} has shape {list(x.shape)}; expected (N, ...) with one example per row"
+            if len(x) != len(y):
+                return f"{split} has {len(x)} examples but {len(y)} labels"
+            if len(x) == 0:
+                return f"the {split} split is empty"
+            if min(x.shape[1:]) < 1:
+                return f"{split} examples have shape {list(x.shape[1:])}: a zero-sized dimension"
+            low, high = int(y.min()), int(y.max())
+            if low < 0 or high >= len(names):
+                bad = int(np.argmax((y < 0) | (y >= len(names))))
+                return (f"{split} label {int(y[bad])} at index {bad} is out of range for "
+                        f"{len(names)} classes (0-{len(names) - 1})")
+            if not finite(x):
+                return f"x_{split} holds NaN or infinity"
+        if self.x_train.shape[1:] != self.x_test.shape[1:]:
+            return (f"train examples are {list(self.x_train.shape[1:])} but test examples are "
+                    f"{list(self.x_test.shape[1:])}")
+        if declared_shape is not None and tuple(declared_shape) != self.input_shape:
+            return (f"loaded examples of shape {list(self.input_shape)} but the entry declares "
+                    f"{list(declared_shape)}")
+        return None
 
     def normalise(self, x: np.ndarray) -> np.ndarray:
         """Pixels as the model reads them: float32 in [0, 1]."""

@@ -35,7 +35,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zoo.errors import UsageError, ZooError
+from zoo.errors import UsageError, ZooError, first_line
 
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 
@@ -349,7 +349,7 @@ def _multi_worker_strategy(tf, cluster: Cluster):
     try:
         return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
     except RuntimeError as exc:
-        raise UsageError(f"multi-worker: {str(exc).splitlines()[0]} ({hint})") from None
+        raise UsageError(f"multi-worker: {first_line(exc)} ({hint})") from None
     finally:
         watchdog.kill()
         watchdog.wait()

@@ -22,14 +22,14 @@ import os
 import shutil
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from zoo import plugins, runs
+from zoo import calls, plugins, runs
+from zoo.calls import file_size  # noqa: F401 - zoo.export.file_size, as before
 from zoo.errors import IncompatibleError, UsageError, ZooError
 from zoo.versions import versions
 
@@ -126,10 +126,15 @@ class ExportContext:
     progress: Callable
     log: Callable = print
     failures: list = field(default_factory=list)
+    checks: dict = field(default_factory=dict)  # file name -> Check, filled by verify
     _representative: np.ndarray | None = None
 
     def representative(self) -> np.ndarray:
-        """Calibration images drawn from the run's training data (seeded by the run's seed)."""
+        """Calibration images drawn from the run's training data (seeded by the run's seed).
+
+        At most ``options["representative_size"]``; fewer when the training
+        set is smaller. The model card records how many were used.
+        """
         if self._representative is None:
             x = self.dataset.x_train
             size = min(int(self.options["representative_size"]), len(x))
@@ -138,12 +143,23 @@ class ExportContext:
             self._representative = self.dataset.normalise(x[picked])
         return self._representative
 
-    def verify(self, name: str, probabilities: np.ndarray, quantized: bool) -> Check:
-        """Compare a file's test-set probabilities with Keras'; a failure is recorded.
+    def verify(self, name: str, probabilities, quantized: bool) -> Check:
+        """Compare a file's test-set probabilities with Keras'; a failure drops the file.
 
-        The exporter should drop a file that fails (``context.fail`` does).
+        Args:
+            name: the file's name inside ``directory``, as the exporter returns it.
+            probabilities: the file's outputs on ``x_test``, shape (images, classes).
+            quantized: judge by accuracy (within 1 point) instead of matching Keras.
+
+        Returns:
+            The ``Check``; zoo copies its figures into the model card.
         """
+        probabilities = np.asarray(probabilities, dtype=np.float32)
+        if probabilities.shape != self.reference.shape:
+            raise ExportError(f"{name}: gave outputs of shape {list(probabilities.shape)} on the test "
+                              f"set, expected {list(self.reference.shape)} (nothing was written)")
         check = compare(name, probabilities, self.reference, self.dataset.y_test, quantized)
+        self.checks[name] = check
         if not check.passed:
             self.fail(name, f"failed verification: {check.describe()}")
         return check
@@ -244,7 +260,20 @@ def _is_export_dir(path: Path) -> bool:
     return (path / CARD).is_file() or not any(path.iterdir())
 
 
+def foreign_files(dest: Path) -> list:
+    """What is in an export directory that zoo did not write there (its card lists what it did)."""
+    try:
+        card = runs.read_json(dest / CARD)
+    except ZooError:
+        return sorted(p.name for p in dest.iterdir() if p.name != CARD)
+    files = card.get("files") if isinstance(card.get("files"), list) else []
+    ours = {CARD, LABELS} | {Path(str(f.get("file", ""))).parts[0] for f in files
+                             if isinstance(f, dict) and f.get("file")}
+    return sorted(p.name for p in dest.iterdir() if p.name not in ours)
+
+
 def check_destination(dest: Path, force: bool, flag: str) -> None:
+    """Refuse a destination that is a file or a link, not an export, or an export holding other files."""
     if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
         raise UsageError(f"{flag} {dest}: exists and is not a directory")
     if dest.is_dir():
@@ -253,6 +282,11 @@ def check_destination(dest: Path, force: bool, flag: str) -> None:
                              "refusing to replace it")
         if not force and any(dest.iterdir()):
             raise UsageError(f"{dest}: an export exists already; use --force to replace it")
+        foreign = foreign_files(dest) if (dest / CARD).is_file() else []
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            raise UsageError(f"{flag} {dest}: the export also holds {shown}, which zoo did not "
+                             "write; refusing to replace it (move them out first)")
 
 
 # ---------------------------------------------------------------------------
@@ -372,13 +406,14 @@ def export(run: str | None = None, *, formats=(), quantize=(), int8_io: bool = F
 def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: dict, exporters,
                  progress, log) -> "ExportResult":
     """Load, convert and verify into ``tmp``; publish it at ``dest`` only if every file passed."""
-    if not zipfile.is_zipfile(run_dir / runs.MODEL):
-        raise ZooError(f"{run_dir / runs.MODEL}: not a Keras model file (not a .keras zip archive)")
     from zoo import trainer  # imports TensorFlow's side only when used
 
+    trainer.check_model_archive(run_dir / runs.MODEL)
+
     model = trainer.load_run_model(run_dir)
-    data_entry = plugins.get("dataset", config["dataset"])
-    dataset = data_entry.load(data_dir=config.get("data_dir"), seed=config.get("seed", 0))
+    with runs.stored_settings(run_dir / runs.CONFIG):
+        data_entry = plugins.get("dataset", config["dataset"])
+        dataset = calls.load_dataset(data_entry, data_dir=config.get("data_dir"), seed=config.get("seed", 0))
     if list(dataset.input_shape) != list(config["input_shape"]) or \
             list(dataset.class_names) != list(config["class_names"]):
         raise IncompatibleError(f"{data_entry.name} now has {dataset.classes} classes of shape "
@@ -401,10 +436,7 @@ def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: di
         x_test=x_test, reference=reference, progress=progress, log=log)
     files = []
     for exporter in exporters:
-        described = exporter.export(context) or []
-        for item in described:
-            item.setdefault("format", exporter.name)
-        files.extend(described)
+        files.extend(calls.run_exporter(exporter, context))
     if context.failures:
         raise ExportError("; ".join(context.failures) + f" (nothing was written to {dest})")
     card = model_card(context, files, reference)
@@ -434,6 +466,9 @@ def model_card(context: ExportContext, files: list, reference: np.ndarray) -> di
             "layout": "grayscale image rows x columns, no channel axis",
             "normalisation": config.get("normalisation", dataset.normalisation),
             "pixel_scale": config.get("pixel_scale", dataset.pixel_scale),
+            # How an image file becomes this input, whatever the dataset stored (zoo predict uses it).
+            "from_image_file": {**dataset.image_input(), "color": "grayscale (Pillow 'L'; 16-bit "
+                                "files scaled to 8 bits)", "resize": "bilinear, to rows x columns"},
         },
         "output": {"shape": [None, len(dataset.class_names)], "dtype": "float32",
                    "meaning": "class probabilities (softmax), in the order of labels.txt"},
@@ -446,15 +481,11 @@ def model_card(context: ExportContext, files: list, reference: np.ndarray) -> di
             "float_max_abs_diff": FLOAT_ATOL,
             "quantized_max_accuracy_drop_points": QUANTIZED_POINTS,
         },
-        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in context.options.items()},
+        "options": {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in context.options.items()},
+                    # What calibration really used: fewer than asked when the training set is smaller.
+                    "representative_size": (len(context._representative)
+                                            if context._representative is not None else None)},
         "files": files,
         "versions": versions("ai-edge-litert", "pillow"),
         "trained_with": config.get("versions", {}),
     }
-
-
-def file_size(path: Path) -> int:
-    """Bytes of a file, or of everything under a directory."""
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size

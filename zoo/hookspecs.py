@@ -1,4 +1,4 @@
-"""The plugin API: one hook per extension point.
+"""The plugin API: one hook per extension point. These docstrings are its reference.
 
 A plugin is a module (or object) with functions marked ``@zoo.hookimpl`` whose
 names match the specs below. Each hook receives a ``register`` callback and
@@ -15,6 +15,21 @@ declare an entry point in the group ``zoo``::
 
 The built-in architectures, datasets and exporters register through exactly
 these hooks.
+
+What zoo guarantees around every call into plugin code (``zoo.calls``):
+
+* Each entry point is imported and its hooks are called on its own. One that
+  fails to import, raises inside a hook, or registers something of the wrong
+  type is reported once on stderr and shown as ``broken`` in ``zoo plugins``;
+  it registers nothing, and every other entry point (of the same
+  distribution too) keeps working.
+* ``locate``, ``load``, ``build`` and ``export`` are contained: raising one of
+  zoo's errors (``zoo.errors.DataError`` for a data file, ``UsageError`` for a
+  setting the user gave) prints its message as it is; a builder's
+  ``ValueError`` means "this input does not fit" (a usage error, exit 2);
+  anything else, or a result that breaks the contract below, is one line
+  naming the entry and its distribution (``zoo.errors.PluginError``, exit 1).
+  Nothing is written when a plugin call fails.
 """
 import pluggy
 
@@ -27,13 +42,23 @@ def register_architectures(register):
 
     Args:
         register: call ``register(zoo.Architecture(...))`` once per
-            architecture. An ``Architecture`` names its ``build`` function
-            (called only when a model is needed, with the dataset's input shape,
-            number of classes and the resolved hyperparameters; it returns a
-            ``keras.Model``), the input kinds it accepts, its documented
-            hyperparameters with defaults, and its ``tutorial`` and ``tuned``
-            recipes. Import TensorFlow and Keras inside ``build``, never at module
-            level: listing must stay fast.
+            architecture: ``name``, ``summary``, ``build``, ``accepts``
+            (input kinds, ``("image",)``), ``params`` (name ->
+            ``zoo.registry.Param`` with default, help and optional
+            ``low``/``high``/``choices``, which ``-p`` values are checked
+            against) and ``recipes`` (``zoo.Recipe``; ``tutorial`` and
+            ``tuned``).
+
+    zoo calls ``build(input_shape, classes, **params)`` only when a model is
+    needed: ``input_shape`` is the dataset's example shape (e.g. ``(28, 28)``),
+    ``classes`` the number of classes, ``params`` every hyperparameter
+    resolved (defaults, recipe, ``-p``). It must return a ``keras.Model``
+    with one input of ``input_shape`` and one output of ``classes`` units
+    (probabilities: end in a softmax). Raise ``ValueError`` for an input or
+    a value it cannot handle; zoo reports it as a usage error before any
+    training. zoo checks the type, the single input and output, and the
+    number of output units. Import TensorFlow and Keras inside ``build``,
+    never at module level: listing must stay fast.
     """
 
 
@@ -42,12 +67,26 @@ def register_datasets(register):
     """Register datasets.
 
     Args:
-        register: call ``register(zoo.DatasetEntry(...))`` once per dataset.
-            A ``DatasetEntry`` gives the input shape, class names and a
-            ``load(data_dir=None, seed=0)`` function returning a
-            ``zoo.dataset.Dataset``; optionally ``locate(data_dir=None)``, which
-            says cheaply (without reading the data) where the dataset would be
-            loaded from, or returns None if it is not available here.
+        register: call ``register(zoo.DatasetEntry(...))`` once per dataset:
+            ``name``, ``summary``, ``load``, and where known without reading
+            data, ``input_shape`` and ``class_names`` (None when only the
+            data says, as for a user's folder); optionally ``locate``.
+
+    zoo calls ``load(data_dir=None, seed=0)`` (``--data-dir`` and ``--seed``)
+    and expects a ``zoo.dataset.Dataset``: integer labels (N,) indexing
+    ``class_names``, examples (N, ...) as uint8 or float, with the
+    ``pixel_scale`` that makes them model input and, when black and white are
+    not (0, 255) for integers or (0, 1) for floats, ``stored_range``. zoo
+    checks every loaded dataset: array types and lengths, non-empty splits,
+    no zero-sized examples, equal train and test shapes, the declared
+    ``input_shape`` and ``class_names``, labels in range, no NaN or infinity,
+    class names that are unique, non-empty and free of newlines. A failed
+    check is a data error naming the dataset and its plugin. Raise
+    ``zoo.errors.DataError`` naming the file for a missing or damaged file.
+
+    ``locate(data_dir=None)`` says cheaply, without reading the data, where
+    the dataset would load from (a str), or returns None if it is not here.
+    ``zoo list datasets`` calls it for every dataset.
     """
 
 
@@ -56,9 +95,22 @@ def register_exporters(register):
     """Register export formats.
 
     Args:
-        register: call ``register(zoo.Exporter(...))`` once per format. An
-            ``Exporter`` declares its file suffixes, the options it supports and
-            an ``export(context)`` function that writes its files into
-            ``context.directory`` and returns a list of file descriptions for the
-            model card. Unsupported options are refused before any work starts.
+        register: call ``register(zoo.Exporter(...))`` once per format:
+            ``name``, ``summary``, ``export``, ``suffixes`` (of the files it
+            writes) and ``options`` (the export options it supports;
+            ``zoo export`` refuses an option no selected exporter supports).
+
+    zoo calls ``export(context)`` with a ``zoo.export.ExportContext``: the
+    Keras model, the run's config and dataset, ``x_test`` (the test set as
+    model input) and ``reference`` (the Keras model's probabilities on it),
+    and ``directory``, a temporary directory moved in place only when every
+    exporter succeeded. The exporter writes its files into ``directory``,
+    runs each through ``context.verify(name, probabilities, quantized)``
+    (the file's own outputs on ``x_test``; a failure drops the file) or drops
+    it with ``context.fail(name, message)``, and returns a list with one dict
+    per file: ``{"file": name}`` plus anything it wants in the model card.
+    zoo checks the list, that each file exists and was verified (a file not
+    verified is not published: nothing is written), and fills in
+    ``format``, ``size_bytes``, ``sha256`` and the verification figures
+    (``test_accuracy``, ``agreement``, ``max_abs_diff``, ``verified``).
     """

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.errors import DataError
+from zoo.errors import DataError, first_line
 
 # A TFLite flatbuffer carries this identifier at bytes 4..8.
 FILE_IDENTIFIER = b"TFL3"
@@ -71,7 +71,7 @@ class LiteRTModel:
         try:
             self.ops = read_ops(data)
         except Exception as exc:  # a damaged flatbuffer fails in many ways
-            raise DataError(f"{self.path}: damaged TFLite model ({_first_line(exc)})") from None
+            raise DataError(f"{self.path}: damaged TFLite model ({first_line(exc, 200)})") from None
         try:
             with _quiet_stderr():  # LiteRT's C++ "INFO: Created ... XNNPACK delegate" line
                 self._interpreter = Interpreter(model_content=data, num_threads=num_threads)
@@ -79,7 +79,7 @@ class LiteRTModel:
         except (ValueError, RuntimeError) as exc:
             flex = custom_ops(self.ops)
             hint = f"; it uses ops stock LiteRT lacks: {', '.join(flex)}" if flex else ""
-            raise DataError(f"{self.path}: LiteRT cannot load it ({_first_line(exc)}){hint}") from None
+            raise DataError(f"{self.path}: LiteRT cannot load it ({first_line(exc, 200)}){hint}") from None
         inputs = self._interpreter.get_input_details()
         outputs = self._interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
@@ -216,8 +216,3 @@ def _quantization(details) -> dict | None:
     if not scale:
         return None
     return {"scale": float(scale), "zero_point": int(zero)}
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pluggy
 
 from zoo import hookspecs
+from zoo.errors import one_line
 from zoo.registry import ENTRY_TYPES, Registry, check_name
 
 # Built-ins register through the same hooks as third-party plugins.
@@ -59,11 +60,6 @@ class PluginInfo:
             "builtin": self.builtin, "hooks": self.hooks,
             "status": "ok" if self.error is None else "broken", "error": self.error,
         }
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _allowed_plugins() -> set | None:
@@ -115,41 +111,44 @@ def load() -> Plugins:
             module = entry_point.load()
             manager.register(module, name=entry_point.name)
         except Exception as exc:  # a plugin's import may raise anything
-            info.error = _one_line(exc)
+            info.error = one_line(exc)
             _warn(info)
 
-    registry = Registry()
+    # Entries are kept per plugin (per entry point) and registered only once
+    # every hook has run: a plugin broken in a later hook registers nothing,
+    # and its siblings from the same distribution keep theirs.
+    collected: dict[str, list] = {name: [] for name in infos}
     for hook_name, kind in HOOKS.items():
         for impl in getattr(manager.hook, hook_name).get_hookimpls():
             info = infos[impl.plugin_name]
             if info.error:
                 continue
             info.hooks.append(hook_name)
-            collected = []
+            entries = []
 
-            def register(entry, _kind=kind, _collected=collected):
+            def register(entry, _kind=kind, _entries=entries, _hook=hook_name):
                 expected = ENTRY_TYPES[_kind]
                 if not isinstance(entry, expected):
-                    raise TypeError(f"{hook_name} registered {type(entry).__name__}, "
+                    raise TypeError(f"{_hook} registered {type(entry).__name__}, "
                                     f"expected zoo.{expected.__name__}")
                 check_name(entry)
-                _collected.append(entry)
+                _entries.append(entry)
 
             try:
                 # Called one plugin at a time so a failure stays with its plugin;
                 # keyword arguments only, as pluggy itself calls hooks.
                 impl.function(**{name: register for name in impl.argnames})
             except Exception as exc:  # a plugin's hook may raise anything
-                info.error = _one_line(exc)
+                info.error = one_line(exc)
                 _warn(info)
                 continue
-            for entry in collected:
-                registry.add(entry, plugin=info.distribution)
+            collected[impl.plugin_name].extend(entries)
 
-    # A plugin broken in a later hook registers nothing at all.
-    broken = {i.distribution for i in infos.values() if i.error and not i.builtin}
-    if broken:
-        registry.drop_plugins(broken)
+    registry = Registry()
+    for name, info in infos.items():
+        if info.error is None:
+            for entry in collected[name]:
+                registry.add(entry, plugin=info.distribution)
     return Plugins(manager, list(infos.values()), registry)
 
 

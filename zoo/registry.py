@@ -25,10 +25,40 @@ KIND_ALIASES = {
 
 @dataclass(frozen=True)
 class Param:
-    """A documented, overridable hyperparameter of an architecture."""
+    """A documented, overridable hyperparameter of an architecture.
+
+    Attributes:
+        default: the value without ``-p``; its type is the type ``-p`` parses
+            (bool, int, float, str, or a tuple of ints as a comma list).
+        help: one line for ``zoo show ARCH``.
+        low, high: the allowed range of a number (each element of a tuple),
+            both inclusive; None for no bound. Floats must be finite anyway.
+        choices: the allowed values of a string.
+    """
 
     default: Any
     help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple | None = None
+
+    def problem(self, value) -> str | None:
+        """What ``value`` should be instead ("at most 0.95"), or None when it is allowed."""
+        import math
+
+        if self.choices is not None and value not in self.choices:
+            return f"one of {', '.join(map(str, self.choices))}"
+        numbers = value if isinstance(value, tuple) else (value,)
+        for number in numbers:
+            if isinstance(number, bool) or not isinstance(number, (int, float)):
+                continue
+            if isinstance(number, float) and not math.isfinite(number):
+                return "a finite number"
+            if self.low is not None and number < self.low:
+                return f"at least {self.low:g}"
+            if self.high is not None and number > self.high:
+                return f"at most {self.high:g}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -93,7 +123,9 @@ class Architecture:
     def describe(self) -> dict:
         return {
             "accepts": list(self.accepts),
-            "params": {k: {"default": v.default, "help": v.help} for k, v in self.params.items()},
+            "params": {k: {"default": v.default, "help": v.help,
+                           **{b: getattr(v, b) for b in ("low", "high", "choices") if getattr(v, b) is not None}}
+                       for k, v in self.params.items()},
             "recipes": {k: r.to_dict() for k, r in self.recipes.items()},
             "default_recipe": self.default_recipe,
         }
@@ -105,8 +137,9 @@ class DatasetEntry:
 
     Attributes:
         name, summary, aliases, plugin: as for ``Architecture``.
-        input_shape: shape of one example, e.g. ``(28, 28)``; None if only known
-            after loading (a folder of the user's).
+        input_shape: shape of one example, e.g. ``(28, 28)``; None (the
+            default) if only known after loading (a folder of the user's).
+            Loaded data is checked against it.
         class_names: the class names, or None if only known after loading.
         load: ``load(data_dir=None, seed=0) -> zoo.dataset.Dataset``.
         locate: ``locate(data_dir=None) -> str | None``: where it would load
@@ -119,7 +152,7 @@ class DatasetEntry:
     name: str
     summary: str
     load: Callable[..., Any]
-    input_shape: tuple | None = (28, 28)
+    input_shape: tuple | None = None
     class_names: tuple | None = None
     locate: Callable[..., Any] | None = None
     sources: tuple = ()
@@ -204,10 +237,6 @@ class Registry:
 
     def add(self, entry, plugin: str) -> None:
         self._entries[entry.kind].append(replace(entry, plugin=plugin))
-
-    def drop_plugins(self, plugins: set) -> None:
-        for kind in KINDS:
-            self._entries[kind] = [e for e in self._entries[kind] if e.plugin not in plugins]
 
     def entries(self, kind: str | None = None, pattern: str | None = None) -> list:
         """Entries of one kind (or all), filtered by a shell wildcard on name or alias."""

@@ -3,7 +3,7 @@ import zoo
 from zoo.registry import Param, Recipe
 
 PARAMS = {
-    "units": Param(64, "GRU units"),
+    "units": Param(64, "GRU units", low=1),
     "batch_norm": Param(True, "BatchNormalization after the GRU"),
     "unroll": Param(False, "unroll the time loop (exporters use it for int8)"),
 }

@@ -1,0 +1,156 @@
+"""Every call into plugin code goes through here: locate, load, build, export.
+
+Plugin code may raise anything and return anything. Each call is contained:
+zoo's own errors (``zoo.errors``) pass through as the plugin raised them,
+``ValueError`` from a builder means "this input does not fit" (a usage error,
+as the hook spec documents), and any other exception, or a result that breaks
+the contract, becomes one ``PluginError`` line naming the entry and its
+distribution. What a plugin returns is checked before zoo uses it.
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from zoo.errors import DataError, IncompatibleError, PluginError, ZooError, one_line
+
+
+def who(entry) -> str:
+    """``dataset 'fashion' (zoo)``: the entry and the distribution that registered it."""
+    return f"{entry.kind} '{entry.name}' ({entry.plugin or 'unregistered'})"
+
+
+@contextlib.contextmanager
+def contained(entry, action: str):
+    """Run plugin code; a failure other than zoo's own errors becomes a PluginError."""
+    try:
+        yield
+    except ZooError:
+        raise
+    except Exception as exc:  # a plugin may raise anything
+        raise PluginError(f"{who(entry)} failed in {action}: {one_line(exc)}") from None
+
+
+def locate(entry, data_dir=None) -> str | None:
+    """Where ``entry`` would load from (None: not here); a failure raises PluginError."""
+    if entry.locate is None:
+        return None
+    with contained(entry, "locate"):
+        where = entry.locate(data_dir=data_dir) if data_dir else entry.locate()
+    if where is not None and not isinstance(where, (str, Path)):
+        raise PluginError(f"{who(entry)}: locate returned {type(where).__name__}, expected a str or None")
+    return None if where is None else str(where)
+
+
+def load_dataset(entry, data_dir=None, seed: int = 0):
+    """``entry.load(...)``, contained, and the result checked against what the entry declares.
+
+    Raises:
+        DataError: the plugin's own data error, or loaded arrays that disagree
+            with the declaration (named with the dataset and its plugin).
+        PluginError: the loader raised something else or returned no Dataset.
+    """
+    from zoo.dataset import Dataset
+
+    with contained(entry, "load"):
+        data = entry.load(data_dir=data_dir, seed=seed)
+    if not isinstance(data, Dataset):
+        raise PluginError(f"{who(entry)}: load returned {type(data).__name__}, "
+                          "expected a zoo.dataset.Dataset")
+    problem = data.problem(entry.input_shape, entry.class_names)
+    if problem:
+        raise DataError(f"{who(entry)}: {problem}")
+    return data
+
+
+def build_model(entry, input_shape, classes: int, params: dict):
+    """``entry.build(...)``, contained: a ``keras.Model`` with one output unit per class.
+
+    Raises:
+        IncompatibleError: the builder raised ValueError (the input does not fit).
+        PluginError: it raised anything else, or returned something unusable.
+    """
+    try:
+        model = entry.build(tuple(input_shape), classes, **params)
+    except ValueError as exc:
+        raise IncompatibleError(f"{entry.name}: {exc}") from None
+    except ZooError:
+        raise
+    except Exception as exc:  # a plugin's builder may raise anything
+        raise PluginError(f"{who(entry)} failed to build: {one_line(exc)}") from None
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise PluginError(f"{who(entry)} returned {type(model).__name__}, not a keras.Model")
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise PluginError(f"{who(entry)} built a model with {len(model.inputs)} inputs and "
+                          f"{len(model.outputs)} outputs; zoo trains models with one of each")
+    units = model.outputs[0].shape[-1]
+    if units != classes:
+        raise PluginError(f"{who(entry)} built a model with {units} outputs for {classes} classes")
+    return model
+
+
+def run_exporter(entry, context) -> list:
+    """``entry.export(context)``, contained, and its file descriptions checked.
+
+    An exporter returns one dict per file it wrote, each with ``"file"``: a
+    name inside ``context.directory``. Every file must have been run through
+    ``context.verify`` (or dropped with ``context.fail``); zoo fills in the
+    format, size, SHA-256 and the verification figures.
+
+    Raises:
+        PluginError: the exporter raised, returned something else than a list
+            of such dicts, named a file it did not write, or did not verify one.
+    """
+    with contained(entry, "export"):
+        described = entry.export(context)
+    if described is None:
+        described = []
+    if not isinstance(described, (list, tuple)) or not all(isinstance(d, dict) for d in described):
+        raise PluginError(f"{who(entry)}: export returned {type(described).__name__}; "
+                          "expected a list of dicts, one per file")
+    for item in described:
+        name = item.get("file")
+        if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(name).parts:
+            raise PluginError(f"{who(entry)}: export described a file as {name!r}; expected a "
+                              "name inside context.directory")
+        item.setdefault("format", entry.name)
+        if any(failure.startswith(f"{name}: ") for failure in context.failures):
+            continue  # dropped with context.fail: the export stops with that message
+        path = context.directory / name
+        if not path.exists():
+            raise PluginError(f"{who(entry)}: export described {name}, which it did not write")
+        check = context.checks.get(name)
+        if check is None:
+            raise PluginError(f"{who(entry)}: {name} was not verified (an exporter runs every "
+                              "file through context.verify); a file not verified is not published")
+        item.setdefault("size_bytes", file_size(path))
+        if path.is_file():
+            item.setdefault("sha256", _sha256(path))
+        item.update(check.to_dict())
+    return list(described)
+
+
+def file_size(path: Path) -> int:
+    """Bytes of a file, or of everything under a directory."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def finite(array) -> bool:
+    """True when a float array holds no NaN or infinity (integer arrays always do)."""
+    import numpy as np
+
+    return not np.issubdtype(array.dtype, np.floating) or bool(np.isfinite(array).all())
