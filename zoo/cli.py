@@ -11,26 +11,81 @@ import sys
 
 import click
 
-from zoo import __version__, plugins
-from zoo.errors import UsageError, ZooError
+from zoo import __version__, calls, plugins, quiet
+from zoo.errors import UsageError, ZooError, one_line
 from zoo.registry import parse_kind
 
-# TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) is noise on a CLI.
+# TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) is noise on a CLI;
+# what this no longer silences, zoo.quiet filters (--verbose keeps it).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+MAX_SEED = 2**32 - 1  # what NumPy's and Keras' seeding accept
+MAX_BATCH_SIZE = 2**31 - 1  # TensorFlow's int32 shapes
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print: undecodable bytes of file names shown as \\xNN."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def describe_os_error(exc: OSError) -> str:
+    """An OSError as zoo reports it: the path at fault, then what the system said."""
+    reason = exc.strerror or one_line(exc)
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{' -> '.join(paths)}: {reason}" if paths else reason
+
+
+def _debug() -> bool:
+    """ZOO_DEBUG=1: let unexpected exceptions through with their traceback."""
+    return os.environ.get("ZOO_DEBUG", "") not in ("", "0")
 
 
 class ZooGroup(click.Group):
-    """Turns zoo's errors into one-line messages and exit codes, never tracebacks."""
+    """Turns every error into one line on stderr and an exit code, never a traceback.
+
+    zoo's own errors carry their exit code (2 usage, 1 data and run time); an
+    OSError from anywhere (permissions, a path too long, a vanished file) is
+    one line naming the path, exit 1; anything else is reported as an internal
+    error, exit 1, with the traceback only under ``ZOO_DEBUG=1``.
+    """
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click's own usage errors and exits: click prints them
         except ZooError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+            self._fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except OSError as exc:
+            if _debug():
+                raise
+            self._fail(describe_os_error(exc), 1)
+        except Exception as exc:  # the last line of defence: no traceback by default
+            if _debug():
+                raise
+            self._fail(f"internal error: {one_line(exc)} (set ZOO_DEBUG=1 for the traceback)", 1)
+
+    @staticmethod
+    def _fail(message: str, code: int):
+        click.echo(f"Error: {printable(message)}", err=True)
+        sys.exit(code)
+
+
+def _keep_native_logs(ctx, param, verbose):
+    if not verbose:
+        quiet.filter_native_logs()
+
+
+# For every command that may load TensorFlow or LiteRT.
+verbose_option = click.option(
+    "--verbose", is_flag=True, expose_value=False, is_eager=True, callback=_keep_native_logs,
+    help="Keep TensorFlow's and LiteRT's own log lines on stderr (hidden by default).")
 
 
 def _echo_json(data) -> None:
@@ -57,9 +112,9 @@ def _availability(entry) -> str:
     if entry.locate is None:
         return ""
     try:
-        where = entry.locate()
-    except ZooError:
-        where = None
+        where = calls.locate(entry)
+    except ZooError as exc:  # a broken locate is shown, the listing goes on
+        return f"cannot tell: {exc}"
     return f"available: {where}" if where else "not available here"
 
 
@@ -119,6 +174,7 @@ def plugins_command(as_json):
 @click.argument("name")
 @click.option("--data-dir", type=click.Path(), help="Folder with the dataset's files.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@verbose_option
 def show(name, data_dir, as_json):
     """Describe an architecture, dataset or exporter.
 
@@ -129,7 +185,7 @@ def show(name, data_dir, as_json):
     info = {"kind": entry.kind, "name": entry.name, "aliases": list(entry.aliases),
             "summary": entry.summary, "plugin": entry.plugin, **entry.describe()}
     if entry.kind == "dataset":
-        info.update(entry.load(data_dir=data_dir).summary())
+        info.update(calls.load_dataset(entry, data_dir=data_dir).summary())
     if as_json:
         _echo_json(info)
         return
@@ -168,7 +224,7 @@ def _fmt(value) -> str:
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Architecture hyperparameter, e.g. -p filters=32,64,128 (see zoo show ARCH).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Maximum epochs.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Batch size.")
+@click.option("--batch-size", type=click.IntRange(1, MAX_BATCH_SIZE), help="Batch size.")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Initial learning rate.")
 @click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd", "rmsprop", "nadam"],
                                                case_sensitive=False), help="Optimizer.")
@@ -180,7 +236,7 @@ def _fmt(value) -> str:
               help="Validation figure that picks the best epoch (kept model, early stopping).")
 @click.option("--augment", type=click.Choice(["tutorial", "flip-shift", "none"]), default=None,
               help="Augment images: tutorial (rotation/zoom/shear/shift/flip), flip-shift, or none.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), help="Random seed (default 0).")
 @click.option("--data-dir", type=click.Path(), help="Folder with the dataset's files.")
 @click.option("--output", "-o", type=click.Path(), help="Run directory (default runs/ARCH-DATASET-TIME).")
 @click.option("--resume", metavar="RUN", help="Continue an interrupted run from its last finished epoch.")
@@ -195,6 +251,7 @@ def _fmt(value) -> str:
               "chief first (instead of TF_CONFIG); the same on every worker.")
 @click.option("--task-index", type=click.IntRange(min=0), metavar="I",
               help="Multi-worker: this worker's position in --cluster (0: the chief).")
+@verbose_option
 def train(architecture, dataset, recipe, params, epochs, batch_size, learning_rate, optimizer,
           validation_split, patience, monitor, augment, seed, data_dir, output, resume, tensorboard, quiet,
           strategy, devices, cluster, task_index):
@@ -207,19 +264,16 @@ def train(architecture, dataset, recipe, params, epochs, batch_size, learning_ra
     """
     from zoo import recipes, trainer
 
-    if resume and (params or recipe or output or any(
-            v is not None for v in (epochs, batch_size, learning_rate, optimizer,
-                                    validation_split, patience, monitor, augment))):
-        raise UsageError("--resume continues a run with its own settings; "
-                         "give only ARCH DATASET and --resume RUN")
     parsed = {}
-    if architecture and params:
+    if params and resume:  # unparsed: train() refuses -p with --resume
+        parsed = {item.partition("=")[0]: item for item in params}
+    elif params and architecture:
         parsed = recipes.parse_params(plugins.get("architecture", architecture), params)
     overrides = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                  "optimizer": optimizer and optimizer.lower(), "validation_split": validation_split,
                  "patience": patience, "monitor": monitor}
     if augment is not None:
-        overrides["augment"] = None if augment == "none" else augment
+        overrides["augment"] = augment
     verbose = 0 if quiet else (1 if sys.stdout.isatty() else 2)
     result = trainer.train(architecture, dataset, recipe=recipe, overrides=overrides, params=parsed,
                            seed=seed, data_dir=data_dir, output=output, resume=resume,
@@ -240,6 +294,7 @@ def train(architecture, dataset, recipe, params, epochs, batch_size, learning_ra
 @click.option("--dataset", help="Evaluate on another dataset of the same shape and classes.")
 @click.option("--data-dir", type=click.Path(), help="Folder with the dataset's files.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@verbose_option
 def evaluate(run, dataset, data_dir, as_json):
     """Re-evaluate a saved RUN (default: the newest) on its test set."""
     from zoo import trainer
@@ -264,16 +319,22 @@ def runs_command(as_json):
     if as_json:
         _echo_json([{"name": r["name"], "path": r["path"], "architecture": r["config"].get("architecture"),
                      "dataset": r["config"].get("dataset"), "recipe": r["config"].get("recipe"),
-                     "created": r["config"].get("created"), "status": r["config"].get("status"),
+                     "created": r["config"].get("created"),
+                     "status": "damaged" if r["damage"] else r["config"].get("status"),
+                     "damage": r["damage"],
                      "test_accuracy": (r["metrics"] or {}).get("test_accuracy")} for r in found])
         return
     if not found:
         click.echo(f"no runs under {runs.runs_root()}/")
         return
-    _table([[r["name"], r["config"].get("architecture", "?"), r["config"].get("dataset", "?"),
-             r["config"].get("recipe", "?"),
-             f"{r['metrics']['test_accuracy']:.4f}" if r["metrics"] else "-",
-             r["config"].get("created", "?"), r["config"].get("status", "?")] for r in found],
+
+    def cell(run, key):
+        value = run["config"].get(key, "?")
+        return printable(str(value))
+
+    _table([[printable(r["name"]), cell(r, "architecture"), cell(r, "dataset"), cell(r, "recipe"),
+             f"{r['metrics']['test_accuracy']:.4f}" if r["metrics"] else "-", cell(r, "created"),
+             f"damaged: {r['damage']}" if r["damage"] else cell(r, "status")] for r in found],
            ["RUN", "ARCH", "DATASET", "RECIPE", "ACCURACY", "CREATED", "STATUS"])
 
 
@@ -303,6 +364,7 @@ def _progress_bars():
 @click.option("--output", "-o", type=click.Path(), help="Destination directory (default RUN/export).")
 @click.option("--force", is_flag=True, help="Replace an existing export.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON.")
+@verbose_option
 def export_command(run, tflite, quantize, int8_io, representative_size, formats, output, force, as_json):
     """Export RUN (default: the newest) to a SavedModel and, with --tflite, LiteRT files.
 
@@ -341,6 +403,7 @@ def export_command(run, tflite, quantize, int8_io, representative_size, formats,
 @click.option("--top-k", "-k", type=click.IntRange(min=1), default=3, show_default=True,
               help="Classes listed per image.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@verbose_option
 def predict_command(model, images, top_k, as_json):
     """Classify IMAGES with MODEL (a .tflite file or a run), on LiteRT alone.
 
