@@ -292,3 +292,30 @@ def test_tensorboard_logs_are_written(tmp_path, cli_runner):
     assert result.exit_code == 0, result.output
     events = list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
     assert events and all(e.stat().st_size > 0 for e in events)
+
+
+def test_a_killed_and_resumed_run_ends_on_the_weights_of_the_uninterrupted_run(tmp_path):
+    """The shuffle (and augmentation) seed of each epoch comes from (seed, epoch), not a process' counter."""
+    args = ["dense", "fashion-sample", "--recipe", "tutorial", "--epochs", "4", "--seed", "5", "-q"]
+    whole = run_zoo("train", *args, "-o", str(tmp_path / "whole"))
+    assert whole.returncode == 0, whole.stderr
+
+    run_dir = tmp_path / "killed"
+    killed = subprocess.Popen([sys.executable, "-m", "zoo.cli", "train", *args, "-o", str(run_dir)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metadata = run_dir / "backup" / "training_metadata.json"
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline and killed.poll() is None:
+            if metadata.is_file() and json.loads(metadata.read_text() or "{}").get("epoch", 0) >= 1:
+                killed.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.02)
+    finally:
+        killed.wait(timeout=60)
+    assert killed.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    resumed = run_zoo("train", "--resume", str(run_dir), "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    digest = {run: json.loads((tmp_path / run / "metrics.json").read_text())["distribution"]
+              ["final_weights_sha256"] for run in ("whole", "killed")}
+    assert digest["whole"] == digest["killed"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from zoo.errors import UsageError
 from zoo.registry import Architecture, Recipe
@@ -54,6 +55,9 @@ def parse_params(arch: Architecture, assignments) -> dict:
             known = ", ".join(sorted(arch.params)) or "none"
             raise UsageError(f"-p {item}: '{arch.name}' has no parameter '{key}' (known: {known})")
         parsed[key] = _convert(arch.name, key, value, arch.params[key].default)
+        problem = arch.params[key].problem(parsed[key])
+        if problem:
+            raise UsageError(f"-p {item}: '{arch.name}' needs {key} {problem}. Received: {key}={value}")
     return parsed
 
 
@@ -79,6 +83,8 @@ def resolve(arch: Architecture, recipe_name: str | None = None, overrides: dict 
                          f"{', '.join(sorted(arch.recipes))}")
     recipe = arch.recipes[name]
     changes = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if changes.get("augment") == "none":  # --augment none turns the recipe's augmentation off
+        changes["augment"] = None
     recipe = dataclasses.replace(recipe, **changes)
     validate(recipe)
     hyper = {key: p.default for key, p in arch.params.items()}
@@ -87,13 +93,29 @@ def resolve(arch: Architecture, recipe_name: str | None = None, overrides: dict 
     return name, recipe, hyper
 
 
+MAX_EPOCHS = 1_000_000
+MAX_BATCH_SIZE = 2**31 - 1  # TensorFlow's int32 shapes
+
+
 def validate(recipe: Recipe) -> None:
-    if recipe.epochs < 1:
-        raise UsageError(f"--epochs must be at least 1. Received: {recipe.epochs}")
-    if recipe.batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1. Received: {recipe.batch_size}")
+    """Refuse settings that cannot train: out of range, not finite, unknown names."""
+    for name in ("epochs", "batch_size"):
+        value = getattr(recipe, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UsageError(f"--{name.replace('_', '-')} must be an integer. Received: {value!r}")
+    if not 1 <= recipe.epochs <= MAX_EPOCHS:
+        raise UsageError(f"--epochs must be in 1..{MAX_EPOCHS}. Received: {recipe.epochs}")
+    if not 1 <= recipe.batch_size <= MAX_BATCH_SIZE:
+        raise UsageError(f"--batch-size must be in 1..{MAX_BATCH_SIZE}. Received: {recipe.batch_size}")
+    for name in ("learning_rate", "validation_split", "label_smoothing", "weight_decay"):
+        value = getattr(recipe, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value)):
+            raise UsageError(f"--{name.replace('_', '-')} must be a finite number. Received: {value!r}")
     if recipe.learning_rate is not None and not recipe.learning_rate > 0:
         raise UsageError(f"--learning-rate must be positive. Received: {recipe.learning_rate}")
+    if recipe.weight_decay is not None and recipe.weight_decay < 0:
+        raise UsageError(f"weight decay must not be negative. Received: {recipe.weight_decay}")
     if not 0 <= recipe.validation_split < 1:
         raise UsageError(f"--validation-split must be in [0, 1). Received: {recipe.validation_split}")
     if recipe.patience is not None and recipe.patience < 1:

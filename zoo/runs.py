@@ -1,7 +1,10 @@
 """Run directories: where they go, how a RUN argument is found, what they hold."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import math
 import os
 import tempfile
 import time
@@ -21,24 +24,97 @@ def runs_root() -> Path:
     return Path(os.environ.get("ZOO_RUNS_DIR") or "runs")
 
 
-def new_run_dir(arch: str, dataset: str, output: str | None = None) -> Path:
-    """A fresh run directory (created). ``output`` is used as given."""
+EXPORT_CARD = "model_card.json"  # what marks an export directory (zoo.export.CARD)
+
+
+def _inside_export(path: Path) -> Path | None:
+    """The export directory that ``path`` would be inside of, if any."""
+    for parent in path.resolve().parents:
+        if (parent / EXPORT_CARD).is_file():
+            return parent
+    return None
+
+
+def new_run_dir(arch: str, dataset: str, output: str | None = None,
+                held: contextlib.ExitStack | None = None) -> Path:
+    """A fresh run directory (created, and locked for ``held``'s lifetime). ``output`` is used as given.
+
+    Raises:
+        UsageError: ``output`` exists and is not empty, lies inside an export
+            (which ``zoo export --force`` replaces), or another process is
+            writing it.
+        ZooError: the directory cannot be created.
+    """
     if output:
         path = Path(output)
+        inside = _inside_export(path)
+        if inside is not None:
+            raise UsageError(f"--output {output}: inside the export {inside}, which a later "
+                             "zoo export --force would replace; choose a directory outside it")
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise UsageError(f"--output {output}: exists and is not an empty directory")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ZooError(f"cannot create run directory {path}: {exc.strerror}") from None
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = runs_root() / f"{arch}-{dataset}-{stamp}"
         path, n = base, 1
-        while path.exists():  # two runs in the same second
-            n += 1
-            path = base.with_name(f"{base.name}-{n}")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ZooError(f"cannot create run directory {path}: {exc.strerror}") from None
+        try:
+            base.parent.mkdir(parents=True, exist_ok=True)
+            while True:  # mkdir is atomic: two runs started in the same second get two names
+                try:
+                    path.mkdir()
+                    break
+                except FileExistsError:
+                    n += 1
+                    path = base.with_name(f"{base.name}-{n}")
+        except OSError as exc:
+            raise ZooError(f"cannot create run directory {path}: {exc.strerror}") from None
+    if held is not None:
+        held.enter_context(lock(path))
+        # Checked again under the lock: another process may have begun in between.
+        if output and any(path.iterdir()):
+            raise UsageError(f"--output {output}: exists and is not an empty directory")
     return path
+
+
+@contextlib.contextmanager
+def lock(run_dir: Path):
+    """Hold an exclusive advisory lock on ``run_dir`` while writing it.
+
+    ``flock`` on the directory itself: no file is left behind, and the lock
+    dies with the process, so a killed run never stays locked.
+
+    Raises:
+        UsageError: another process holds it (it is training this run).
+    """
+    try:
+        fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise ZooError(f"{run_dir}: cannot open ({exc.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UsageError(f"{run_dir}: another zoo process is writing this run; wait for it to "
+                         "finish (or stop it) and try again") from None
+    try:
+        yield run_dir
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _finite(value):
+    """``value`` with NaN and infinities as None: JSON has no NaN, and zoo writes strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def write_json(path: Path, data) -> None:
@@ -54,7 +130,7 @@ def write_json(path: Path, data) -> None:
         raise ZooError(f"{path}: cannot write ({exc.strerror})") from None
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
+            json.dump(_finite(data), f, indent=2, allow_nan=False)
             f.write("\n")
         os.replace(tmp, path)
     except OSError as exc:
@@ -65,10 +141,14 @@ def write_json(path: Path, data) -> None:
         raise
 
 
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
 def read_json(path: Path) -> dict:
     try:
-        with open(path) as f:
-            data = json.load(f)
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f, parse_constant=_no_constant)
     except FileNotFoundError:
         raise ZooError(f"{path}: not found") from None
     except (OSError, ValueError) as exc:
@@ -96,8 +176,32 @@ def read_config(run_dir: Path, resume: bool = False) -> dict:
     return config
 
 
+# What ``zoo runs`` reads from a finished run's metrics.json.
+METRICS_FIELDS = {"test_accuracy": (int, float), "epochs_run": int}
+
+
+def damage(config: dict, metrics: dict | None) -> str | None:
+    """Why a run's files cannot be listed or used as they are, or None."""
+    for key, kind in CONFIG_FIELDS.items():
+        if not isinstance(config.get(key), kind):
+            return f"config.json: '{key}' is {'missing' if key not in config else 'not a ' + kind.__name__}"
+    for key in ("created", "status", "recipe"):
+        if key in config and not isinstance(config[key], str):
+            return f"config.json: '{key}' is not a string"
+    if metrics is not None:
+        for key, kind in METRICS_FIELDS.items():
+            if not isinstance(metrics.get(key), kind) or isinstance(metrics.get(key), bool):
+                return f"metrics.json: '{key}' is {'missing' if key not in metrics else 'of the wrong type'}"
+    return None
+
+
 def list_runs(root: Path | None = None) -> list[dict]:
-    """Runs under ``root``, newest first: name, path, config and metrics (if finished)."""
+    """Runs under ``root``, newest first: name, path, config, metrics (if finished) and damage.
+
+    A run whose files cannot be read or hold the wrong fields is listed with
+    ``damage`` saying why (its config and metrics then as far as readable),
+    and never stops the listing of the others.
+    """
     root = root or runs_root()
     found = []
     if not root.is_dir():
@@ -105,18 +209,36 @@ def list_runs(root: Path | None = None) -> list[dict]:
     for path in root.iterdir():
         if not (path / CONFIG).is_file():
             continue
+        config, metrics, damaged = {}, None, None
         try:
             config = read_json(path / CONFIG)
-        except ZooError:
-            continue
-        metrics = None
-        if (path / METRICS).is_file():
-            try:
+            if (path / METRICS).is_file():
                 metrics = read_json(path / METRICS)
-            except ZooError:
-                pass
-        found.append({"name": path.name, "path": str(path), "config": config, "metrics": metrics})
-    return sorted(found, key=lambda r: (r["config"].get("created", ""), r["name"]), reverse=True)
+        except ZooError as exc:
+            damaged = str(exc).replace(f"{path}{os.sep}", "")
+        damaged = damaged or damage(config, metrics)
+        found.append({"name": path.name, "path": str(path), "config": config,
+                      "metrics": None if damaged else metrics, "damage": damaged})
+
+    def newest(run):
+        created = run["config"].get("created")
+        return (created if isinstance(created, str) and not run["damage"] else "", run["name"])
+
+    return sorted(found, key=newest, reverse=True)
+
+
+@contextlib.contextmanager
+def stored_settings(config_path: Path):
+    """Turn a usage error caused by a value read from ``config_path`` into that file's fault.
+
+    A name or folder in a run's config.json that no longer works (an edited
+    architecture, a moved ``data_dir``) must not be reported as a flag the
+    user never gave.
+    """
+    try:
+        yield
+    except UsageError as exc:
+        raise ZooError(f"{config_path}: a stored setting no longer works: {exc}") from None
 
 
 def resolve_run(run: str | None, need_model: bool = True) -> Path:
@@ -127,7 +249,7 @@ def resolve_run(run: str | None, need_model: bool = True) -> Path:
     if two were finished at the same second).
     """
     if run is None:
-        finished = [r for r in list_runs() if r["metrics"] is not None]
+        finished = [r for r in list_runs() if r["metrics"] is not None and not r["damage"]]
         if not finished:
             raise UsageError(f"no finished runs under {runs_root()}/: give RUN, or train one with zoo train")
         if len(finished) > 1 and finished[0]["config"].get("created") == finished[1]["config"].get("created"):

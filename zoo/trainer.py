@@ -6,7 +6,9 @@ resumable backups, a CSV history and NaN detection.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import json
 import importlib.util
 import math
 import os
@@ -18,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo import evaluation, plugins, plots, recipes, runs
-from zoo.errors import IncompatibleError, UsageError, ZooError
+from zoo import calls, evaluation, plugins, plots, recipes, runs
+from zoo.errors import IncompatibleError, UsageError, ZooError, first_line, one_line
 from zoo.versions import versions
 
 DEFAULT_LEARNING_RATES = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3, "nadam": 1e-3}
@@ -34,32 +36,6 @@ class TrainResult:
     run_dir: Path
     metrics: dict
     config: dict = field(default_factory=dict)
-
-
-def _check_model(model, arch: str, classes: int):
-    import keras
-
-    if not isinstance(model, keras.Model):
-        raise ZooError(f"architecture '{arch}' returned {type(model).__name__}, not a keras.Model")
-    units = model.outputs[0].shape[-1] if model.outputs else None
-    if units != classes:
-        raise ZooError(f"architecture '{arch}' built a model with {units} outputs for {classes} classes")
-
-
-def build_model(arch_entry, input_shape, classes: int, params: dict):
-    """Call an architecture's builder; inputs it cannot read become IncompatibleError."""
-    try:
-        model = arch_entry.build(tuple(input_shape), classes, **params)
-    except (ValueError, TypeError) as exc:
-        raise IncompatibleError(f"{arch_entry.name}: {exc}") from None
-    except ZooError:
-        raise
-    except Exception as exc:  # a plugin's builder may raise anything
-        text = (str(exc).strip().splitlines() or [""])[0]
-        raise ZooError(f"architecture '{arch_entry.name}' ({arch_entry.plugin}) failed to build: "
-                       f"{type(exc).__name__}{': ' + text if text else ''}") from None
-    _check_model(model, arch_entry.name, classes)
-    return model
 
 
 AUGMENTATIONS = {
@@ -90,7 +66,7 @@ def augmentation(name: str, seed: int):
 
 
 def input_pipeline(x, y, pixel_scale: float, classes: int, batch_size: int,
-                   shuffle_seed: int | None = None, augment=None):
+                   shuffle_seed: int | None = None, augment=None, epoch=None):
     """tf.data: shuffled batches, normalised (and augmented) on the fly, prefetched.
 
     Images stay uint8 in memory; each batch is converted to float32 when it is
@@ -99,8 +75,11 @@ def input_pipeline(x, y, pixel_scale: float, classes: int, batch_size: int,
     Shuffling permutes indices, once per epoch, and gathers whole batches, as
     Keras does for NumPy input: ``Dataset.shuffle`` over the images themselves
     moved one element at a time and made a short LSTM epoch about 10% slower
-    than plain Keras. The permutation is seeded from ``shuffle_seed`` and is
-    new in every epoch.
+    than plain Keras. The permutation is a function of ``(shuffle_seed,
+    epoch)``, where ``epoch`` is a variable that ``EpochSeeds`` sets as each
+    epoch begins: a run resumed in a new process shuffles its remaining
+    epochs exactly as the uninterrupted run would (a tf.data random counter
+    would start again from the first epoch's permutation).
     """
     import tensorflow as tf
 
@@ -108,11 +87,12 @@ def input_pipeline(x, y, pixel_scale: float, classes: int, batch_size: int,
     images, labels = tf.constant(x), tf.constant(y.astype(np.int32))
     whole = count // batch_size
 
-    def order(epoch_seed):
+    def order(_):
         indices = tf.range(count, dtype=tf.int64)
         if shuffle_seed is None:
             return indices
-        return tf.random.experimental.stateless_shuffle(indices, seed=tf.stack([epoch_seed, 0]))
+        seed = tf.stack([tf.constant(shuffle_seed, tf.int64), tf.cast(epoch.value(), tf.int64)])
+        return tf.random.experimental.stateless_shuffle(indices, seed=seed)
 
     def batches(indices):
         # Whole batches by reshaping, then the remainder: no per-element work.
@@ -128,12 +108,36 @@ def input_pipeline(x, y, pixel_scale: float, classes: int, batch_size: int,
             batch_images = augment(batch_images[..., None], training=True)[..., 0]
         return batch_images, tf.one_hot(tf.gather(labels, batch), classes)
 
-    # One random seed per pass over the data: a new permutation every epoch.
-    seeds = tf.data.Dataset.random(seed=shuffle_seed or 0, rerandomize_each_iteration=True).take(1)
-    data = seeds.map(order).flat_map(batches)
+    # One element per pass over the data; its permutation is read when the pass begins.
+    data = tf.data.Dataset.from_tensors(0).map(order).flat_map(batches)
     # flat_map hides the length; Keras needs it to end each epoch without a warning.
     data = data.apply(tf.data.experimental.assert_cardinality(math.ceil(count / batch_size)))
     return data.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def epoch_seeds(seed: int, augment=None):
+    """The variable ``input_pipeline`` shuffles by, and the callback that sets it each epoch.
+
+    The callback also re-seeds the augmentation layers' generators from
+    ``(seed, epoch)``, so that augmentation, too, is the same after a resume.
+    """
+    import keras
+    import tensorflow as tf
+
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="zoo_epoch")
+    generators = []
+    for layer in (augment.layers if augment is not None else ()):
+        generators += [v for v in vars(layer).values() if isinstance(v, keras.random.SeedGenerator)]
+
+    class EpochSeeds(keras.callbacks.Callback):
+
+        def on_epoch_begin(self, index, logs=None):
+            epoch.assign(index)
+            for n, generator in enumerate(generators):
+                generator.state.assign(np.array([(seed + 7919 * index + 104729 * n) % 2**31, 0],
+                                                dtype=generator.state.dtype))
+
+    return epoch, EpochSeeds()
 
 
 def make_optimizer(recipe, steps_per_epoch: int):
@@ -210,6 +214,50 @@ def _early_stopping(monitor: str, sign: float, patience: int, recorded=(), run_d
                                   patience=patience, restore_best_weights=True)
 
 
+BACKUP_WEIGHTS, BACKUP_METADATA = "latest.weights.h5", "training_metadata.json"
+
+
+def _backup_problem(weights: Path, metadata: Path) -> str | None:
+    """Why a backup's weights and epoch counter cannot be restored, or None."""
+    import h5py
+
+    try:
+        with h5py.File(weights, "r"):
+            pass
+        epoch = json.loads(metadata.read_text(encoding="utf-8"))["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            return f"{metadata.name}: 'epoch' is not a count of epochs"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return one_line(exc)
+    return None
+
+
+def check_backup(backup: Path) -> None:
+    """Make sure ``--resume`` can restore ``backup``, or say clearly why not.
+
+    Keras' ``BackupAndRestore`` keeps the previous epoch's files beside the
+    latest (``.bkp``) and falls back to them only when the weights fail to
+    open; a truncated file would otherwise end in a misleading error. A
+    damaged latest pair with a good previous pair is replaced by it here.
+
+    Raises:
+        ZooError: neither pair can be restored.
+    """
+    weights, metadata = backup / BACKUP_WEIGHTS, backup / BACKUP_METADATA
+    if not weights.exists() and not metadata.exists():
+        return  # no epoch finished yet: the run starts from its first epoch
+    problem = _backup_problem(weights, metadata)
+    if problem is None:
+        return
+    previous = (Path(f"{weights}.bkp"), Path(f"{metadata}.bkp"))
+    if all(p.exists() for p in previous) and _backup_problem(*previous) is None:
+        for old, latest in zip(previous, (weights, metadata)):
+            shutil.copyfile(old, latest)
+        return
+    raise ZooError(f"{backup}: the backup is damaged ({problem}) and cannot be resumed from; "
+                   f"remove {backup} to train the run's epochs again")
+
+
 def _trim_history(history: Path, backup: Path) -> None:
     """Drop history rows of epochs the backup did not record.
 
@@ -233,9 +281,24 @@ def _trim_history(history: Path, backup: Path) -> None:
     os.replace(tmp, history)  # a kill now leaves the old history or the new one
 
 
+MAX_SEED = 2**32 - 1
+
+
+def refuse_with_resume(resume: str, **given) -> None:
+    """``--resume`` continues a run with its own settings: any other setting given is refused."""
+    flags = {"recipe": "--recipe", "output": "--output", "params": "-p", "seed": "--seed",
+             "data_dir": "--data-dir"}
+    named = [flag for key, flag in flags.items() if given.get(key) not in (None, {}, ())]
+    named += [f"--{key.replace('_', '-')}" for key, value in (given.get("overrides") or {}).items()
+              if value is not None]
+    if named:
+        raise UsageError(f"--resume {resume} continues the run with its own settings; "
+                         f"{', '.join(named)} cannot be changed (give only --resume RUN)")
+
+
 def train(architecture: str | None = None, dataset: str | None = None, *,
           recipe: str | None = None, overrides: dict | None = None, params: dict | None = None,
-          seed: int = 0, data_dir: str | None = None, output: str | None = None,
+          seed: int | None = None, data_dir: str | None = None, output: str | None = None,
           resume: str | None = None, tensorboard: bool = False, verbose: int | str = "auto",
           strategy: str = "auto", devices: str | None = None, cluster: str | None = None,
           task_index: int | None = None) -> TrainResult:
@@ -264,7 +327,22 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
 
     Returns:
         A ``TrainResult`` with the run directory and its metrics.
+
+    Raises:
+        UsageError: a bad name or setting, or settings given with ``resume``.
+        ZooError: a data, plugin or run-time fault (one line each).
     """
+    # The run directory is locked while this process writes it; the lock goes
+    # with the process, so a killed run can be resumed at once.
+    with contextlib.ExitStack() as held:
+        return _train(held, architecture, dataset, recipe=recipe, overrides=overrides, params=params,
+                      seed=seed, data_dir=data_dir, output=output, resume=resume,
+                      tensorboard=tensorboard, verbose=verbose, strategy=strategy, devices=devices,
+                      cluster=cluster, task_index=task_index)
+
+
+def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data_dir, output, resume,
+           tensorboard, verbose, strategy, devices, cluster, task_index) -> TrainResult:
     from zoo import distribute
 
     # The strategy's flags and this process' place in a cluster, without TensorFlow yet.
@@ -273,25 +351,35 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
     if worker is not None and not resume and not output:
         raise UsageError("multi-worker training needs --output RUN (the same on every worker)")
     if resume:
+        refuse_with_resume(resume, recipe=recipe, output=output, params=params, seed=seed,
+                           data_dir=data_dir, overrides=overrides)
         run_dir = (runs.resolve_run(resume, need_model=False) if chief else
                    distribute.prepare_worker_dir(distribute.run_path(resume), worker.index, resume=True))
+        held.enter_context(runs.lock(run_dir))
         config = runs.read_config(run_dir, resume=True)
         if config.get("status") == "complete":
             raise UsageError(f"--resume {resume}: the run already finished")
-        for name, given in (("ARCH", architecture), ("DATASET", dataset)):
-            stored = config["architecture"] if name == "ARCH" else config["dataset"]
-            if given is not None and plugins.get(name == "ARCH" and "architecture" or "dataset", given).name != stored:
-                raise UsageError(f"--resume {resume}: the run trained {stored}, not {given}")
+        for kind, given in (("architecture", architecture), ("dataset", dataset)):
+            if given is not None and plugins.get(kind, given).name != config[kind]:
+                raise UsageError(f"--resume {resume}: the run trained {config[kind]}, not {given}")
         architecture, dataset = config["architecture"], config["dataset"]
         recipe, seed, data_dir = config["recipe"], config["seed"], config.get("data_dir")
         params = config["params"]
         overrides = {k: v for k, v in config["recipe_settings"].items() if k != "params"}
     if architecture is None or dataset is None:
         raise UsageError("give ARCH and DATASET (or --resume RUN)")
+    seed = 0 if seed is None else seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed must be an integer in 0..{MAX_SEED}. Received: {seed!r}")
+
+    # Names and settings read from a run's config.json are the file's fault, not a flag's.
+    def stored():
+        return runs.stored_settings(run_dir / runs.CONFIG) if resume else contextlib.nullcontext()
 
     # Everything that can be refused is refused before data is read.
-    arch_entry = plugins.get("architecture", architecture)
-    data_entry = plugins.get("dataset", dataset)
+    with stored():
+        arch_entry = plugins.get("architecture", architecture)
+        data_entry = plugins.get("dataset", dataset)
     if data_entry.input_kind not in arch_entry.accepts:
         raise IncompatibleError(f"{arch_entry.name} reads {', '.join(arch_entry.accepts)} input; "
                                 f"{data_entry.name} gives {data_entry.input_kind}")
@@ -310,27 +398,31 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
     dist = distribute.configure(strategy, devices, cluster, task_index)
     if not resume and data_entry.input_shape and data_entry.class_names:
         # Build once on the declared shape so a bad pairing fails before loading.
-        build_model(arch_entry, data_entry.input_shape, len(data_entry.class_names), hyper)
+        calls.build_model(arch_entry, data_entry.input_shape, len(data_entry.class_names), hyper)
 
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    data = data_entry.load(data_dir=data_dir, seed=seed)
+    with stored():
+        data = calls.load_dataset(data_entry, data_dir=data_dir, seed=seed)
     with dist.scope():  # variables are mirrored on every device (and worker)
-        model = build_model(arch_entry, data.input_shape, data.classes, hyper)
+        model = calls.build_model(arch_entry, data.input_shape, data.classes, hyper)
 
     if not resume:
-        run_dir = (runs.new_run_dir(arch_entry.name, data_entry.name, output) if chief else
-                   distribute.prepare_worker_dir(Path(output), worker.index, resume=False))
+        if chief:
+            run_dir = runs.new_run_dir(arch_entry.name, data_entry.name, output, held=held)
+        else:
+            run_dir = distribute.prepare_worker_dir(Path(output), worker.index, resume=False)
+            held.enter_context(runs.lock(run_dir))
         config = {
             "architecture": arch_entry.name, "architecture_plugin": arch_entry.plugin,
             "dataset": data_entry.name, "dataset_plugin": data_entry.plugin,
             "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
             "data_source": data.source, "input_shape": list(data.input_shape),
             "class_names": list(data.class_names), "pixel_scale": data.pixel_scale,
-            "normalisation": data.normalisation,
+            "normalisation": data.normalisation, "image_input": data.image_input(),
             "recipe": recipe_name, "recipe_settings": settings.to_dict(), "params": hyper,
             "seed": seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "status": "running", "versions": versions(),
@@ -355,8 +447,10 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
         raise UsageError(f"--validation-split {settings.validation_split} leaves no training images"
                          + (f" for each of {dist.workers} workers" if dist.multi_worker else ""))
     augment = augmentation(settings.augment, seed) if settings.augment else None
+    epoch, seeding = epoch_seeds(seed, augment)
     training = input_pipeline(x_train, y_train, data.pixel_scale, data.classes,
-                              dist.replica_batch(settings.batch_size), shuffle_seed=seed, augment=augment)
+                              dist.replica_batch(settings.batch_size), shuffle_seed=seed, augment=augment,
+                              epoch=epoch)
     steps = math.ceil(len(x_train) / settings.batch_size)
 
     with dist.scope():  # one definition of loss, metrics and optimizer for every strategy
@@ -373,11 +467,13 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
     history_path = run_dir / runs.HISTORY
     recorded = []  # the monitor's values in the epochs a resumed run already finished
     if resume:
+        check_backup(backup)
         _trim_history(history_path, backup)
         recorded = plots.read_history(history_path).get(monitor, [])
     # The resumed run keeps the checkpoint unless it beats the earlier best.
     best_so_far = min((sign * v for v in recorded), default=math.inf)
     callbacks = [
+        seeding,  # first: the epoch's shuffle and augmentation seeds, before its data is read
         keras.callbacks.CSVLogger(str(history_path), append=bool(resume)),
         keras.callbacks.TerminateOnNaN(),
         _best_checkpoint(run_dir / runs.MODEL, monitor, sign, best_so_far),
@@ -464,9 +560,15 @@ def evaluate(run: str | None = None, dataset: str | None = None, data_dir: str |
     """Re-evaluate a saved run's model on its dataset's test set (or another's)."""
     run_dir = runs.resolve_run(run)
     config = runs.read_config(run_dir)
-    entry = plugins.get("dataset", dataset or config["dataset"])
-    data = entry.load(data_dir=data_dir or (None if dataset else config.get("data_dir")),
-                      seed=config.get("seed", 0))
+    # What comes from config.json is that file's fault; --dataset and --data-dir are the user's.
+    def stored(from_config: bool):
+        return runs.stored_settings(run_dir / runs.CONFIG) if from_config else contextlib.nullcontext()
+
+    with stored(not dataset):
+        entry = plugins.get("dataset", dataset or config["dataset"])
+    with stored(not (data_dir or dataset)):
+        data = calls.load_dataset(entry, data_dir=data_dir or (None if dataset else config.get("data_dir")),
+                                  seed=config.get("seed", 0))
     if list(data.input_shape) != config["input_shape"] or data.classes != len(config["class_names"]):
         raise IncompatibleError(
             f"{entry.name} has {data.classes} classes of shape {list(data.input_shape)}; the run's model "
@@ -477,17 +579,42 @@ def evaluate(run: str | None = None, dataset: str | None = None, data_dir: str |
     return {"run": str(run_dir), "dataset": entry.name, **metrics}
 
 
+# A .keras archive may unpack to at most this many times its own size (or
+# 256 MiB, whichever is more): Keras' weights barely compress, and a small
+# file that unpacks to gigabytes is a zip bomb.
+MAX_UNPACK_RATIO = 64
+MIN_UNPACK_LIMIT = 256 << 20
+
+
+def check_model_archive(path: Path) -> None:
+    """Refuse a ``.keras`` file that is not a zip, or whose members would unpack too large.
+
+    The sizes come from the zip's directory, before anything is decompressed
+    (zipfile also stops a member that unpacks to more than it declares).
+    """
+    if not zipfile.is_zipfile(path):
+        raise ZooError(f"{path}: not a Keras model file (not a .keras zip archive)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ZooError(f"{path}: damaged zip archive ({first_line(exc)})") from None
+    limit = max(MAX_UNPACK_RATIO * path.stat().st_size, MIN_UNPACK_LIMIT)
+    if unpacked > limit:
+        raise ZooError(f"{path}: unpacks to {unpacked} bytes, more than the {limit} allowed for a "
+                       f"{path.stat().st_size}-byte file; refusing to load it")
+
+
 def load_run_model(run_dir: Path):
     """A run's model, loaded with Keras safe mode on; faults become one-line errors."""
     import keras
 
     path = run_dir / runs.MODEL
-    if not zipfile.is_zipfile(path):
-        raise ZooError(f"{path}: not a Keras model file (not a .keras zip archive)")
+    check_model_archive(path)
     try:
         model = keras.saving.load_model(path, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a bad file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         if "safe_mode" in first or "arbitrary code execution" in first:
             raise ZooError(f"{path}: refused by Keras safe mode: it holds code (a Python lambda "
                            f"or similar) that would run on loading; zoo never runs it") from None
