@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_zoo
-from zoo import export, plugins
+from pathlib import Path
+
+from conftest import REPO, run_zoo
+from zoo import export, plugins, predict
 from zoo.cli import cli
 
 
@@ -114,3 +116,91 @@ def test_predict_errors_are_one_line(exported_run, images, tmp_path):
         assert "Traceback" not in proc.stderr
         errors = [line for line in proc.stderr.splitlines() if line.startswith("Error")]
         assert len(errors) == 1, proc.stderr
+
+
+# ---------------------------------------------------------------------------
+# Image files reach the model as the training data did, for every built-in
+# dataset, however it stores its examples (uint8 0..255, or float 0..1 for the
+# noisy variants): an image file's 0..255 is the dataset's black..white.
+
+MNIST_10K = REPO.parent / "shared" / "data" / "mnist-10k"
+FASHION_DEBIAN = "/usr/share/datasets/fashion-mnist"
+
+
+def _images_folder(root):
+    """An `images` dataset: three classes of real MNIST digits as PNG files."""
+    data = plugins.get("dataset", "mnist").load(data_dir=str(MNIST_10K))
+    for digit in (0, 1, 2):
+        (root / str(digit)).mkdir(parents=True)
+        for i, index in enumerate(np.flatnonzero(data.y_train == digit)[:20]):
+            Image.fromarray(data.x_train[index]).save(root / str(digit) / f"{i:02d}.png")
+    return root
+
+
+BUILTIN_DATA = {  # dataset -> the --data-dir it needs here (a callable makes one)
+    "fashion": None, "fashion-noisy": None, "fashion-sample": None,
+    "mnist": MNIST_10K, "mnist-noisy": MNIST_10K, "idx": MNIST_10K, "images": _images_folder,
+}
+
+
+def test_every_builtin_dataset_is_covered():
+    builtins = {e.name for e in plugins.registry().entries("dataset") if e.plugin == "zoo"}
+    assert builtins == set(BUILTIN_DATA)
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_DATA))
+def test_predict_on_image_files_matches_keras_on_the_same_pictures(name, tmp_path):
+    import keras
+
+    from zoo import calls, trainer
+
+    if name.startswith("fashion") and name != "fashion-sample" and not Path(FASHION_DEBIAN).is_dir():
+        pytest.skip("needs Debian's dataset-fashion-mnist")
+    data_dir = BUILTIN_DATA[name]
+    if callable(data_dir):
+        data_dir = data_dir(tmp_path / "folder")
+    data_dir = str(data_dir) if data_dir else None
+    run = tmp_path / "run"
+    trainer.train("dense", name, recipe="tutorial", overrides={"epochs": 1, "batch_size": 256},
+                  data_dir=data_dir, output=str(run), verbose=0)
+    export.export(str(run), formats=["tflite"], log=lambda m: None)
+
+    # Real pictures: the dataset's own test examples as 8-bit PNG files.
+    data = calls.load_dataset(plugins.get("dataset", name), data_dir=data_dir)
+    low, high = data.black_white
+    pictures = np.round((data.x_test[:16].astype(np.float64) - low) / (high - low) * 255).astype(np.uint8)
+    files = []
+    for i, picture in enumerate(pictures):
+        files.append(tmp_path / f"{i}.png")
+        Image.fromarray(picture).save(files[-1])
+    result = predict.predict(str(run), [str(f) for f in files], top_k=len(data.class_names))
+    from_files = np.array([[p["probability"] for p in sorted(r["predictions"], key=lambda p: p["index"])]
+                           for r in result["results"]])
+    # Keras on the same pictures, read as every built-in dataset's model reads them: pixel / 255.
+    model = keras.saving.load_model(run / "model.keras")
+    expected = model.predict(pictures.astype(np.float32) / 255, verbose=0)
+    assert np.max(np.abs(from_files - expected)) < 1e-4
+    card = json.loads((run / "export" / "model_card.json").read_text())
+    assert card["input"]["from_image_file"]["scale"] == pytest.approx(1 / 255)
+
+
+def test_a_dataset_stored_0_to_16_maps_image_files_onto_its_range():
+    from zoo.dataset import Dataset
+
+    x = np.zeros((4, 8, 8), np.uint8)
+    y = np.array([0, 1, 0, 1])
+    # Stored 0..16 and fed to the model as stored: white in a file (255) must become 16.
+    as_stored = Dataset("digits", ("a", "b"), x, y, x, y, pixel_scale=1.0, stored_range=(0, 16))
+    assert as_stored.image_input()["scale"] * 255 == pytest.approx(16)
+    # Stored 0..16 and normalised by 1/16: white becomes 1.
+    normalised = Dataset("digits", ("a", "b"), x, y, x, y, pixel_scale=1 / 16, stored_range=(0, 16))
+    assert normalised.image_input()["scale"] * 255 == pytest.approx(1)
+
+
+def test_16_bit_png_is_scaled_not_clipped(tmp_path):
+    from zoo.images import load_image
+
+    eight = np.linspace(0, 255, 28 * 28).round().astype(np.uint8).reshape(28, 28)
+    Image.fromarray(eight.astype(np.uint16) * 257).save(tmp_path / "wide.png")
+    assert Image.open(tmp_path / "wide.png").mode.startswith("I")
+    assert np.array_equal(load_image(tmp_path / "wide.png"), eight)

@@ -16,6 +16,20 @@ from zoo.errors import DataError
 MAX_PIXELS = 50_000_000
 
 
+# Pillow's modes for 16-bit grayscale (PNG opens as "I;16"; some readers give "I").
+SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def _to_gray(img):
+    """8-bit grayscale. 16-bit images are scaled (v / 257): ``convert("L")`` clips them at 255."""
+    from PIL import Image
+
+    if img.mode in SIXTEEN_BIT:
+        wide = np.asarray(img).astype(np.float64)
+        return Image.fromarray(np.clip(np.round(wide / 257.0), 0, 255).astype(np.uint8))
+    return img.convert("L")
+
+
 def load_image(path, size: tuple = (28, 28)) -> np.ndarray:
     """Read an image file as grayscale, resized to ``size``.
 
@@ -48,7 +62,7 @@ def load_image(path, size: tuple = (28, 28)) -> np.ndarray:
                     raise DataError(f"{path}: image declares {img.size[0]} x {img.size[1]} pixels, "
                                     f"more than the {MAX_PIXELS} allowed")
                 img.load()
-                img = ImageOps.exif_transpose(img).convert("L")
+                img = _to_gray(ImageOps.exif_transpose(img))
                 img = img.resize((width, height), Image.Resampling.BILINEAR)
                 return np.asarray(img, dtype=np.uint8)
     except Image.DecompressionBombError as exc:

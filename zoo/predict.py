@@ -2,8 +2,9 @@
 
 This is the on-device story: nothing here (or in what it imports) imports
 TensorFlow or Keras. Images of any size and mode are read as the training data
-was: grayscale, resized to the model's input size, scaled by the pixel scale
-the model card records (1/255 for the built-in datasets).
+was: grayscale, resized to the model's input size, then scaled as the model
+card's ``input.from_image_file`` says (an image file's 0 and 255 are the
+dataset's black and white, however the dataset stored them).
 """
 from __future__ import annotations
 
@@ -32,11 +33,15 @@ class Classifier:
     path: Path
     runner: LiteRTModel
     class_names: list
-    pixel_scale: float
+    scale: float  # model input = float32(8-bit pixel) * scale + offset
+    offset: float = 0.0
+
+    def inputs(self, images: list) -> np.ndarray:
+        """8-bit images as the model reads them, as the model card says."""
+        return np.stack(images).astype(np.float32) * np.float32(self.scale) + np.float32(self.offset)
 
     def probabilities(self, images: list) -> np.ndarray:
-        x = np.stack(images).astype(np.float32) * np.float32(self.pixel_scale)
-        return self.runner.predict(x)
+        return self.runner.predict(self.inputs(images))
 
 
 def find_model(model: str) -> Path:
@@ -88,11 +93,32 @@ def load(model: str) -> Classifier:
         names = [str(i) for i in range(classes)]
     if len(names) != classes:
         raise DataError(f"{path}: gives {classes} classes but its labels name {len(names)}")
-    scale = float(card.get("input", {}).get("pixel_scale") or DEFAULT_PIXEL_SCALE)
+    scale, offset = image_scaling(card, path)
     if len(runner.image_shape) != 2:
         raise DataError(f"{path}: expects input of shape {runner.input_shape}; zoo predict reads "
                         "grayscale images (batch, height, width)")
-    return Classifier(path, runner, list(names), scale)
+    return Classifier(path, runner, list(names), scale, offset)
+
+
+def image_scaling(card: dict, path: Path) -> tuple[float, float]:
+    """``(scale, offset)`` from 8-bit image pixels to model input, as the model card records it.
+
+    Cards written before zoo recorded ``input.from_image_file`` held only the
+    dataset's ``pixel_scale``, which is right for 0..255 datasets; without a
+    card, pixels are scaled by 1/255.
+    """
+    section = card.get("input") if isinstance(card.get("input"), dict) else {}
+    image = section.get("from_image_file")
+    try:
+        if isinstance(image, dict):
+            scale, offset = float(image["scale"]), float(image.get("offset", 0.0))
+        else:
+            scale, offset = float(section.get("pixel_scale") or DEFAULT_PIXEL_SCALE), 0.0
+    except (KeyError, TypeError, ValueError):
+        raise DataError(f"{path.parent / CARD}: input.from_image_file is damaged") from None
+    if not (np.isfinite(scale) and np.isfinite(offset)) or scale <= 0:
+        raise DataError(f"{path.parent / CARD}: input scale {scale} / offset {offset} cannot be used")
+    return scale, offset
 
 
 def predict(model: str, images, top_k: int = 3) -> dict:
