@@ -297,6 +297,90 @@ PLUGINS = {
             register(zoo.DatasetEntry(name="/tmp/zoo-hostile-absolute", summary="an absolute path",
                                       load=lambda data_dir=None, seed=0: None))
     """,
+    # --- plugin code that breaks its contract at run time: contained by zoo.calls ---
+    "builder-type-error": """
+        import zoo
+
+        def build(input_shape, classes):  # forgot **params: a TypeError, the plugin's own bug
+            raise AssertionError("not reached")
+
+        @zoo.hookimpl
+        def register_architectures(register):
+            register(zoo.Architecture(name="typo-arch", summary="wrong signature", build=build,
+                                      params={"units": zoo.registry.Param(8, "units")},
+                                      recipes={"tuned": zoo.Recipe(epochs=1)}))
+    """,
+    "load-raises": """
+        import zoo
+
+        def load(data_dir=None, seed=0):
+            return {}["x_train"]
+
+        @zoo.hookimpl
+        def register_datasets(register):
+            register(zoo.DatasetEntry(name="keyerror-data", summary="load raises KeyError", load=load))
+    """,
+    "load-returns-a-dict": """
+        import zoo
+
+        @zoo.hookimpl
+        def register_datasets(register):
+            register(zoo.DatasetEntry(name="dict-data", summary="load returns a dict",
+                                      load=lambda data_dir=None, seed=0: {"x_train": []}))
+    """,
+    "bad-arrays": """
+        import numpy as np
+        import zoo
+        from zoo.dataset import Dataset
+
+        CLASSES = ("a", "b")
+
+        def dataset(name, x_train, y_train, x_test, y_test, classes=CLASSES):
+            return Dataset(name, classes, x_train, y_train, x_test, y_test)
+
+        def good(n, shape=(28, 28)):
+            return np.zeros((n, *shape), np.uint8), (np.arange(n) % 2).astype(np.int64)
+
+        CASES = {
+            "empty-test": lambda: dataset("empty-test", *good(8), *good(0)),
+            "zero-size": lambda: dataset("zero-size", *good(8, (0, 0)), *good(4, (0, 0))),
+            "declares-28-loads-8": lambda: dataset("declares-28-loads-8", *good(8, (8, 8)), *good(4, (8, 8))),
+            "label-beyond": lambda: dataset("label-beyond", good(8)[0], np.array([0, 1, 0, 1, 5, 0, 1, 0]),
+                                            *good(4)),
+            "nan-pixels": lambda: dataset("nan-pixels", np.full((8, 28, 28), np.nan, np.float32), good(8)[1],
+                                          *good(4)),
+            "newline-class": lambda: dataset("newline-class", *good(8), *good(4), classes=("a", "b\\nc")),
+        }
+
+        @zoo.hookimpl
+        def register_datasets(register):
+            for name, make in CASES.items():
+                register(zoo.DatasetEntry(name=name, summary=name, load=lambda data_dir=None, seed=0, m=make: m(),
+                                          input_shape=(28, 28)))
+    """,
+    "exporters": """
+        import zoo
+
+        def raises(context):
+            raise RuntimeError("disk on fire")
+
+        def wrong_type(context):
+            (context.directory / "x.bin").write_bytes(b"x")
+            return "done"
+
+        def unverified(context):
+            (context.directory / "x.bin").write_bytes(b"x")
+            return [{"file": "x.bin"}]
+
+        def phantom(context):
+            return [{"file": "never-written.bin"}]
+
+        @zoo.hookimpl
+        def register_exporters(register):
+            for name, export in (("boom", raises), ("stringly", wrong_type), ("unverified", unverified),
+                                 ("phantom", phantom)):
+                register(zoo.Exporter(name=name, summary=name, export=export, suffixes=(".bin",)))
+    """,
 }
 
 
@@ -396,6 +480,40 @@ def _mount(w, name: str, options: str) -> None:
 
 def _mount_readonly(w):
     _mount(w, "ro", "size=1m,ro")
+
+
+def _export_with_foreign_file(w, foreign=True):
+    """A run whose export/ holds a model card (a zoo export) and, with ``foreign``, a file of the user's."""
+    run = w.run()
+    export = run / "export"
+    export.mkdir()
+    (export / "model_card.json").write_text(json.dumps({"files": [{"file": "model.tflite"}]}))
+    (export / "model.tflite").write_bytes(b"TFL3")
+    if foreign:
+        (export / "thesis.tex").write_text("years of work")
+
+
+def _truncated_backup(w):
+    """A run killed during epoch 2, whose backup's weights (and their .bkp) were cut short."""
+    run = w.run(status="running")
+    backup = run / "backup"
+    backup.mkdir()
+    for name in ("latest.weights.h5", "latest.weights.h5.bkp"):
+        (backup / name).write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(40))
+    for name in ("training_metadata.json", "training_metadata.json.bkp"):
+        (backup / name).write_text('{"epoch": 1}')
+    (run / "metrics.json").unlink()
+
+
+def _zip_bomb(w):
+    """A 300 KB model.keras whose one member unpacks to 300 MiB of zeros."""
+    run = w.run()
+    (run / "model.keras").unlink()
+    with zipfile.ZipFile(run / "model.keras", "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("model.weights.h5", "w", force_zip64=True) as member:
+            block = bytes(1 << 20)
+            for _ in range(300):
+                member.write(block)
 
 
 CASES = [
@@ -510,7 +628,7 @@ CASES = [
     Case("param-wrong-type", ["train", "dense", "fashion-sample", "-p", "units=wide"], 2,
          "-p units=wide: 'dense' expects a comma-separated list of integers"),
     Case("param-out-of-range", ["train", "dense", "fashion-sample", "-p", "dropout=1.5"], 2,
-         "dropout must be in [0, 1). Received: dropout=1.5"),
+         "'dense' needs dropout at most 0.95. Received: dropout=1.5"),
     Case("param-without-value", ["train", "dense", "fashion-sample", "-p", "dropout"], 2, "expected KEY=VALUE"),
     Case("data-dir-for-the-embedded-sample", ["train", "dense", "fashion-sample", "--data-dir", "{root}"], 2,
          "--data-dir does not apply"),
@@ -628,9 +746,9 @@ CASES = [
          plugins=("hook-raises",)),
     Case("plugin-registers-a-dict", ["list"], 0, "registered dict, expected zoo.Architecture", plugins=("wrong-type",)),
     Case("plugin-builder-returns-a-string", ["train", "not-a-model", "fashion-sample", "-q"], 1,
-         "architecture 'not-a-model' returned str, not a keras.Model", plugins=("not-a-model",)),
+         "architecture 'not-a-model' (zoo-hostile-not-a-model) returned str, not a keras.Model", plugins=("not-a-model",)),
     Case("plugin-builder-wrong-units", ["train", "three-units", "fashion-sample", "-q"], 1,
-         "built a model with 3 outputs for 10 classes", plugins=("wrong-units",)),
+         "(zoo-hostile-wrong-units) built a model with 3 outputs for 10 classes", plugins=("wrong-units",)),
     Case("plugin-builder-raises", ["train", "raises", "fashion-sample", "-q"], 1,
          "architecture 'raises' (zoo-hostile-builder-raises) failed to build: RuntimeError: no GPU, no model",
          plugins=("builder-raises",)),
@@ -638,7 +756,96 @@ CASES = [
          "registered by more than one plugin ('zoo' and 'zoo-hostile-duplicate')", plugins=("duplicate",)),
     Case("plugin-name-with-dotdot", ["list"], 0, "architecture name '../../escaped' is not allowed",
          plugins=("dotdot-name",)),
+    # A plugin's own mistake is reported as the plugin's (exit 1), not as the user's usage error.
+    Case("plugin-builder-type-error", ["train", "typo-arch", "fashion-sample", "-q"], 1,
+         "architecture 'typo-arch' (zoo-hostile-builder-type-error) failed to build: TypeError",
+         plugins=("builder-type-error",)),
+    Case("plugin-load-raises-show", ["show", "keyerror-data"], 1,
+         "dataset 'keyerror-data' (zoo-hostile-load-raises) failed in load: KeyError: 'x_train'",
+         plugins=("load-raises",)),
+    Case("plugin-load-raises-train", ["train", "dense", "keyerror-data", "-q"], 1,
+         "dataset 'keyerror-data' (zoo-hostile-load-raises) failed in load: KeyError", plugins=("load-raises",)),
+    Case("plugin-load-raises-evaluate", ["evaluate", "r", "--dataset", "keyerror-data"], 1,
+         "failed in load: KeyError", plugins=("load-raises",), setup=lambda w: w.run()),
+    Case("plugin-load-returns-a-dict", ["train", "dense", "dict-data", "-q"], 1,
+         "dataset 'dict-data' (zoo-hostile-load-returns-a-dict): load returned dict, expected a zoo.dataset.Dataset",
+         plugins=("load-returns-a-dict",)),
+    Case("plugin-data-empty-test-set", ["train", "dense", "empty-test", "-q"], 1,
+         "dataset 'empty-test' (zoo-hostile-bad-arrays): the test split is empty", plugins=("bad-arrays",)),
+    Case("plugin-data-0x0-images", ["show", "zero-size"], 1, "zero-sized dimension", plugins=("bad-arrays",)),
+    Case("plugin-data-other-shape-than-declared", ["train", "dense", "declares-28-loads-8", "-q"], 1,
+         "loaded examples of shape [8, 8] but the entry declares [28, 28]", plugins=("bad-arrays",)),
+    Case("plugin-data-label-beyond-classes", ["train", "dense", "label-beyond", "-q"], 1,
+         "train label 5 at index 4 is out of range for 2 classes", plugins=("bad-arrays",)),
+    Case("plugin-data-nan-pixels", ["train", "dense", "nan-pixels", "-q"], 1, "x_train holds NaN or infinity",
+         plugins=("bad-arrays",)),
+    Case("plugin-data-class-name-with-newline", ["train", "dense", "newline-class", "-q"], 1,
+         "class name 'b\\nc' is empty or holds a control character", plugins=("bad-arrays",)),
+    Case("plugin-exporter-raises", ["export", "r", "--format", "boom"], 1,
+         "exporter 'boom' (zoo-hostile-exporters) failed in export: RuntimeError: disk on fire",
+         plugins=("exporters",), setup=lambda w: w.run()),
+    Case("plugin-exporter-returns-a-string", ["export", "r", "--format", "stringly"], 1,
+         "export returned str; expected a list of dicts", plugins=("exporters",), setup=lambda w: w.run()),
+    Case("plugin-exporter-does-not-verify", ["export", "r", "--format", "unverified"], 1,
+         "x.bin was not verified", plugins=("exporters",), setup=lambda w: w.run()),
+    Case("plugin-exporter-describes-a-missing-file", ["export", "r", "--format", "phantom"], 1,
+         "described never-written.bin, which it did not write", plugins=("exporters",), setup=lambda w: w.run()),
+
+    # --- the CLI's edge: values no library call could use ------------------------------
+    Case("seed-above-2**32-1", ["train", "dense", "fashion-sample", "--seed", str(2**32)], 2, "'--seed'"),
+    Case("seed-negative", ["train", "dense", "fashion-sample", "--seed", "-1"], 2, "'--seed'"),
+    Case("batch-size-2**67", ["train", "dense", "fashion-sample", "--batch-size", str(2**67)], 2, "'--batch-size'"),
+    Case("learning-rate-inf", ["train", "dense", "fashion-sample", "--learning-rate", "inf"], 2,
+         "--learning-rate must be a finite number"),
+    Case("learning-rate-nan", ["train", "dense", "fashion-sample", "--learning-rate", "nan"], 2,
+         "--learning-rate must be a finite number"),
+    Case("param-bn-momentum-out-of-range", ["train", "lstm-bn", "fashion-sample", "-p", "bn_momentum=5"], 2,
+         "'lstm-bn' needs bn_momentum at most 1"),
+    Case("param-nan", ["train", "dense", "fashion-sample", "-p", "dropout=nan"], 2, "needs dropout a finite number"),
+    Case("train-output-name-too-long", ["train", "dense", "fashion-sample", "-o", "{root}/" + "n" * 300, "-q"], 1,
+         "File name too long"),
+    Case("export-output-name-too-long", ["export", "r", "-o", "{root}/" + "n" * 300], 1, "File name too long",
+         setup=lambda w: w.run()),
+    Case("predict-image-name-too-long", ["predict", "{root}/exp", "{root}/" + "n" * 300 + ".png"], 1,
+         "File name too long", setup=lambda w: w.export_dir()),
+    Case("predict-image-non-utf8-name", ["predict", "{root}/exp", "{root}/\udcff.png"], 1,
+         "\\xff.png: not an image Pillow can read",
+         setup=lambda w: (w.export_dir(), (w.root / os.fsdecode(b"\xff.png")).write_text("text"))),
+
+    # --- runs: nothing lost, nothing tangled ----------------------------------------------
+    Case("export-force-over-foreign-files", ["export", "r", "--force"], 2,
+         "the export also holds thesis.tex, which zoo did not write; refusing to replace it",
+         setup=lambda w: _export_with_foreign_file(w)),
+    Case("train-output-inside-an-export", ["train", "dense", "fashion-sample", "-o", "{root}/runs/r/export/x", "-q"], 2,
+         "inside the export", setup=lambda w: _export_with_foreign_file(w, foreign=False)),
+    Case("resume-with-seed", ["train", "--resume", "r", "--seed", "3"], 2, "--seed cannot be changed",
+         setup=lambda w: w.run(status="running")),
+    Case("resume-with-data-dir", ["train", "--resume", "r", "--data-dir", "{root}"], 2, "--data-dir cannot be changed",
+         setup=lambda w: w.run(status="running")),
+    Case("resume-with-an-edited-architecture", ["train", "--resume", "r", "-q"], 1,
+         "config.json: a stored setting no longer works: unknown architecture 'densse'",
+         setup=lambda w: w.edit_config(w.run(status="running"), architecture="densse")),
+    Case("resume-with-an-edited-data-dir", ["train", "--resume", "r", "-q"], 1,
+         "config.json: a stored setting no longer works: dataset 'fashion-sample' is shipped with zoo",
+         setup=lambda w: w.edit_config(w.run(status="running"), data_dir="/elsewhere")),
+    Case("evaluate-with-an-edited-dataset", ["evaluate", "r"], 1,
+         "config.json: a stored setting no longer works: unknown dataset 'fashon'",
+         setup=lambda w: w.edit_config(w.run(), dataset="fashon")),
+    Case("resume-from-a-truncated-backup", ["train", "--resume", "r", "-q"], 1, "the backup is damaged",
+         setup=_truncated_backup),
+    Case("model-keras-zip-bomb", ["evaluate", "r"], 1, "model.keras: unpacks to", max_alloc=64 << 20,
+         setup=_zip_bomb),
+
+    # --- data folders: every entry is an image -------------------------------------------
+    Case("images-nested-folder", ["show", "images", "--data-dir", "{root}/pets"], 1,
+         "a folder inside the class folder 'cat'",
+         setup=lambda w: (w.images(), (w.root / "pets" / "cat" / "more").mkdir())),
+    Case("images-broken-symlink", ["show", "images", "--data-dir", "{root}/pets"], 1, "not a readable file (a broken link)",
+         setup=lambda w: (w.images(), (w.root / "pets" / "dog" / "gone.png").symlink_to(w.root / "nowhere.png"))),
+    Case("images-class-folder-with-newline", ["show", "images", "--data-dir", "{root}/pets"], 1,
+         "holds a control character", setup=lambda w: w.images(classes=("cat", "dog\nhouse"))),
 ]
+
 
 
 # ---------------------------------------------------------------------------
