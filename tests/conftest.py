@@ -20,6 +20,16 @@ def isolated_runs(tmp_path, monkeypatch):
     return tmp_path / "runs"
 
 
+@pytest.fixture(scope="session")
+def good_run(tmp_path_factory):
+    """A finished one-epoch run of the tutorial dense model on the embedded sample (copy before changing it)."""
+    from zoo import trainer
+
+    root = tmp_path_factory.mktemp("good")
+    return trainer.train("dense", "fashion-sample", recipe="tutorial", overrides={"epochs": 1},
+                         output=str(root / "good"), verbose=0).run_dir
+
+
 @pytest.fixture
 def cli_runner():
     return CliRunner()

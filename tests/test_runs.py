@@ -9,12 +9,10 @@ from zoo import runs, trainer
 from zoo.cli import cli
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """A finished one-epoch run of the tutorial dense model on the embedded sample."""
-    root = tmp_path_factory.mktemp("finished")
-    return trainer.train("dense", "fashion-sample", recipe="tutorial", overrides={"epochs": 1},
-                         output=str(root / "good"), verbose=0).run_dir
+@pytest.fixture
+def finished(good_run):
+    """conftest's finished one-epoch dense run (shared by the session; copied before any change)."""
+    return good_run
 
 
 def _copy(finished, runs_root, name, **config_changes):

@@ -35,6 +35,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zoo import quiet
 from zoo.errors import UsageError, ZooError, first_line
 
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
@@ -345,7 +346,8 @@ def _multi_worker_strategy(tf, cluster: Cluster):
     watchdog = subprocess.Popen(
         [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(timeout),
          f"Error: worker {cluster.index}: the cluster did not come up within {timeout} s ({hint})"],
-        stdin=subprocess.DEVNULL)
+        # The real stderr: a filtered fd 2 dies with the worker this kills, and the line with it.
+        stdin=subprocess.DEVNULL, stderr=quiet.real_stderr())
     try:
         return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
     except RuntimeError as exc:

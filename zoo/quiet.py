@@ -18,10 +18,11 @@ import re
 import sys
 import threading
 
-# absl/glog: "I0000 00:00:1796162249.911244    2146 port.cc:153] ..."; absl's
+# absl/glog: "I0000 00:00:1796162249.911244    2146 port.cc:153] ..." (before
+# absl's InitializeLog the clock field is seconds since the epoch); absl's
 # one-time warning; LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate".
 NATIVE_LINE = re.compile(
-    rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [^\]\n]+\] "
+    rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [^\]\n]+\] "
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
     rb"|INFO: Created TensorFlow Lite XNNPACK delegate)")
 _PREFIXES = (b"WARNING: All log messages before absl", b"INFO: Created TensorFlow Lite")
@@ -38,6 +39,12 @@ def _could_be_native(partial: bytes) -> bool:
     return any(p.startswith(partial[:len(p)]) for p in _PREFIXES)
 
 
+def _without_native(line: bytes) -> bytes:
+    """``line`` and its newline, or only what precedes a native log line that ends it."""
+    head, cr, tail = line.rpartition(b"\r")
+    return head + cr if NATIVE_LINE.match(tail) else line + b"\n"
+
+
 def _pump(read_fd: int, out_fd: int) -> None:
     pending = b""
     while True:
@@ -49,13 +56,18 @@ def _pump(read_fd: int, out_fd: int) -> None:
             break
         pending += chunk
         *lines, pending = pending.split(b"\n")
-        kept = b"".join(line + b"\n" for line in lines if not NATIVE_LINE.match(line))
-        if pending and not _could_be_native(pending):
+        kept = b"".join(_without_native(line) for line in lines)
+        # A progress bar redraws with \r: what follows the last \r starts a new line.
+        head, cr, tail = pending.rpartition(b"\r")
+        if not _could_be_native(tail):
             kept, pending = kept + pending, b""
+        elif cr:
+            kept, pending = kept + head + cr, tail
         if kept:
             os.write(out_fd, kept)
-    if pending and not NATIVE_LINE.match(pending):
-        os.write(out_fd, pending)
+    if pending:  # the last words, without a newline
+        head, cr, tail = pending.rpartition(b"\r")
+        os.write(out_fd, head + cr if NATIVE_LINE.match(tail) else pending)
     os.close(read_fd)
 
 
@@ -75,6 +87,11 @@ def filter_native_logs() -> None:
     thread.start()
     _state.update(real=real, thread=thread)
     atexit.register(_restore)
+
+
+def real_stderr() -> int | None:
+    """The unfiltered stderr's file descriptor for a child process (None: inherit fd 2)."""
+    return _state.get("real")
 
 
 def _restore() -> None:

@@ -852,16 +852,6 @@ CASES = [
 # Running a row.
 
 @pytest.fixture(scope="session")
-def good_run(tmp_path_factory):
-    """A finished one-epoch run of the tutorial dense model on the embedded sample."""
-    from zoo import trainer
-
-    root = tmp_path_factory.mktemp("hostile-good")
-    return trainer.train("dense", "fashion-sample", recipe="tutorial", overrides={"epochs": 1},
-                         output=str(root / "good"), verbose=0).run_dir
-
-
-@pytest.fixture(scope="session")
 def exported(good_run, tmp_path_factory):
     """A verified LiteRT export of ``good_run``."""
     from zoo import export
