@@ -14,7 +14,7 @@ from PIL import Image
 
 from pathlib import Path
 
-from conftest import REPO, run_zoo
+from conftest import SHARED, run_zoo
 from zoo import export, plugins, predict
 from zoo.cli import cli
 
@@ -123,7 +123,7 @@ def test_predict_errors_are_one_line(exported_run, images, tmp_path):
 # dataset, however it stores its examples (uint8 0..255, or float 0..1 for the
 # noisy variants): an image file's 0..255 is the dataset's black..white.
 
-MNIST_10K = REPO.parent / "shared" / "data" / "mnist-10k"
+MNIST_10K = SHARED / "data" / "mnist-10k"
 FASHION_DEBIAN = "/usr/share/datasets/fashion-mnist"
 
 
@@ -156,6 +156,8 @@ def test_predict_on_image_files_matches_keras_on_the_same_pictures(name, tmp_pat
 
     if name.startswith("fashion") and name != "fashion-sample" and not Path(FASHION_DEBIAN).is_dir():
         pytest.skip("needs Debian's dataset-fashion-mnist")
+    if BUILTIN_DATA[name] is not None and not MNIST_10K.is_dir():
+        pytest.skip("needs ../shared/data/mnist-10k")
     data_dir = BUILTIN_DATA[name]
     if callable(data_dir):
         data_dir = data_dir(tmp_path / "folder")
