@@ -7,42 +7,80 @@ a few dozen steps, so short runs and small datasets evaluate sensibly.
 
 
 def require_image(input_shape, arch: str, min_side: int = 1) -> tuple:
-    """Return (height, width) of a 2-D grayscale image shape, or raise ValueError."""
+    """Return (height, width, channels) of an image shape, or raise ValueError.
+
+    Images are (height, width) grayscale, as MNIST-style files hold them, or
+    (height, width, channels) with 1 (gray), 3 (RGB) or 4 (RGBA) channels.
+    """
     shape = tuple(input_shape)
-    if len(shape) != 2:
-        raise ValueError(f"'{arch}' reads 2-D grayscale images (height, width). Received: input_shape={shape}")
-    if min(shape) < min_side:
+    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] not in (1, 3, 4)):
+        raise ValueError(f"'{arch}' reads images: (height, width) or (height, width, channels) with "
+                         f"1, 3 or 4 channels. Received: input_shape={shape}")
+    if min(shape[:2]) < min_side:
         raise ValueError(f"'{arch}' needs images of at least {min_side}x{min_side} pixels. "
                          f"Received: input_shape={shape}")
+    return shape[0], shape[1], shape[2] if len(shape) == 3 else 1
+
+
+def image_inputs(input_shape):
+    """``(inputs, x)``: the model's input of the dataset's own shape, and x as height x width x channels."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = inputs if len(input_shape) == 3 else layers.Reshape((*input_shape, 1))(inputs)
+    return inputs, x
+
+
+def require_rows(input_shape, arch: str) -> tuple:
+    """Return (time steps, features) of a sequence, or of an image read row by row."""
+    shape = tuple(input_shape)
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"'{arch}' reads (time steps, features): a sequence, or a grayscale image's "
+                         f"rows. Received: input_shape={shape}")
     return shape
 
 
-def require_classes(classes: int, arch: str) -> int:
-    if int(classes) < 2:
+def task_of(classes: int, task=None):
+    """The task to build for: ``task``, or classification over ``classes`` numbered classes."""
+    from zoo.tasks import Classification
+
+    return task if task is not None else Classification(tuple(str(i) for i in range(int(classes))))
+
+
+def require_classes(classes: int, arch: str, task=None) -> int:
+    """The number of output units, checked against the task (a classifier needs two classes)."""
+    task = task_of(classes, task)
+    if int(classes) != task.units:
+        raise ValueError(f"'{arch}' was asked for {classes} outputs but the task has {task.units}")
+    if task.kind == "classification" and int(classes) < 2:
         raise ValueError(f"'{arch}' needs at least 2 classes. Received: classes={classes}")
+    if int(classes) < 1:
+        raise ValueError(f"'{arch}' needs at least one output. Received: classes={classes}")
     return int(classes)
 
 
-def classifier_head(x, classes: int, dropout: float, activation: str):
-    """Optional dropout, then the Dense layer with one unit per class."""
-    from keras import layers
+def head(x, classes: int, dropout: float, task=None):
+    """Optional dropout, then the task's head: softmax units per class, or linear units per output.
 
-    if dropout:
-        x = layers.Dropout(dropout)(x)
-    return layers.Dense(classes, activation=activation, name="classifier")(x)
+    Every built-in builder ends here, so none of them writes its own activation.
+    """
+    from zoo.tasks import head as task_head
+
+    return task_head(x, task_of(classes, task), dropout)
 
 
 def recurrent_model(layer: str, arch: str, input_shape, classes, *, units, depth=1, batch_norm,
-                    bn_momentum, dropout, unroll, classifier_activation, name, bidirectional=False):
-    """Rows as time steps: ``depth`` stacked ``keras.layers.<layer>``, batch norm, classifier.
+                    bn_momentum, dropout, unroll, task, name, bidirectional=False):
+    """Time steps: ``depth`` stacked ``keras.layers.<layer>``, batch norm, the task's head.
 
-    Image rows are the time steps and each row's pixels the features, so the
-    model reads the dataset's native (height, width) shape with no reshape.
+    A sequence's steps, or an image's rows (each row's pixels the features),
+    so the model reads the dataset's native 2-D shape with no reshape.
     ``bidirectional`` wraps each layer in ``keras.layers.Bidirectional``: the
     image is read top-down and bottom-up, and the two final states are joined.
     """
-    steps, features = require_image(input_shape, arch)
-    classes = require_classes(classes, arch)
+    steps, features = require_rows(input_shape, arch)
+    classes = require_classes(classes, arch, task)
     if int(units) < 1 or int(depth) < 1:
         raise ValueError(f"'{arch}' needs positive units and depth. Received: units={units}, depth={depth}")
     import keras
@@ -59,5 +97,5 @@ def recurrent_model(layer: str, arch: str, input_shape, classes, *, units, depth
     x = recurrent()(x)
     if batch_norm:
         x = layers.BatchNormalization(momentum=bn_momentum)(x)
-    outputs = classifier_head(x, classes, dropout, classifier_activation)
+    outputs = head(x, classes, dropout, task)
     return keras.Model(inputs, outputs, name=name)

@@ -1,7 +1,7 @@
 """`cnn`: the CNN tutorial's three convolutions with pooling and dropout."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._common import classifier_head, require_classes, require_image
+from zoo_plugins._common import head, image_inputs, require_classes, require_image
 
 PARAMS = {
     "filters": Param((32, 64, 128), "filters of each 3x3 convolution; pooling follows all but the last", low=1),
@@ -34,11 +34,11 @@ RECIPES = {
 
 def build(input_shape, classes, *, filters=(32, 64, 128), conv_activation="linear",
           padding="valid", units=128, dropout=0.3, batch_norm=False,
-          classifier_activation="softmax", name="cnn"):
+          task=None, name="cnn"):
     """Conv-pool blocks, a last convolution, then Dense-Dropout-classifier.
 
     Args:
-        input_shape: (height, width) of one grayscale image; the channel axis
+        input_shape: (height, width) of a grayscale image, or (height, width, channels); the channel axis
             is added here.
         classes: number of classes.
         filters: filters of each 3x3 convolution; a 2x2 max-pool follows each
@@ -48,7 +48,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128), conv_activation="linea
         units: hidden Dense width.
         dropout: dropout before the classifier.
         batch_norm: BatchNormalization after each convolution.
-        classifier_activation: activation of the last layer.
+        task: the dataset's task (zoo.tasks); its head ends the model.
         name: model name.
 
     Returns:
@@ -65,13 +65,12 @@ def build(input_shape, classes, *, filters=(32, 64, 128), conv_activation="linea
     side = 3 if valid else 1
     for _ in filters[:-1]:
         side = side * 2 + (2 if valid else 0)
-    height, width = require_image(input_shape, "cnn", min_side=side)
-    classes = require_classes(classes, "cnn")
+    require_image(input_shape, "cnn", min_side=side)
+    classes = require_classes(classes, "cnn", task)
     import keras
     from keras import layers
 
-    inputs = keras.Input(shape=(height, width), name="image")
-    x = layers.Reshape((height, width, 1))(inputs)
+    inputs, x = image_inputs(input_shape)
     for i, count in enumerate(filters):
         x = layers.Conv2D(count, 3, padding=padding, use_bias=not batch_norm,
                           activation=None if batch_norm else conv_activation)(x)
@@ -82,7 +81,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128), conv_activation="linea
             x = layers.MaxPooling2D(strides=2)(x)
     x = layers.Flatten()(x)
     x = layers.Dense(int(units), activation="relu")(x)
-    outputs = classifier_head(x, classes, dropout, classifier_activation)
+    outputs = head(x, classes, dropout, task)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -9,6 +9,7 @@ cache. A named folder is used or fails; nothing falls back to other data.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import os
@@ -391,6 +392,70 @@ def _load_images(data_dir=None, seed=0) -> Dataset:
 IMAGE_SHAPE = (28, 28)  # MNIST's and Fashion-MNIST's, as the files hold them
 
 
+# --- the multiplication problem (the CNN/RNN tutorial, seed 001) ---------------------
+
+MULTIPLY_EXAMPLES, MULTIPLY_STEPS, MULTIPLY_TRAIN = 3000, 100, 2560
+MULTIPLY_TOLERANCE = 0.04  # the tutorial's "correctness": within 0.04 of the truth
+
+
+def multiply_arrays(seed: int = 0):
+    """The multiplication problem exactly as the tutorial generates it, from ``seed``.
+
+    3,000 sequences of 100 time steps with two features each: a marker (1 at
+    two random steps, else 0) and a uniform random value; the target is the
+    product of the two marked values. The tutorial calls ``np.random.rand``
+    and ``np.random.choice`` in this order on NumPy's global generator;
+    ``RandomState(seed)`` is that generator after ``np.random.seed(seed)``.
+    The first 2,560 are for training (the tutorial holds out 20% of them for
+    validation), the last 440 for testing.
+    """
+    rng = np.random.RandomState(seed)
+    x, y = [], []
+    for _ in range(MULTIPLY_EXAMPLES):
+        values = rng.rand(MULTIPLY_STEPS)
+        marked = rng.choice(MULTIPLY_STEPS, 2, replace=False)
+        markers = np.zeros(MULTIPLY_STEPS)
+        markers[marked] = 1
+        x.append(np.array(list(zip(markers, values))))
+        y.append(np.prod(values[marked]))
+    x, y = np.array(x, dtype=np.float32), np.array(y, dtype=np.float32)
+    return x[:MULTIPLY_TRAIN], y[:MULTIPLY_TRAIN], x[MULTIPLY_TRAIN:], y[MULTIPLY_TRAIN:]
+
+
+def _load_multiply(data_dir=None, seed=0) -> Dataset:
+    if data_dir:
+        raise UsageError("dataset 'multiply' is generated; --data-dir does not apply (--seed chooses it)")
+    from zoo.tasks import Regression
+
+    source = {"generated": "zoo_plugins.datasets.multiply_arrays", "seed": seed,
+              "rng": "numpy.random.RandomState(seed): rand(100), choice(100, 2, replace=False) per example",
+              "examples": MULTIPLY_EXAMPLES, "train": MULTIPLY_TRAIN}
+    return Dataset("multiply", (), *multiply_arrays(seed), source=source, pixel_scale=1.0,
+                   input_kind="sequence", task=Regression(("product",), MULTIPLY_TOLERANCE))
+
+
+def _multiply_recipes():
+    """The tutorial's two models for the multiplication problem, and a tuned default."""
+    from zoo.registry import Recipe
+
+    def tutorial(layer):
+        return Recipe(optimizer="adam", batch_size=32, epochs=100, validation_split=0.2,
+                      params={"units": 30, "depth": 2, "batch_norm": False, "bidirectional": False,
+                              "dropout": 0.0} if layer == "LSTM" else
+                             {"units": 30, "depth": 2, "batch_norm": False, "dropout": 0.0},
+                      note=f"CNN/RNN tutorial: {layer}(30, return_sequences) + {layer}(30) + Dense(1), "
+                           f"adam, mse, 100 epochs (published correctness "
+                           f"{'95.68' if layer == 'LSTM' else '9.77'}%)")
+
+    tuned = Recipe(optimizer="adam", learning_rate=3e-3, batch_size=64, epochs=80, validation_split=0.2,
+                   patience=15, schedule="constant",
+                   params={"units": 64, "depth": 2, "batch_norm": False, "dropout": 0.0},
+                   note="two stacked layers of 64, adam 3e-3, early stopping (not yet benchmarked)")
+    return {"simplernn": {"tutorial": tutorial("SimpleRNN"), "tuned": tuned},
+            "lstm-bn": {"tutorial": tutorial("LSTM"),
+                        "tuned": dataclasses.replace(tuned, params={**tuned.params, "bidirectional": False})}}
+
+
 @zoo.hookimpl
 def register_datasets(register):
     """Register the built-in datasets."""
@@ -419,6 +484,16 @@ def register_datasets(register):
         summary="Real Fashion-MNIST sample shipped with zoo: 750 + 150 images per class, offline",
         load=_load_sample, locate=_locate_sample,
         sources=(f"shipped with zoo: {SAMPLE_DIR}",),
+    ))
+    from zoo.tasks import Regression
+
+    register(zoo.DatasetEntry(
+        name="multiply", input_kind="sequence", input_shape=(MULTIPLY_STEPS, 2),
+        task=Regression(("product",), MULTIPLY_TOLERANCE), load=_load_multiply,
+        summary="The multiplication problem (CNN/RNN tutorial): 100 steps x (marker, value) -> "
+                "product of the two marked values; 2,560 + 440, generated from --seed",
+        locate=lambda data_dir=None: "generated from --seed", sources=("generated from --seed",),
+        recipes=_multiply_recipes(),
     ))
     register(zoo.DatasetEntry(
         name="idx", summary="Your MNIST-style IDX files (the four train/t10k files) in --data-dir",

@@ -1,7 +1,7 @@
 """`dense`: the DNN tutorial's multilayer perceptron (Flatten-128-10; 256-64-10)."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._common import classifier_head, require_classes, require_image
+from zoo_plugins._common import head, require_classes
 
 PARAMS = {
     "units": Param((128,), "hidden layer sizes, comma-separated (the wider tutorial used 256,64)", low=1),
@@ -24,23 +24,24 @@ RECIPES = {
 
 
 def build(input_shape, classes, *, units=(128,), dropout=0.0, batch_norm=False,
-          classifier_activation="softmax", name="dense"):
+          task=None, name="dense"):
     """Flatten, then Dense hidden layers, then a Dense classifier.
 
     Args:
-        input_shape: (height, width) of one image.
-        classes: number of classes.
+        input_shape: one example's shape (an image, a sequence, a vector: it is flattened).
+        classes: number of output units (classes, or regression outputs).
         units: hidden layer sizes.
         dropout: dropout rate after each hidden layer (0 for none).
         batch_norm: add BatchNormalization before each hidden activation.
-        classifier_activation: activation of the last layer.
+        task: the dataset's task (zoo.tasks); its head ends the model.
         name: model name.
 
     Returns:
-        A ``keras.Model`` from ``input_shape`` to ``classes`` probabilities.
+        A ``keras.Model`` from ``input_shape`` to the task's head.
     """
-    require_image(input_shape, "dense")
-    classes = require_classes(classes, "dense")
+    if not tuple(input_shape) or min(tuple(input_shape)) < 1:
+        raise ValueError(f"'dense' needs an example of at least one value. Received: input_shape={tuple(input_shape)}")
+    classes = require_classes(classes, "dense", task)
     if not units or any(int(u) < 1 for u in units):
         raise ValueError(f"'dense' needs positive hidden sizes. Received: units={units}")
     if not 0 <= dropout < 1:
@@ -60,7 +61,7 @@ def build(input_shape, classes, *, units=(128,), dropout=0.0, batch_norm=False,
             x = layers.Dense(int(width), activation="relu")(x)
         if dropout:
             x = layers.Dropout(dropout)(x)
-    outputs = classifier_head(x, classes, 0.0, classifier_activation)
+    outputs = head(x, classes, 0.0, task)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -69,5 +70,5 @@ def register_architectures(register):
     register(zoo.Architecture(
         name="dense", aliases=("mlp", "dnn"),
         summary="Multilayer perceptron on flattened pixels (DNN tutorial: Flatten-128-10)",
-        build=build, accepts=("image",), params=PARAMS, recipes=RECIPES,
+        build=build, accepts=("image", "sequence", "vector"), params=PARAMS, recipes=RECIPES,
     ))

@@ -32,7 +32,7 @@ RECIPES = {
 
 
 def build(input_shape, classes, *, units=64, depth=1, bidirectional=False, batch_norm=True, bn_momentum=0.99,
-          dropout=0.0, unroll=False, classifier_activation="softmax", name="lstm_bn"):
+          dropout=0.0, unroll=False, task=None, name="lstm_bn"):
     """LSTM over the image rows, BatchNormalization, then a Dense classifier.
 
     Args:
@@ -45,7 +45,7 @@ def build(input_shape, classes, *, units=64, depth=1, bidirectional=False, batch
         bn_momentum: its momentum; 0.9 settles faster on short runs.
         dropout: dropout before the classifier.
         unroll: unroll the recurrence (same weights, static graph).
-        classifier_activation: activation of the last layer.
+        task: the dataset's task (zoo.tasks); its head ends the model.
         name: model name.
 
     Returns:
@@ -53,7 +53,7 @@ def build(input_shape, classes, *, units=64, depth=1, bidirectional=False, batch
     """
     return recurrent_model("LSTM", "lstm-bn", input_shape, classes, units=units, depth=depth,
                            bidirectional=bidirectional, batch_norm=batch_norm, bn_momentum=bn_momentum, dropout=dropout,
-                           unroll=unroll, classifier_activation=classifier_activation, name=name)
+                           unroll=unroll, task=task, name=name)
 
 
 @zoo.hookimpl
@@ -61,5 +61,5 @@ def register_architectures(register):
     register(zoo.Architecture(
         name="lstm-bn", aliases=("lstm",),
         summary="LSTM(64) + BatchNormalization + Dense on rows as time steps (LSTM tutorial)",
-        build=build, accepts=("image",), params=PARAMS, recipes=RECIPES,
+        build=build, accepts=("image", "sequence"), params=PARAMS, recipes=RECIPES,
     ))

@@ -23,7 +23,7 @@ RECIPES = {
 
 
 def build(input_shape, classes, *, units=64, depth=1, batch_norm=False, dropout=0.0, unroll=False,
-          classifier_activation="softmax", name="simplernn"):
+          task=None, name="simplernn"):
     """SimpleRNN over the image rows, then a Dense classifier.
 
     Args:
@@ -34,7 +34,7 @@ def build(input_shape, classes, *, units=64, depth=1, batch_norm=False, dropout=
         batch_norm: BatchNormalization after the recurrent layer.
         dropout: dropout before the classifier.
         unroll: unroll the recurrence (same weights, static graph).
-        classifier_activation: activation of the last layer.
+        task: the dataset's task (zoo.tasks); its head ends the model.
         name: model name.
 
     Returns:
@@ -43,7 +43,7 @@ def build(input_shape, classes, *, units=64, depth=1, batch_norm=False, dropout=
     # Batch norm was not in the tutorial: momentum 0.9 (see _common).
     return recurrent_model("SimpleRNN", "simplernn", input_shape, classes, units=units, depth=depth,
                            batch_norm=batch_norm, bn_momentum=0.9, dropout=dropout, unroll=unroll,
-                           classifier_activation=classifier_activation, name=name)
+                           task=task, name=name)
 
 
 @zoo.hookimpl
@@ -51,5 +51,5 @@ def register_architectures(register):
     register(zoo.Architecture(
         name="simplernn", aliases=("rnn",),
         summary="SimpleRNN(64) reading 28 rows as 28 time steps (RNN tutorial)",
-        build=build, accepts=("image",), params=PARAMS, recipes=RECIPES,
+        build=build, accepts=("image", "sequence"), params=PARAMS, recipes=RECIPES,
     ))

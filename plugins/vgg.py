@@ -1,7 +1,7 @@
 """`vgg`: the VGG-style CNN tutorial: paired 3x3 convolutions, heavy dropout."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._common import classifier_head, require_classes, require_image
+from zoo_plugins._common import head, image_inputs, require_classes, require_image
 
 PARAMS = {
     "filters": Param((32, 64, 128, 256), "filters of the four 3x3 convolutions (two blocks of two)", low=1),
@@ -32,18 +32,18 @@ RECIPES = {
 
 
 def build(input_shape, classes, *, filters=(32, 64, 128, 256), units=(512, 256), dropout=0.5,
-          batch_norm=False, classifier_activation="softmax", name="vgg"):
+          batch_norm=False, task=None, name="vgg"):
     """Two blocks of two 3x3 convolutions with pooling, then Dense layers.
 
     Args:
-        input_shape: (height, width) of one grayscale image.
+        input_shape: (height, width) of a grayscale image, or (height, width, channels).
         classes: number of classes.
         filters: four filter counts; the last convolution is unpadded, as in
             the tutorial.
         units: hidden Dense sizes.
         dropout: dropout after each block and hidden Dense layer.
         batch_norm: BatchNormalization after each convolution.
-        classifier_activation: activation of the last layer.
+        task: the dataset's task (zoo.tasks); its head ends the model.
         name: model name.
 
     Returns:
@@ -52,8 +52,8 @@ def build(input_shape, classes, *, filters=(32, 64, 128, 256), units=(512, 256),
     filters = tuple(int(f) for f in filters)
     if len(filters) != 4 or min(filters) < 1:
         raise ValueError(f"'vgg' needs four positive filter counts. Received: filters={filters}")
-    height, width = require_image(input_shape, "vgg", min_side=8)
-    classes = require_classes(classes, "vgg")
+    require_image(input_shape, "vgg", min_side=8)
+    classes = require_classes(classes, "vgg", task)
     import keras
     from keras import layers
 
@@ -65,8 +65,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128, 256), units=(512, 256),
             x = layers.Activation("relu")(x)
         return x
 
-    inputs = keras.Input(shape=(height, width), name="image")
-    x = layers.Reshape((height, width, 1))(inputs)
+    inputs, x = image_inputs(input_shape)
     # Block 1: two same-padded convolutions.
     x = conv(x, filters[0], "same")
     x = conv(x, filters[1], "same")
@@ -81,7 +80,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128, 256), units=(512, 256),
     for width_ in units:
         x = layers.Dense(int(width_), activation="relu")(x)
         x = layers.Dropout(dropout)(x)
-    outputs = classifier_head(x, classes, 0.0, classifier_activation)
+    outputs = head(x, classes, 0.0, task)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -63,15 +63,48 @@ def load_dataset(entry, data_dir=None, seed: int = 0):
     return data
 
 
-def build_model(entry, input_shape, classes: int, params: dict):
-    """``entry.build(...)``, contained: a ``keras.Model`` with one output unit per class.
+def _takes(function, name: str) -> bool:
+    """Whether ``function`` accepts the keyword argument ``name``."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def build_model(entry, input_shape, task, params: dict):
+    """``entry.build(...)``, contained: a ``keras.Model`` with the task's head.
+
+    Args:
+        entry: the architecture.
+        input_shape: one example's shape.
+        task: a ``zoo.tasks`` task (an int means classification over that
+            many numbered classes).
+        params: every resolved hyperparameter.
+
+    The builder gets ``(input_shape, task.units, **params)`` and ``task=task``
+    when its signature takes it. A builder that cannot take the task cannot
+    build a regression head.
 
     Raises:
         IncompatibleError: the builder raised ValueError (the input does not fit).
-        PluginError: it raised anything else, or returned something unusable.
+        PluginError: it raised anything else, or returned something unusable:
+            not a ``keras.Model``, not one input and one output, not the task's
+            number of outputs, or (classification) outputs that are not
+            probabilities (a forgotten softmax).
     """
+    from zoo.tasks import Classification
+
+    if isinstance(task, int):
+        task = Classification(tuple(str(i) for i in range(task)))
+    extra = {"task": task} if _takes(entry.build, "task") else {}
+    if not extra and task.kind != "classification":
+        raise IncompatibleError(f"{entry.name}: its build takes no 'task' argument, so it cannot "
+                                f"build a {task.kind} head")
     try:
-        model = entry.build(tuple(input_shape), classes, **params)
+        model = entry.build(tuple(input_shape), task.units, **params, **extra)
     except ValueError as exc:
         raise IncompatibleError(f"{entry.name}: {exc}") from None
     except ZooError:
@@ -79,6 +112,7 @@ def build_model(entry, input_shape, classes: int, params: dict):
     except Exception as exc:  # a plugin's builder may raise anything
         raise PluginError(f"{who(entry)} failed to build: {one_line(exc)}") from None
     import keras
+    import numpy as np
 
     if not isinstance(model, keras.Model):
         raise PluginError(f"{who(entry)} returned {type(model).__name__}, not a keras.Model")
@@ -86,8 +120,17 @@ def build_model(entry, input_shape, classes: int, params: dict):
         raise PluginError(f"{who(entry)} built a model with {len(model.inputs)} inputs and "
                           f"{len(model.outputs)} outputs; zoo trains models with one of each")
     units = model.outputs[0].shape[-1]
-    if units != classes:
-        raise PluginError(f"{who(entry)} built a model with {units} outputs for {classes} classes")
+    if units != task.units:
+        what = "classes" if task.kind == "classification" else "outputs"
+        raise PluginError(f"{who(entry)} built a model with {units} outputs for {task.units} {what}")
+    if task.kind == "classification":
+        # One example through the model: probabilities, or the head forgot its softmax.
+        with contained(entry, "build (a first prediction)"):
+            out = np.asarray(model(np.zeros((1, *input_shape), np.float32), training=False))
+        if not (np.all(out >= -1e-6) and abs(float(out.sum()) - 1.0) < 1e-3):
+            raise PluginError(f"{who(entry)} built a classifier whose outputs are not probabilities "
+                              f"(they sum to {float(out.sum()):.3g}): end it in a softmax "
+                              "(zoo_plugins._common.head does)")
     return model
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -284,8 +285,10 @@ def train(architecture, dataset, recipe, params, epochs, batch_size, learning_ra
         click.echo(f"worker {m['worker']} of {m['workers']} finished after {m['epochs_run']} epochs "
                    f"({m['training_seconds']:.1f} s); final weights sha256 {m['final_weights_sha256']}")
         return
-    click.echo(f"{result.config['architecture']} on {result.config['dataset']}: test accuracy "
-               f"{m['test_accuracy']:.4f} after {m['epochs_run']} epochs "
+    from zoo import tasks
+
+    click.echo(f"{result.config['architecture']} on {result.config['dataset']}: "
+               f"{tasks.headline(result.config, m)} after {m['epochs_run']} epochs "
                f"({m['training_seconds']:.1f} s); run written to {result.run_dir}")
 
 
@@ -303,9 +306,13 @@ def evaluate(run, dataset, data_dir, as_json):
     if as_json:
         _echo_json(result)
         return
-    click.echo(f"{result['run']} on {result['dataset']}: test accuracy {result['test_accuracy']:.4f}, "
-               f"loss {result['test_loss']:.4f} ({result['test_images']} images)")
-    for name, acc in result["per_class_accuracy"].items():
+    from zoo import runs, tasks
+
+    config = runs.read_config(Path(result["run"]))
+    count = result.get("test_images", result.get("test_examples"))
+    click.echo(f"{result['run']} on {result['dataset']}: {tasks.headline(config, result)}, "
+               f"loss {result['test_loss']:.4f} ({count} examples)")
+    for name, acc in result.get("per_class_accuracy", {}).items():
         click.echo(f"  {name:<14} {acc:.4f}")
 
 
@@ -313,7 +320,7 @@ def evaluate(run, dataset, data_dir, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def runs_command(as_json):
     """List runs (newest first) with architecture, dataset, accuracy and date."""
-    from zoo import runs
+    from zoo import runs, tasks
 
     found = runs.list_runs()
     if as_json:
@@ -322,7 +329,9 @@ def runs_command(as_json):
                      "created": r["config"].get("created"),
                      "status": "damaged" if r["damage"] else r["config"].get("status"),
                      "damage": r["damage"],
-                     "test_accuracy": (r["metrics"] or {}).get("test_accuracy")} for r in found])
+                     "test_accuracy": (r["metrics"] or {}).get("test_accuracy"),
+                     "headline": tasks.headline(r["config"], r["metrics"]) if r["metrics"] else None}
+                    for r in found])
         return
     if not found:
         click.echo(f"no runs under {runs.runs_root()}/")
@@ -333,9 +342,9 @@ def runs_command(as_json):
         return printable(str(value))
 
     _table([[printable(r["name"]), cell(r, "architecture"), cell(r, "dataset"), cell(r, "recipe"),
-             f"{r['metrics']['test_accuracy']:.4f}" if r["metrics"] else "-", cell(r, "created"),
+             tasks.figure(r["config"], r["metrics"]) if r["metrics"] else "-", cell(r, "created"),
              f"damaged: {r['damage']}" if r["damage"] else cell(r, "status")] for r in found],
-           ["RUN", "ARCH", "DATASET", "RECIPE", "ACCURACY", "CREATED", "STATUS"])
+           ["RUN", "ARCH", "DATASET", "RECIPE", "RESULT", "CREATED", "STATUS"])
 
 
 def _progress_bars():
@@ -385,7 +394,9 @@ def export_command(run, tflite, quantize, int8_io, representative_size, formats,
         _echo_json(result.card)
         return
     card = result.card
-    click.echo(f"Keras model: test accuracy {card['verification']['keras_test_accuracy']:.4f} on "
+    figure = "test accuracy" if card.get("task", {}).get("kind", "classification") == "classification" \
+        else "correctness"
+    click.echo(f"Keras model: {figure} {card['verification']['keras_test_accuracy']:.4f} on "
                f"{card['verification']['test_set']}")
     rows = []
     for f in card["files"]:
@@ -393,7 +404,8 @@ def export_command(run, tflite, quantize, int8_io, representative_size, formats,
         rows.append([f["file"], f"{size / 1024:.0f} KiB" if size else "-",
                      f"{f['test_accuracy']:.4f}", f"{f['agreement']:.2%}", f"{f['max_abs_diff']:.1e}",
                      "dynamic" if str(f.get("batch", "")).startswith("dynamic") else "fixed 1"])
-    _table(rows, ["FILE", "SIZE", "ACCURACY", "SAME CLASS", "MAX DIFF", "BATCH"])
+    scores = ["ACCURACY", "SAME CLASS"] if figure == "test accuracy" else ["CORRECT", "NEAR KERAS"]
+    _table(rows, ["FILE", "SIZE", *scores, "MAX DIFF", "BATCH"])
     click.echo(f"export written to {result.directory}")
 
 
@@ -419,6 +431,9 @@ def predict_command(model, images, top_k, as_json):
         _echo_json(result)
         return
     for item in result["results"]:
+        if "values" in item:  # a regression model: its predicted values
+            click.echo(f"{item['image']}: " + ", ".join(f"{k} {v:.6g}" for k, v in item["values"].items()))
+            continue
         ranked = ", ".join(f"{p['class']} {p['probability']:.4f}" for p in item["predictions"])
         click.echo(f"{item['image']}: {ranked}")
 

@@ -39,6 +39,13 @@ class Dataset:
     pixel_scale: float = 1.0 / 255.0
     input_kind: str = "image"
     stored_range: tuple | None = None
+    task: object = None  # zoo.tasks.Classification(class_names) when None
+
+    def __post_init__(self):
+        if self.task is None:
+            from zoo.tasks import Classification
+
+            self.task = Classification(tuple(self.class_names))
 
     @property
     def input_shape(self) -> tuple:
@@ -46,7 +53,8 @@ class Dataset:
 
     @property
     def classes(self) -> int:
-        return len(self.class_names)
+        """Output units: one per class, or per regression output."""
+        return self.task.units
 
     @property
     def normalisation(self) -> str:
@@ -85,9 +93,52 @@ class Dataset:
         """
         from zoo.calls import finite
 
+        problem = self._task_problem(declared_classes)
+        if problem:
+            return problem
+        if not (isinstance(self.pixel_scale, (int, float)) and np.isfinite(self.pixel_scale)
+                and self.pixel_scale > 0):
+            return f"pixel_scale must be a positive number. Received: {self.pixel_scale!r}"
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
+                return f"x_{split} and y_{split} must be numpy arrays"
+            if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+                return f"x_{split} has dtype {x.dtype}; expected integers or floats"
+            problem = self.task.problem(y, split) if y.ndim >= 1 else f"y_{split} is not an array of targets"
+            if problem:
+                return problem
+            if x.ndim < 2:
+                return f"x_{split} has shape {list(x.shape)}; expected (N, ...) with one example per row"
+            if len(x) != len(y):
+                return f"{split} has {len(x)} examples but {len(y)} labels"
+            if len(x) == 0:
+                return f"the {split} split is empty"
+            if min(x.shape[1:]) < 1:
+                return f"{split} examples have shape {list(x.shape[1:])}: a zero-sized dimension"
+            if not finite(x):
+                return f"x_{split} holds NaN or infinity"
+        if self.x_train.shape[1:] != self.x_test.shape[1:]:
+            return (f"train examples are {list(self.x_train.shape[1:])} but test examples are "
+                    f"{list(self.x_test.shape[1:])}")
+        if declared_shape is not None and tuple(declared_shape) != self.input_shape:
+            return (f"loaded examples of shape {list(self.input_shape)} but the entry declares "
+                    f"{list(declared_shape)}")
+        return None
+
+    def _task_problem(self, declared_classes) -> str | None:
+        """What is wrong with the task or its class names, or None."""
+        from zoo.tasks import Classification, Regression
+
+        if isinstance(self.task, Regression):
+            return None if self.task.units >= 1 else "a regression task needs at least one output"
+        if not isinstance(self.task, Classification):
+            return f"task must be zoo.tasks.Classification or Regression. Received: {type(self.task).__name__}"
         names = self.class_names
         if not isinstance(names, (tuple, list)) or not all(isinstance(n, str) for n in names):
             return f"class_names must be a tuple of str. Received: {names!r}"[:300]
+        if tuple(self.task.class_names) != tuple(names):
+            return "task.class_names and class_names differ"
         for name in names:
             if not name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name):
                 return f"class name {name!r} is empty or holds a control character (a newline, tab ...)"
@@ -101,38 +152,6 @@ class Dataset:
             return f"{len(names)} class(es); a classifier needs at least two"
         if declared_classes is not None and tuple(declared_classes) != tuple(names):
             return f"loaded classes {list(names)} but the entry declares {list(declared_classes)}"
-        if not (isinstance(self.pixel_scale, (int, float)) and np.isfinite(self.pixel_scale)
-                and self.pixel_scale > 0):
-            return f"pixel_scale must be a positive number. Received: {self.pixel_scale!r}"
-        for split in ("train", "test"):
-            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
-            if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
-                return f"x_{split} and y_{split} must be numpy arrays"
-            if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
-                return f"x_{split} has dtype {x.dtype}; expected integers or floats"
-            if not np.issubdtype(y.dtype, np.integer) or y.ndim != 1:
-                return f"y_{split} is {y.dtype} {list(y.shape)}; expected integer labels (N,)"
-            if x.ndim < 2:
-                return f"x_{split} has shape {list(x.shape)}; expected (N, ...) with one example per row"
-            if len(x) != len(y):
-                return f"{split} has {len(x)} examples but {len(y)} labels"
-            if len(x) == 0:
-                return f"the {split} split is empty"
-            if min(x.shape[1:]) < 1:
-                return f"{split} examples have shape {list(x.shape[1:])}: a zero-sized dimension"
-            low, high = int(y.min()), int(y.max())
-            if low < 0 or high >= len(names):
-                bad = int(np.argmax((y < 0) | (y >= len(names))))
-                return (f"{split} label {int(y[bad])} at index {bad} is out of range for "
-                        f"{len(names)} classes (0-{len(names) - 1})")
-            if not finite(x):
-                return f"x_{split} holds NaN or infinity"
-        if self.x_train.shape[1:] != self.x_test.shape[1:]:
-            return (f"train examples are {list(self.x_train.shape[1:])} but test examples are "
-                    f"{list(self.x_test.shape[1:])}")
-        if declared_shape is not None and tuple(declared_shape) != self.input_shape:
-            return (f"loaded examples of shape {list(self.input_shape)} but the entry declares "
-                    f"{list(declared_shape)}")
         return None
 
     def normalise(self, x: np.ndarray) -> np.ndarray:
@@ -142,6 +161,8 @@ class Dataset:
     def summary(self) -> dict:
         """What ``zoo show DATASET`` prints: shapes, classes and counts, range, source."""
         def counts(y):
+            if self.task.kind != "classification":
+                return None
             return [int(c) for c in np.bincount(y, minlength=self.classes)]
 
         lo = min(float(self.x_train.min()), float(self.x_test.min())) * self.pixel_scale
@@ -154,6 +175,7 @@ class Dataset:
             "test": {"images": list(self.x_test.shape), "dtype": str(self.x_test.dtype),
                      "class_counts": counts(self.y_test)},
             "classes": list(self.class_names),
+            "task": self.task.describe(),
             "normalisation": self.normalisation,
             "input_range": [round(lo, 4), round(hi, 4)],
             "source": self.source,

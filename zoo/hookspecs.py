@@ -49,16 +49,24 @@ def register_architectures(register):
             against) and ``recipes`` (``zoo.Recipe``; ``tutorial`` and
             ``tuned``).
 
-    zoo calls ``build(input_shape, classes, **params)`` only when a model is
-    needed: ``input_shape`` is the dataset's example shape (e.g. ``(28, 28)``),
-    ``classes`` the number of classes, ``params`` every hyperparameter
-    resolved (defaults, recipe, ``-p``). It must return a ``keras.Model``
-    with one input of ``input_shape`` and one output of ``classes`` units
-    (probabilities: end in a softmax). Raise ``ValueError`` for an input or
-    a value it cannot handle; zoo reports it as a usage error before any
-    training. zoo checks the type, the single input and output, and the
-    number of output units. Import TensorFlow and Keras inside ``build``,
-    never at module level: listing must stay fast.
+    zoo calls ``build(input_shape, classes, **params, task=task)`` only when
+    a model is needed: ``input_shape`` is the dataset's example shape (an
+    image ``(28, 28)`` or ``(32, 32, 3)``, a sequence ``(time steps,
+    features)``), ``classes`` the number of output units (``task.units``),
+    ``params`` every hyperparameter resolved (defaults, recipe, ``-p``) and
+    ``task`` the dataset's task (``zoo.tasks.Classification`` or
+    ``Regression``; passed when ``build`` takes a ``task`` argument, and a
+    builder without one is used for classification only). It must return a
+    ``keras.Model`` with one input of ``input_shape`` that ends in the task's
+    head: ``zoo.tasks.head(x, task)`` (softmax units per class, or linear
+    units per output) so that the architecture fits any task. Raise
+    ``ValueError`` for an input or a value it cannot handle; zoo reports it
+    as a usage error before any training. zoo checks the type, the single
+    input and output, the number of output units, and that a classifier's
+    outputs are probabilities (a forgotten softmax is refused). ``accepts``
+    lists the input kinds it reads (``"image"``, ``"sequence"``,
+    ``"vector"``). Import TensorFlow and Keras inside ``build``, never at
+    module level: listing must stay fast.
     """
 
 
@@ -68,19 +76,26 @@ def register_datasets(register):
 
     Args:
         register: call ``register(zoo.DatasetEntry(...))`` once per dataset:
-            ``name``, ``summary``, ``load``, and where known without reading
-            data, ``input_shape`` and ``class_names`` (None when only the
-            data says, as for a user's folder); optionally ``locate``.
+            ``name``, ``summary``, ``load``, ``input_kind`` (``"image"``,
+            ``"sequence"`` or ``"vector"``), and where known without reading
+            data, ``input_shape``, ``class_names`` or ``task`` (None when only
+            the data says, as for a user's folder); optionally ``locate``, and
+            ``recipes``: architecture name -> {recipe name -> ``zoo.Recipe``},
+            which take the place of that architecture's recipes of the same
+            name on this dataset (a tutorial's settings for its own data).
 
     zoo calls ``load(data_dir=None, seed=0)`` (``--data-dir`` and ``--seed``)
-    and expects a ``zoo.dataset.Dataset``: integer labels (N,) indexing
-    ``class_names``, examples (N, ...) as uint8 or float, with the
-    ``pixel_scale`` that makes them model input and, when black and white are
-    not (0, 255) for integers or (0, 1) for floats, ``stored_range``. zoo
-    checks every loaded dataset: array types and lengths, non-empty splits,
-    no zero-sized examples, equal train and test shapes, the declared
-    ``input_shape`` and ``class_names``, labels in range, no NaN or infinity,
-    class names that are unique, non-empty and free of newlines. A failed
+    and expects a ``zoo.dataset.Dataset``: examples (N, ...) as uint8 or
+    float, with the ``pixel_scale`` that makes them model input and, when
+    black and white are not (0, 255) for integers or (0, 1) for floats,
+    ``stored_range``; ``input_kind``; and targets for its ``task``: for
+    ``Classification(class_names)`` (the default) integer labels (N,)
+    indexing ``class_names``, for ``Regression(outputs, tolerance)`` numbers
+    (N,) or (N, outputs). zoo checks every loaded dataset: array types and
+    lengths, non-empty splits, no zero-sized examples, equal train and test
+    shapes, the declared ``input_shape``, ``class_names`` and task, labels in
+    range or targets that are finite numbers, no NaN or infinity, class
+    names that are unique, non-empty and free of newlines. A failed
     check is a data error naming the dataset and its plugin. Raise
     ``zoo.errors.DataError`` naming the file for a missing or damaged file.
 

@@ -30,12 +30,52 @@ def read_history(path: Path) -> dict:
     return {key: [number(r[key]) for r in rows] for key in (rows[0] if rows else {})}
 
 
-def curves(history: dict, path: Path) -> None:
-    """Loss and accuracy per epoch, train against validation."""
+def for_task(data, metrics: dict, history: dict, outputs, run_dir: Path) -> None:
+    """The figures of a run, as its task has them.
+
+    Classification: curves (loss, accuracy), the confusion matrix and the
+    tutorials' prediction grid. Regression: curves (loss, MAE) and predicted
+    against true values on the test set.
+    """
+    if data.task.kind == "classification":
+        curves(history, run_dir / "curves.png")
+        confusion(np.array(metrics["confusion_matrix"]), data.class_names, run_dir / "confusion.png")
+        predictions(data.x_test[:15], data.y_test[:15], outputs[:15], data.class_names,
+                    run_dir / "predictions.png")
+    else:
+        curves(history, run_dir / "curves.png", metrics=("loss", "mae"))
+        predicted_vs_true(np.asarray(outputs), np.asarray(data.y_test), data.task,
+                          run_dir / "predictions.png")
+
+
+def predicted_vs_true(outputs: np.ndarray, truth: np.ndarray, task, path: Path) -> None:
+    """Each test example's prediction against its true value, with the tolerance band."""
+    plt = _pyplot()
+    outputs = outputs.reshape(len(outputs), task.units)
+    truth = truth.reshape(len(truth), task.units)
+    fig, axes = plt.subplots(1, task.units, figsize=(5 * task.units, 5), squeeze=False)
+    for i, (ax, name) in enumerate(zip(axes[0], task.outputs)):
+        low, high = float(min(truth[:, i].min(), outputs[:, i].min())), float(max(truth[:, i].max(), outputs[:, i].max()))
+        ax.plot([low, high], [low, high], "k-", lw=0.8, label="perfect")
+        ax.fill_between([low, high], [low - task.tolerance, high - task.tolerance],
+                        [low + task.tolerance, high + task.tolerance], color="#cccccc", alpha=0.5,
+                        label=f"within {task.tolerance:g}")
+        ax.scatter(truth[:, i], outputs[:, i], s=6, color="#1f77b4")
+        ax.set_xlabel(f"true {name}")
+        ax.set_ylabel(f"predicted {name}")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def curves(history: dict, path: Path, metrics=("loss", "accuracy")) -> None:
+    """Loss and a metric per epoch, train against validation."""
     plt = _pyplot()
     epochs = [int(e) + 1 for e in history.get("epoch", [])]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    for ax, metric in zip(axes, metrics):
         ax.plot(epochs, history.get(metric, []), "b-", label=f"train {metric}")
         if f"val_{metric}" in history:
             ax.plot(epochs, history[f"val_{metric}"], "r--", label=f"validation {metric}")

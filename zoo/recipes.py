@@ -8,7 +8,7 @@ from zoo.errors import UsageError
 from zoo.registry import Architecture, Recipe
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
-MONITORS = ("val_loss", "val_accuracy")
+MONITORS = ("val_loss", "val_accuracy", "val_mae")
 SCHEDULES = ("constant", "cosine")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -62,7 +62,7 @@ def parse_params(arch: Architecture, assignments) -> dict:
 
 
 def resolve(arch: Architecture, recipe_name: str | None = None, overrides: dict | None = None,
-            params: dict | None = None) -> tuple[str, Recipe, dict]:
+            params: dict | None = None, dataset=None) -> tuple[str, Recipe, dict]:
     """The recipe (with flag overrides applied) and the model's full hyperparameters.
 
     Args:
@@ -70,6 +70,8 @@ def resolve(arch: Architecture, recipe_name: str | None = None, overrides: dict 
         recipe_name: a recipe of ``arch``; None for its default.
         overrides: Recipe fields set by flags (None values are ignored).
         params: parsed ``-p`` values; they win over the recipe's params.
+        dataset: the dataset entry, whose ``recipes`` for ``arch`` take the
+            place of the architecture's recipes of the same name.
 
     Returns:
         (recipe name, Recipe, hyperparameters passed to ``arch.build``).
@@ -78,10 +80,12 @@ def resolve(arch: Architecture, recipe_name: str | None = None, overrides: dict 
         UsageError: unknown recipe or an out-of-range value.
     """
     name = (recipe_name or arch.default_recipe).lower()
-    if name not in arch.recipes:
+    # A dataset may bring recipes for an architecture (its tutorial's settings).
+    available = {**arch.recipes, **((dataset.recipes or {}).get(arch.name, {}) if dataset else {})}
+    if name not in available:
         raise UsageError(f"--recipe {recipe_name}: '{arch.name}' has recipes "
-                         f"{', '.join(sorted(arch.recipes))}")
-    recipe = arch.recipes[name]
+                         f"{', '.join(sorted(available))}")
+    recipe = available[name]
     changes = {k: v for k, v in (overrides or {}).items() if v is not None}
     if changes.get("augment") == "none":  # --augment none turns the recipe's augmentation off
         changes["augment"] = None

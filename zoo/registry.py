@@ -145,8 +145,17 @@ class DatasetEntry:
         locate: ``locate(data_dir=None) -> str | None``: where it would load
             from, without reading it; None when not available here.
         sources: human-readable list of the places it loads from, in order.
-        input_kind: what kind of input it gives (``"image"``).
+        input_kind: what kind of input it gives: ``"image"`` (H x W, or
+            H x W x C), ``"sequence"`` (time steps x features) or ``"vector"``.
         needs_data_dir: True when ``--data-dir`` is required.
+        task: ``zoo.tasks.Classification`` or ``Regression`` where known
+            without loading; None means classification over ``class_names``
+            (or only known after loading). The loaded ``Dataset.task`` must
+            match it.
+        recipes: recipes this dataset brings for architectures, architecture
+            name -> {recipe name -> ``Recipe``}; they take the place of the
+            architecture's own recipes of the same name (a tutorial that
+            defines a model's settings for this data).
     """
 
     name: str
@@ -160,14 +169,29 @@ class DatasetEntry:
     needs_data_dir: bool = False
     aliases: tuple = ()
     plugin: str = ""
+    task: Any = None
+    recipes: Mapping[str, Mapping[str, Recipe]] = field(default_factory=dict)
     kind = "dataset"
 
+    def declared_task(self):
+        """The task known without loading, or None."""
+        if self.task is not None:
+            return self.task
+        if self.class_names:
+            from zoo.tasks import Classification
+
+            return Classification(tuple(self.class_names))
+        return None
+
     def describe(self) -> dict:
+        task = self.declared_task()
         return {
             "input_shape": list(self.input_shape) if self.input_shape else None,
             "classes": list(self.class_names) if self.class_names else None,
+            "task": task.describe() if task is not None else None,
             "input_kind": self.input_kind,
             "sources": list(self.sources),
+            "recipes_for": {arch: sorted(r) for arch, r in self.recipes.items()},
         }
 
 

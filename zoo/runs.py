@@ -177,7 +177,7 @@ def read_config(run_dir: Path, resume: bool = False) -> dict:
 
 
 # What ``zoo runs`` reads from a finished run's metrics.json.
-METRICS_FIELDS = {"test_accuracy": (int, float), "epochs_run": int}
+METRICS_FIELDS = {"epochs_run": int}  # and each task's headline figures (zoo.tasks.METRICS_FIELDS)
 
 
 def damage(config: dict, metrics: dict | None) -> str | None:
@@ -189,7 +189,11 @@ def damage(config: dict, metrics: dict | None) -> str | None:
         if key in config and not isinstance(config[key], str):
             return f"config.json: '{key}' is not a string"
     if metrics is not None:
-        for key, kind in METRICS_FIELDS.items():
+        from zoo import tasks
+
+        task = config.get("task") if isinstance(config.get("task"), dict) else {}
+        needed = tasks.METRICS_FIELDS.get(task.get("kind", "classification"), ())
+        for key, kind in {**{k: (int, float) for k in needed}, **METRICS_FIELDS}.items():
             if not isinstance(metrics.get(key), kind) or isinstance(metrics.get(key), bool):
                 return f"metrics.json: '{key}' is {'missing' if key not in metrics else 'of the wrong type'}"
     return None

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo import calls, evaluation, plugins, plots, recipes, runs
+from zoo import calls, evaluation, plugins, plots, recipes, runs, tasks
 from zoo.errors import IncompatibleError, UsageError, ZooError, first_line, one_line
 from zoo.versions import versions
 
@@ -65,12 +65,13 @@ def augmentation(name: str, seed: int):
     ], name="augmentation")
 
 
-def input_pipeline(x, y, pixel_scale: float, classes: int, batch_size: int,
+def input_pipeline(x, y, pixel_scale: float, task, batch_size: int,
                    shuffle_seed: int | None = None, augment=None, epoch=None):
     """tf.data: shuffled batches, normalised (and augmented) on the fly, prefetched.
 
     Images stay uint8 in memory; each batch is converted to float32 when it is
-    read, and labels become one-hot so that label smoothing is available.
+    read, and its targets become what the task's loss reads (``task.encode``:
+    one-hot labels for classification, so that label smoothing is available).
 
     Shuffling permutes indices, once per epoch, and gathers whole batches, as
     Keras does for NumPy input: ``Dataset.shuffle`` over the images themselves
@@ -84,7 +85,7 @@ def input_pipeline(x, y, pixel_scale: float, classes: int, batch_size: int,
     import tensorflow as tf
 
     count = len(x)
-    images, labels = tf.constant(x), tf.constant(y.astype(np.int32))
+    images, labels = tf.constant(x), tf.constant(task.targets(y))
     whole = count // batch_size
 
     def order(_):
@@ -103,10 +104,12 @@ def input_pipeline(x, y, pixel_scale: float, classes: int, batch_size: int,
 
     def prepare(batch):
         batch_images = tf.cast(tf.gather(images, batch), tf.float32) * pixel_scale
-        if augment is not None:
-            # Keras image layers want a channel axis; the models add their own.
+        if augment is not None and len(x.shape) == 3:
+            # Keras image layers want a channel axis; grayscale models add their own.
             batch_images = augment(batch_images[..., None], training=True)[..., 0]
-        return batch_images, tf.one_hot(tf.gather(labels, batch), classes)
+        elif augment is not None:
+            batch_images = augment(batch_images, training=True)
+        return batch_images, task.encode(tf.gather(labels, batch))
 
     # One element per pass over the data; its permutation is read when the pass begins.
     data = tf.data.Dataset.from_tensors(0).map(order).flat_map(batches)
@@ -384,7 +387,7 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
         raise IncompatibleError(f"{arch_entry.name} reads {', '.join(arch_entry.accepts)} input; "
                                 f"{data_entry.name} gives {data_entry.input_kind}")
     try:
-        recipe_name, settings, hyper = recipes.resolve(arch_entry, recipe, overrides, params)
+        recipe_name, settings, hyper = recipes.resolve(arch_entry, recipe, overrides, params, data_entry)
     except (UsageError, TypeError, ValueError) as exc:
         if not resume:
             raise
@@ -396,9 +399,10 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
         raise IncompatibleError(f"--augment needs an image dataset; {data_entry.name} is not")
     # Before anything touches TensorFlow's devices: --devices may split the CPU.
     dist = distribute.configure(strategy, devices, cluster, task_index)
-    if not resume and data_entry.input_shape and data_entry.class_names:
+    declared_task = data_entry.declared_task()
+    if not resume and data_entry.input_shape and declared_task is not None:
         # Build once on the declared shape so a bad pairing fails before loading.
-        calls.build_model(arch_entry, data_entry.input_shape, len(data_entry.class_names), hyper)
+        calls.build_model(arch_entry, data_entry.input_shape, declared_task, hyper)
 
     import keras
     import tensorflow as tf
@@ -408,7 +412,10 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
     with stored():
         data = calls.load_dataset(data_entry, data_dir=data_dir, seed=seed)
     with dist.scope():  # variables are mirrored on every device (and worker)
-        model = calls.build_model(arch_entry, data.input_shape, data.classes, hyper)
+        model = calls.build_model(arch_entry, data.input_shape, data.task, hyper)
+    if (validation_monitor := settings.monitor) not in data.task.monitors:
+        raise IncompatibleError(f"--monitor {validation_monitor}: a {data.task.kind} task is judged by "
+                                f"{' or '.join(data.task.monitors)}")
 
     if not resume:
         if chief:
@@ -421,7 +428,8 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
             "dataset": data_entry.name, "dataset_plugin": data_entry.plugin,
             "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
             "data_source": data.source, "input_shape": list(data.input_shape),
-            "class_names": list(data.class_names), "pixel_scale": data.pixel_scale,
+            "class_names": list(data.class_names), "task": data.task.describe(),
+            "pixel_scale": data.pixel_scale,
             "normalisation": data.normalisation, "image_input": data.image_input(),
             "recipe": recipe_name, "recipe_settings": settings.to_dict(), "params": hyper,
             "seed": seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -439,7 +447,7 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
         x_train, y_train = data.x_train[:cut], data.y_train[:cut]
         # Multi-worker: each worker validates its share; the metrics are summed over all.
         x_val, y_val = dist.shard(data.x_train[cut:], data.y_train[cut:])
-        validation = input_pipeline(x_val, y_val, data.pixel_scale, data.classes,
+        validation = input_pipeline(x_val, y_val, data.pixel_scale, data.task,
                                     max(max(settings.batch_size, 256) // dist.local_replicas, 1))
     # Multi-worker: each worker trains on its share with --batch-size per worker.
     x_train, y_train = dist.shard(x_train, y_train, settings.batch_size)
@@ -448,17 +456,14 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
                          + (f" for each of {dist.workers} workers" if dist.multi_worker else ""))
     augment = augmentation(settings.augment, seed) if settings.augment else None
     epoch, seeding = epoch_seeds(seed, augment)
-    training = input_pipeline(x_train, y_train, data.pixel_scale, data.classes,
+    training = input_pipeline(x_train, y_train, data.pixel_scale, data.task,
                               dist.replica_batch(settings.batch_size), shuffle_seed=seed, augment=augment,
                               epoch=epoch)
     steps = math.ceil(len(x_train) / settings.batch_size)
 
     with dist.scope():  # one definition of loss, metrics and optimizer for every strategy
-        model.compile(
-            optimizer=make_optimizer(settings, steps),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
-            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-        )
+        model.compile(optimizer=make_optimizer(settings, steps),
+                      **data.task.compile_args(settings.label_smoothing))
     # Without a validation set the training loss is all there is to go by.
     monitor = settings.monitor if validation is not None else "loss"
     # The checkpoint keeps the lowest value: accuracies are negated.
@@ -519,7 +524,7 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
 
     best = load_run_model(run_dir)
     probabilities = evaluation.predict(best, data.normalise(data.x_test))
-    metrics = evaluation.scores(probabilities, data.y_test, data.class_names)
+    metrics = data.task.scores(probabilities, data.y_test)
     recorded = plots.read_history(history_path)
     metrics.update({
         "epochs_run": len(recorded.get("epoch", [])),
@@ -529,10 +534,7 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
         "distribution": {**config["distribution"], "final_weights_sha256": final_weights},
     })
     try:
-        plots.curves(recorded, run_dir / "curves.png")
-        plots.confusion(np.array(metrics["confusion_matrix"]), data.class_names, run_dir / "confusion.png")
-        plots.predictions(data.x_test[:15], data.y_test[:15], probabilities[:15], data.class_names,
-                          run_dir / "predictions.png")
+        plots.for_task(data, metrics, recorded, probabilities, run_dir)
     except OSError as exc:
         _write_failed(exc, run_dir, config)
     runs.write_json(run_dir / runs.METRICS, metrics)
@@ -569,13 +571,14 @@ def evaluate(run: str | None = None, dataset: str | None = None, data_dir: str |
     with stored(not (data_dir or dataset)):
         data = calls.load_dataset(entry, data_dir=data_dir or (None if dataset else config.get("data_dir")),
                                   seed=config.get("seed", 0))
-    if list(data.input_shape) != config["input_shape"] or data.classes != len(config["class_names"]):
+    task = tasks.from_config(config)
+    if list(data.input_shape) != config["input_shape"] or data.task != task:
         raise IncompatibleError(
-            f"{entry.name} has {data.classes} classes of shape {list(data.input_shape)}; the run's model "
-            f"reads {config['input_shape']} into {len(config['class_names'])} classes")
+            f"{entry.name} gives {data.task.kind} over {data.classes} outputs from shape "
+            f"{list(data.input_shape)}; the run's model reads {config['input_shape']} into "
+            f"{task.units} outputs ({task.kind})")
     model = load_run_model(run_dir)
-    metrics = evaluation.scores(evaluation.predict(model, data.normalise(data.x_test)),
-                                data.y_test, data.class_names)
+    metrics = data.task.scores(evaluation.predict(model, data.normalise(data.x_test)), data.y_test)
     return {"run": str(run_dir), "dataset": entry.name, **metrics}
 
 
@@ -627,7 +630,8 @@ def load_run_model(run_dir: Path):
     if "input_shape" in config and shape != list(config["input_shape"]):
         raise ZooError(f"{path}: the model reads {shape} but the run's config.json says "
                        f"{config['input_shape']}")
-    if "class_names" in config and units != len(config["class_names"]):
+    task = tasks.from_config(config) if config else None
+    if task is not None and units != task.units:
         raise ZooError(f"{path}: the model gives {units} outputs but the run has "
-                       f"{len(config['class_names'])} classes")
+                       + (f"{task.units} classes" if task.kind == "classification" else f"{task.units} outputs"))
     return model

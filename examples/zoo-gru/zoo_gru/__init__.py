@@ -1,5 +1,6 @@
 """zoo-gru: a GRU architecture registered through zoo's plugin hooks."""
 import zoo
+import zoo.tasks
 from zoo.registry import Param, Recipe
 
 PARAMS = {
@@ -18,17 +19,17 @@ RECIPES = {
 }
 
 
-def build(input_shape, classes, *, units=64, batch_norm=True, unroll=False,
-          classifier_activation="softmax", name="gru"):
+def build(input_shape, classes, *, units=64, batch_norm=True, unroll=False, task=None, name="gru"):
     """GRU over the image rows, optional BatchNormalization, then Dense.
 
     Args:
-        input_shape: (height, width): height time steps of width features.
-        classes: number of classes.
+        input_shape: (time steps, features): a sequence, or an image's rows.
+        classes: number of output units (task.units).
         units: GRU units.
         batch_norm: BatchNormalization after the GRU.
         unroll: unroll the recurrence.
-        classifier_activation: activation of the last layer.
+        task: the dataset's task (``zoo.tasks``), given by zoo: ``zoo.tasks.head``
+            ends the model with its head (softmax classes or linear outputs).
         name: model name.
 
     Returns:
@@ -44,7 +45,7 @@ def build(input_shape, classes, *, units=64, batch_norm=True, unroll=False,
     if batch_norm:
         # momentum 0.9: the moving statistics settle within a short run.
         x = layers.BatchNormalization(momentum=0.9)(x)
-    outputs = layers.Dense(classes, activation=classifier_activation, name="classifier")(x)
+    outputs = zoo.tasks.head(x, task)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -52,5 +53,5 @@ def build(input_shape, classes, *, units=64, batch_norm=True, unroll=False,
 def register_architectures(register):
     register(zoo.Architecture(
         name="gru", summary="GRU(64) + BatchNormalization reading rows as time steps (example plugin)",
-        build=build, accepts=("image",), params=PARAMS, recipes=RECIPES,
+        build=build, accepts=("image", "sequence"), params=PARAMS, recipes=RECIPES,
     ))
