@@ -73,11 +73,12 @@ def looping_rnns(model) -> list:
 
 def _unrolled(model, request):
     """The same model rebuilt with ``unroll=True``, its weights copied."""
-    from zoo import plugins
+    from zoo import calls, plugins, tasks
 
     arch = plugins.get("architecture", request["architecture"])
     params = {**request["params"], "unroll": True}
-    copy = arch.build(tuple(request["input_shape"]), int(request["classes"]), **params)
+    task = tasks.from_config({"task": request.get("task"), "class_names": request.get("class_names")})
+    copy = calls.build_model(arch, tuple(request["input_shape"]), task, params)
     copy.set_weights(model.get_weights())
     return copy
 

@@ -50,6 +50,8 @@ DEFAULT_REPRESENTATIVE_SIZE = 200
 # Verification thresholds (the issue's figures).
 FLOAT_ATOL = 1e-4  # max |p_file - p_keras| for float files
 QUANTIZED_POINTS = 1.0  # accuracy may drop at most this many points
+# Regression, quantized files: RMSE at most this much above Keras', plus a share of the output range.
+REGRESSION_RMSE_RATIO, REGRESSION_RANGE_SHARE = 1.05, 0.01
 
 
 class ExportError(ZooError):
@@ -64,31 +66,64 @@ class Check:
     quantized: bool
     test_accuracy: float
     keras_accuracy: float
-    agreement: float  # fraction of images with the same top class as Keras
+    agreement: float  # share of examples with Keras' top class (regression: within tolerance of Keras)
     max_abs_diff: float
     images: int
+    kind: str = "classification"  # the task's: regression scores "accuracy" as correctness
+    atol: float = FLOAT_ATOL  # float files: the largest difference allowed
+    rmse: float = 0.0  # regression: the file's and Keras' RMSE on the test set
+    keras_rmse: float = 0.0
+    span: float = 1.0  # regression: the range of Keras' outputs on the test set
 
     @property
     def passed(self) -> bool:
+        if self.quantized and self.kind == "regression":
+            return self.rmse <= self.rmse_limit
         if self.quantized:
-            # Compared in whole images so that 1 point is exact on any test set size.
+            # Compared in whole examples so that 1 point is exact on any test set size.
             drop = (self.keras_accuracy - self.test_accuracy) * self.images
             return drop <= QUANTIZED_POINTS / 100 * self.images + 1e-6
-        return self.max_abs_diff <= FLOAT_ATOL and self.agreement == 1.0
+        if self.kind == "regression":
+            return self.max_abs_diff <= self.atol
+        return self.max_abs_diff <= self.atol and self.agreement == 1.0
+
+    @property
+    def rmse_limit(self) -> float:
+        """Regression, quantized: RMSE at most 5% above Keras', plus 1% of the output range."""
+        return REGRESSION_RMSE_RATIO * self.keras_rmse + REGRESSION_RANGE_SHARE * self.span
+
+    @property
+    def _figure(self) -> str:
+        return "accuracy" if self.kind == "classification" else "correctness"
 
     def describe(self) -> str:
+        if self.quantized and self.kind == "regression":
+            return (f"RMSE {self.rmse:.4g} vs Keras {self.keras_rmse:.4g} (at most {self.rmse_limit:.4g}: "
+                    f"5% above Keras' plus 1% of the output range)")
         if self.quantized:
-            return (f"accuracy {self.test_accuracy:.4f} vs Keras {self.keras_accuracy:.4f} "
+            return (f"{self._figure} {self.test_accuracy:.4f} vs Keras {self.keras_accuracy:.4f} "
                     f"({100 * (self.test_accuracy - self.keras_accuracy):+.2f} points; "
                     f"at most -{QUANTIZED_POINTS:g} allowed)")
-        return (f"max |difference| {self.max_abs_diff:.2e} (at most {FLOAT_ATOL:g}), "
+        if self.kind == "regression":
+            return f"max |difference| {self.max_abs_diff:.2e} (at most {self.atol:.3g})"
+        return (f"max |difference| {self.max_abs_diff:.2e} (at most {self.atol:g}), "
                 f"same top class on {self.agreement:.2%} of {self.images} images (all required)")
 
     def to_dict(self) -> dict:
-        return {"test_accuracy": round(self.test_accuracy, 6), "agreement": round(self.agreement, 6),
-                "max_abs_diff": float(f"{self.max_abs_diff:.3g}"), "verified": self.passed,
-                "criterion": (f"accuracy within {QUANTIZED_POINTS:g} point of Keras" if self.quantized
-                              else f"max abs difference <= {FLOAT_ATOL:g} and same top class on every image")}
+        if self.quantized and self.kind == "regression":
+            criterion = "RMSE at most 5% above Keras' plus 1% of the output range"
+        elif self.quantized:
+            criterion = f"{self._figure} within {QUANTIZED_POINTS:g} point of Keras"
+        elif self.kind == "regression":
+            criterion = f"max abs difference <= {self.atol:.3g} (1e-4 of the output range)"
+        else:
+            criterion = f"max abs difference <= {self.atol:g} and same top class on every image"
+        figures = {"test_accuracy": round(self.test_accuracy, 6), "agreement": round(self.agreement, 6),
+                   "max_abs_diff": float(f"{self.max_abs_diff:.3g}"), "verified": self.passed,
+                   "criterion": criterion}
+        if self.kind == "regression":
+            figures.update(test_correctness=figures["test_accuracy"], test_rmse=round(self.rmse, 8))
+        return figures
 
 
 @dataclass
@@ -158,7 +193,7 @@ class ExportContext:
         if probabilities.shape != self.reference.shape:
             raise ExportError(f"{name}: gave outputs of shape {list(probabilities.shape)} on the test "
                               f"set, expected {list(self.reference.shape)} (nothing was written)")
-        check = compare(name, probabilities, self.reference, self.dataset.y_test, quantized)
+        check = compare(name, probabilities, self.reference, self.dataset.y_test, quantized, self.dataset.task)
         self.checks[name] = check
         if not check.passed:
             self.fail(name, f"failed verification: {check.describe()}")
@@ -175,10 +210,35 @@ class ExportContext:
 
 
 def compare(name: str, probabilities: np.ndarray, reference: np.ndarray, labels: np.ndarray,
-            quantized: bool) -> Check:
-    """Figures of one file against the Keras model."""
+            quantized: bool, task=None) -> Check:
+    """Figures of one file against the Keras model, by the task's rules.
+
+    Classification: accuracy, the share of images with Keras' top class, the
+    largest probability difference (float files: at most 1e-4 and the same
+    class everywhere). Regression: the share within the task's tolerance of
+    the truth ("correctness", scored like accuracy), the share within it of
+    Keras' outputs, the largest difference (float files: at most 1e-4 of the
+    output range, or 1e-4 where the range is below 1).
+    """
     probabilities = np.asarray(probabilities, dtype=np.float32)
     labels = np.asarray(labels)
+    if task is not None and task.kind == "regression":
+        truth = labels.reshape(len(labels), task.units).astype(np.float32)
+        reference = reference.reshape(truth.shape)
+        outputs = probabilities.reshape(truth.shape)
+
+        def correct(values, target):
+            return float(np.mean(np.all(np.abs(values - target) <= task.tolerance, axis=1))) if len(truth) else 0.0
+
+        def rmse(values):
+            return float(np.sqrt(np.mean((values - truth) ** 2))) if len(truth) else 0.0
+
+        span = float(reference.max() - reference.min()) if len(truth) else 0.0
+        return Check(file=name, quantized=quantized, test_accuracy=correct(outputs, truth),
+                     keras_accuracy=correct(reference, truth), agreement=correct(outputs, reference),
+                     max_abs_diff=float(np.max(np.abs(outputs - reference))) if len(truth) else 0.0,
+                     images=int(len(truth)), kind="regression", atol=FLOAT_ATOL * max(1.0, span),
+                     rmse=rmse(outputs), keras_rmse=rmse(reference), span=span)
     predicted = probabilities.argmax(axis=1)
     return Check(
         file=name, quantized=quantized,
@@ -440,7 +500,9 @@ def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: di
     if context.failures:
         raise ExportError("; ".join(context.failures) + f" (nothing was written to {dest})")
     card = model_card(context, files, reference)
-    (tmp / LABELS).write_text("".join(f"{name}\n" for name in dataset.class_names))
+    # One name per output, in output order: the classes, or a regression's outputs.
+    names = dataset.class_names if dataset.task.kind == "classification" else dataset.task.outputs
+    (tmp / LABELS).write_text("".join(f"{name}\n" for name in names))
     runs.write_json(tmp / CARD, card)
     os.chmod(tmp / CARD, 0o644)  # written through mkstemp, which makes it private
     os.chmod(tmp, 0o755)  # as mkdtemp does
@@ -451,7 +513,16 @@ def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: di
 def model_card(context: ExportContext, files: list, reference: np.ndarray) -> dict:
     """What a user of the exported files needs to know: inputs, classes, files and their figures."""
     config, dataset = context.config, context.dataset
-    keras_accuracy = float(np.mean(reference.argmax(axis=1) == dataset.y_test))
+    task = dataset.task
+    keras = compare("keras", reference, reference, dataset.y_test, False, task)
+    image = dataset.input_kind == "image"
+    if task.kind == "classification":
+        output = {"shape": [None, task.units], "dtype": "float32",
+                  "meaning": "class probabilities (softmax), in the order of labels.txt"}
+    else:
+        output = {"shape": [None, task.units], "dtype": "float32", "names": list(task.outputs),
+                  "meaning": f"predicted values (linear), in the order of labels.txt; scored within "
+                             f"{task.tolerance:g} of the truth"}
     return {
         "model_card_version": CARD_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -463,21 +534,26 @@ def model_card(context: ExportContext, files: list, reference: np.ndarray) -> di
             "name": context.model.inputs[0].name if getattr(context.model, "inputs", None) else "image",
             "shape": [None, *config["input_shape"]],
             "dtype": "float32",
-            "layout": "grayscale image rows x columns, no channel axis",
+            "layout": ("grayscale image rows x columns, no channel axis" if image else
+                       f"{dataset.input_kind}: " + " x ".join(map(str, config["input_shape"]))
+                       + (" (time steps x features)" if dataset.input_kind == "sequence" else "")),
             "normalisation": config.get("normalisation", dataset.normalisation),
             "pixel_scale": config.get("pixel_scale", dataset.pixel_scale),
             # How an image file becomes this input, whatever the dataset stored (zoo predict uses it).
-            "from_image_file": {**dataset.image_input(), "color": "grayscale (Pillow 'L'; 16-bit "
-                                "files scaled to 8 bits)", "resize": "bilinear, to rows x columns"},
+            **({"from_image_file": {**dataset.image_input(), "color": "grayscale (Pillow 'L'; 16-bit "
+                                    "files scaled to 8 bits)", "resize": "bilinear, to rows x columns"}}
+               if image else {"from_array_file": ".npy or .csv of one example's shape, used as stored "
+                                                 f"times {dataset.pixel_scale:g}"}),
         },
-        "output": {"shape": [None, len(dataset.class_names)], "dtype": "float32",
-                   "meaning": "class probabilities (softmax), in the order of labels.txt"},
+        "output": output,
+        "task": task.describe(),
         "class_names": list(dataset.class_names),
         "labels": LABELS,
         "verification": {
             "runtime": "LiteRT (ai_edge_litert) for .tflite files; TensorFlow for the SavedModel",
-            "test_set": f"{dataset.name} test set, all {len(dataset.y_test)} images",
-            "keras_test_accuracy": round(keras_accuracy, 6),
+            "test_set": f"{dataset.name} test set, all {len(dataset.y_test)} "
+                        f"{'images' if image else 'examples'}",
+            "keras_test_accuracy": round(keras.test_accuracy, 6),
             "float_max_abs_diff": FLOAT_ATOL,
             "quantized_max_accuracy_drop_points": QUANTIZED_POINTS,
         },

@@ -35,6 +35,9 @@ class Classifier:
     class_names: list
     scale: float  # model input = float32(8-bit pixel) * scale + offset
     offset: float = 0.0
+    task: str = "classification"  # or "regression": the outputs are values, named by class_names
+    layout: str = "image"  # or "sequence"/"vector": examples come from .npy/.csv files
+    array_scale: float = 1.0  # arrays: model input = stored value * array_scale
 
     def inputs(self, images: list) -> np.ndarray:
         """8-bit images as the model reads them, as the model card says."""
@@ -85,7 +88,9 @@ def load(model: str) -> Classifier:
     runner = LiteRTModel(path)
     card = _read_card(path)
     classes = runner.describe()["output"]["shape"][-1]
-    names = card.get("class_names")
+    task = (card.get("task") or {}).get("kind", "classification") if isinstance(card.get("task"), dict) \
+        else "classification"
+    names = card.get("class_names") if task == "classification" else (card.get("task") or {}).get("outputs")
     labels = path.parent / LABELS
     if not names and labels.is_file():
         names = [line.strip() for line in labels.read_text().splitlines() if line.strip()]
@@ -93,11 +98,39 @@ def load(model: str) -> Classifier:
         names = [str(i) for i in range(classes)]
     if len(names) != classes:
         raise DataError(f"{path}: gives {classes} classes but its labels name {len(names)}")
-    scale, offset = image_scaling(card, path)
-    if len(runner.image_shape) != 2:
-        raise DataError(f"{path}: expects input of shape {runner.input_shape}; zoo predict reads "
-                        "grayscale images (batch, height, width)")
-    return Classifier(path, runner, list(names), scale, offset)
+    section = card.get("input") if isinstance(card.get("input"), dict) else {}
+    layout = "image" if "from_array_file" not in section else str(section.get("layout", "sequence")).split(":")[0]
+    if layout == "image":
+        scale, offset = image_scaling(card, path)
+        if len(runner.image_shape) != 2:
+            raise DataError(f"{path}: expects input of shape {runner.input_shape}; zoo predict reads "
+                            "grayscale images (batch, height, width)")
+        return Classifier(path, runner, list(names), scale, offset, task)
+    return Classifier(path, runner, list(names), 1.0, 0.0, task, layout,
+                      float(section.get("pixel_scale") or 1.0))
+
+
+def load_array(path, shape: tuple) -> np.ndarray:
+    """One example from a ``.npy`` (no pickle) or ``.csv`` file, checked against the model's shape."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
+    try:
+        if path.suffix.lower() == ".npy":
+            array = np.load(path, allow_pickle=False)
+        elif path.suffix.lower() == ".csv":
+            array = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
+        else:
+            raise DataError(f"{path}: expected a .npy or .csv file holding one example")
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: unreadable ({exc})") from None
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise DataError(f"{path}: holds {array.dtype}, not numbers")
+    if array.shape != tuple(shape):
+        raise DataError(f"{path}: an example of shape {list(array.shape)}; the model reads {list(shape)}")
+    if not np.isfinite(array).all():
+        raise DataError(f"{path}: holds NaN or infinity")
+    return array
 
 
 def image_scaling(card: dict, path: Path) -> tuple[float, float]:
@@ -137,8 +170,18 @@ def predict(model: str, images, top_k: int = 3) -> dict:
         ZooError: a missing or unreadable model or image (one line each).
     """
     classifier = load(model)
-    pixels = [load_image(image, classifier.runner.image_shape) for image in images]
-    probabilities = classifier.probabilities(pixels) if pixels else np.zeros((0, 0))
+    if classifier.layout != "image":
+        examples = [load_array(f, classifier.runner.image_shape) for f in images]
+        x = np.stack(examples).astype(np.float32) * np.float32(classifier.array_scale) if examples else None
+        outputs = classifier.runner.predict(x) if examples else np.zeros((0, 0))
+    else:
+        pixels = [load_image(image, classifier.runner.image_shape) for image in images]
+        outputs = classifier.probabilities(pixels) if pixels else np.zeros((0, 0))
+    if classifier.task == "regression":
+        return {"model": str(classifier.path), "results": [
+            {"image": str(f), "values": {name: round(float(v), 6) for name, v in zip(classifier.class_names, row)}}
+            for f, row in zip(images, outputs)]}
+    probabilities = outputs
     k = max(1, min(int(top_k), len(classifier.class_names)))
     results = []
     for image, row in zip(images, probabilities):

@@ -90,12 +90,17 @@ class Payload:
 class World:
     """The test's directory (also the working directory), with helpers to fill it."""
 
-    def __init__(self, root: Path, good_run: Path, exported: Path):
+    def __init__(self, root: Path, good_run: Path, exported: Path, fixture: Callable | None = None):
         self.root = root
         self.runs = root / "runs"
         self.good_run = good_run
         self.exported = exported
         self.unmount = None  # a tmpfs a row mounted, unmounted after it
+        self._fixture = fixture  # pytest's getfixturevalue: fixtures only the rows that need them pay for
+
+    @property
+    def regression_export(self) -> Path:
+        return self._fixture("regression_export")
 
     @property
     def marker(self) -> Path:
@@ -310,6 +315,20 @@ PLUGINS = {
                                       params={"units": zoo.registry.Param(8, "units")},
                                       recipes={"tuned": zoo.Recipe(epochs=1)}))
     """,
+    "no-softmax": """
+        import zoo
+
+        def build(input_shape, classes, **params):
+            import keras
+            inputs = keras.Input(shape=input_shape)
+            x = keras.layers.Flatten()(inputs)
+            return keras.Model(inputs, keras.layers.Dense(classes)(x))  # forgot the softmax
+
+        @zoo.hookimpl
+        def register_architectures(register):
+            register(zoo.Architecture(name="logits", summary="no softmax", build=build,
+                                      recipes={"tuned": zoo.Recipe(epochs=1)}))
+    """,
     "load-raises": """
         import zoo
 
@@ -332,6 +351,7 @@ PLUGINS = {
         import numpy as np
         import zoo
         from zoo.dataset import Dataset
+        from zoo.tasks import Regression
 
         CLASSES = ("a", "b")
 
@@ -350,13 +370,19 @@ PLUGINS = {
             "nan-pixels": lambda: dataset("nan-pixels", np.full((8, 28, 28), np.nan, np.float32), good(8)[1],
                                           *good(4)),
             "newline-class": lambda: dataset("newline-class", *good(8), *good(4), classes=("a", "b\\nc")),
+            "nan-targets": lambda: Dataset("nan-targets", (), good(8)[0], np.full(8, np.nan, np.float32),
+                                           good(4)[0], np.zeros(4, np.float32), task=Regression()),
+            "regression-labels-as-text": lambda: Dataset("regression-labels-as-text", (), good(8)[0],
+                                                         np.array(["1"] * 8), good(4)[0], np.zeros(4),
+                                                         task=Regression()),
         }
 
         @zoo.hookimpl
         def register_datasets(register):
             for name, make in CASES.items():
+                task = Regression() if name in ("nan-targets", "regression-labels-as-text") else None
                 register(zoo.DatasetEntry(name=name, summary=name, load=lambda data_dir=None, seed=0, m=make: m(),
-                                          input_shape=(28, 28)))
+                                          input_shape=(28, 28), task=task))
     """,
     "exporters": """
         import zoo
@@ -491,6 +517,12 @@ def _export_with_foreign_file(w, foreign=True):
     (export / "model.tflite").write_bytes(b"TFL3")
     if foreign:
         (export / "thesis.tex").write_text("years of work")
+
+
+def _regression_export(w):
+    """A LiteRT export of a regression model (dense on 100 x 2 sequences), as zoo export writes one."""
+    path = w.root / "seq"
+    shutil.copytree(w.regression_export, path)
 
 
 def _truncated_backup(w):
@@ -781,6 +813,27 @@ CASES = [
          plugins=("bad-arrays",)),
     Case("plugin-data-class-name-with-newline", ["train", "dense", "newline-class", "-q"], 1,
          "class name 'b\\nc' is empty or holds a control character", plugins=("bad-arrays",)),
+    Case("plugin-builder-forgets-the-softmax", ["train", "logits", "fashion-sample", "-q"], 1,
+         "(zoo-hostile-no-softmax) built a classifier whose outputs are not probabilities", plugins=("no-softmax",)),
+    Case("plugin-data-nan-regression-targets", ["train", "dense", "nan-targets", "-q"], 1,
+         "dataset 'nan-targets' (zoo-hostile-bad-arrays): y_train holds NaN or infinity", plugins=("bad-arrays",)),
+    Case("plugin-data-regression-targets-as-text", ["train", "dense", "regression-labels-as-text", "-q"], 1,
+         "y_train has dtype <U1; expected numbers", plugins=("bad-arrays",)),
+    Case("regression-monitor-val-accuracy", ["train", "simplernn", "multiply", "--monitor", "val_accuracy", "-q"], 2,
+         "--monitor val_accuracy: a regression task is judged by val_loss or val_mae"),
+    Case("classification-arch-on-sequences", ["train", "cnn", "multiply", "-q"], 2,
+         "cnn reads image input; multiply gives sequence"),
+    Case("multiply-with-data-dir", ["train", "simplernn", "multiply", "--data-dir", "{root}", "-q"], 2,
+         "dataset 'multiply' is generated; --data-dir does not apply"),
+    Case("predict-regression-model-on-an-image", ["predict", "{root}/seq", "{root}/shoe.png"], 1,
+         "shoe.png: expected a .npy or .csv file holding one example",
+         setup=lambda w: (w.image(), _regression_export(w))),
+    Case("predict-regression-npy-of-another-shape", ["predict", "{root}/seq", "{root}/x.npy"], 1,
+         "x.npy: an example of shape [3, 2]; the model reads [100, 2]",
+         setup=lambda w: (np.save(w.root / "x.npy", np.zeros((3, 2))), _regression_export(w))),
+    Case("predict-regression-npy-with-a-pickle", ["predict", "{root}/seq", "{root}/x.npy"], 1, "x.npy: unreadable",
+         setup=lambda w: (np.save(w.root / "x.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True),
+                          _regression_export(w))),
     Case("plugin-exporter-raises", ["export", "r", "--format", "boom"], 1,
          "exporter 'boom' (zoo-hostile-exporters) failed in export: RuntimeError: disk on fire",
          plugins=("exporters",), setup=lambda w: w.run()),
@@ -861,6 +914,16 @@ def exported(good_run, tmp_path_factory):
                          log=lambda *a: None).directory
 
 
+@pytest.fixture(scope="session")
+def regression_export(tmp_path_factory):
+    """A verified LiteRT export of dense trained one epoch on the multiplication problem."""
+    from zoo import export, trainer
+
+    root = tmp_path_factory.mktemp("hostile-regression")
+    run = trainer.train("dense", "multiply", overrides={"epochs": 1}, output=str(root / "run"), verbose=0).run_dir
+    return export.export(str(run), formats=["tflite"], output=str(root / "export"), log=lambda *a: None).directory
+
+
 def snapshot(root: Path, skip=("site",)) -> dict:
     """Every path under ``root``: kind, size, mtime and a SHA-1 of the content."""
     found = {}
@@ -922,8 +985,8 @@ NATIVE_LOG = ("I0000", "W0000", "E0000", "WARNING: All log messages before absl"
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(reason=c.xfail, strict=True))
                                   if c.xfail else c for c in CASES], ids=[c.id for c in CASES])
-def test_hostile_input(case, good_run, exported, tmp_path, monkeypatch):
-    world = World(tmp_path, good_run, exported)
+def test_hostile_input(case, good_run, exported, tmp_path, monkeypatch, request):
+    world = World(tmp_path, good_run, exported, request.getfixturevalue)
     try:
         if case.setup:
             case.setup(world)

@@ -1,0 +1,149 @@
+"""Tasks: classification and regression through build, train, evaluate, export and predict."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from zoo import calls, export, plugins, predict, trainer
+from zoo.cli import cli
+from zoo.tasks import Classification, Regression
+
+from test_readme import python_block
+
+ARCHITECTURES = plugins.registry().entries("architecture")
+SEQUENCE = (100, 2)
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES, ids=lambda a: a.name)
+def test_every_architecture_builds_for_each_task_it_can_read(arch):
+    """Building only: a classifier on 28x28 images, a regressor on 100 x 2 sequences."""
+    classifier = calls.build_model(arch, (28, 28), Classification(tuple("abcdefghij")), {})
+    assert classifier.outputs[0].shape[-1] == 10
+    from zoo.errors import IncompatibleError
+
+    try:  # a colour image: the image architectures and dense read it, the recurrent ones refuse in one line
+        rgb = calls.build_model(arch, (32, 32, 3), Classification(("cat", "dog")), {})
+        assert tuple(rgb.inputs[0].shape[1:]) == (32, 32, 3)
+        assert "sequence" not in arch.accepts or arch.name == "dense"
+    except IncompatibleError as exc:
+        assert "sequence" in arch.accepts and "Received: input_shape=(32, 32, 3)" in str(exc)
+    if "sequence" in arch.accepts:
+        regressor = calls.build_model(arch, SEQUENCE, Regression(("product",)), {})
+        out = np.asarray(regressor(np.full((3, *SEQUENCE), 0.5, np.float32)))
+        assert out.shape == (3, 1)
+        assert regressor.layers[-1].get_config()["activation"] == "linear"
+
+
+def test_multiply_is_the_tutorials_generator():
+    """The same numbers as the tutorial's own loop on NumPy's global generator, seed by seed."""
+    from zoo_plugins.datasets import multiply_arrays
+
+    np.random.seed(3)
+    x, y = [], []
+    for _ in range(3000):  # the tutorial's code, as printed there
+        lst = np.random.rand(100)
+        idx = np.random.choice(100, 2, replace=False)
+        zeros = np.zeros(100)
+        zeros[idx] = 1
+        x.append(np.array(list(zip(zeros, lst))))
+        y.append(np.prod(lst[idx]))
+    x_train, y_train, x_test, y_test = multiply_arrays(3)
+    assert x_train.shape == (2560, 100, 2) and x_test.shape == (440, 100, 2)
+    np.testing.assert_allclose(np.concatenate([x_train, x_test]), np.array(x), rtol=1e-7)
+    np.testing.assert_allclose(np.concatenate([y_train, y_test]), np.array(y), rtol=1e-6)
+    assert not np.array_equal(multiply_arrays(4)[1], y_train)
+
+
+def test_the_multiply_tutorial_recipes_are_the_tutorials_models():
+    simplernn, lstm = plugins.get("architecture", "simplernn"), plugins.get("architecture", "lstm-bn")
+    entry = plugins.get("dataset", "multiply")
+    from zoo import recipes
+
+    for arch, layer in ((simplernn, "SimpleRNN"), (lstm, "LSTM")):
+        name, recipe, hyper = recipes.resolve(arch, "tutorial", None, None, entry)
+        assert (recipe.epochs, recipe.validation_split, recipe.optimizer) == (100, 0.2, "adam")
+        model = calls.build_model(arch, SEQUENCE, entry.task, hyper)
+        kinds = [type(layer_).__name__ for layer_ in model.layers[1:]]
+        assert kinds == [layer, layer, "Dense"], kinds
+        assert model.layers[1].return_sequences and model.layers[1].units == 30
+
+
+@pytest.fixture(scope="module")
+def regression_run(tmp_path_factory):
+    """simplernn on multiply, two epochs of the tutorial recipe, exported to every variant."""
+    run = tmp_path_factory.mktemp("regression") / "run"
+    trainer.train("simplernn", "multiply", recipe="tutorial", overrides={"epochs": 2}, output=str(run), verbose=0)
+    export.export(str(run), formats=["tflite"], quantize=["float16", "dynamic", "int8"], log=lambda m: None)
+    return run
+
+
+def test_a_regression_run_is_scored_as_regression(regression_run):
+    metrics = json.loads((regression_run / "metrics.json").read_text())
+    assert {"test_mse", "test_mae", "test_rmse", "test_correctness"} <= set(metrics)
+    assert metrics["tolerance"] == 0.04 and metrics["test_examples"] == 440
+    assert metrics["test_rmse"] == pytest.approx(metrics["test_mse"] ** 0.5, rel=1e-5)
+    assert 0 <= metrics["test_correctness"] <= 1
+    config = json.loads((regression_run / "config.json").read_text())
+    assert config["task"] == {"kind": "regression", "outputs": ["product"], "tolerance": 0.04}
+    runs = CliRunner().invoke(cli, ["runs", "--json"], env={"ZOO_RUNS_DIR": str(regression_run.parent)})
+    assert json.loads(runs.output)[0]["headline"].startswith("test RMSE ")
+
+
+def test_a_regression_run_exports_every_variant_and_predict_gives_keras_values(regression_run, tmp_path):
+    import keras
+
+    card = json.loads((regression_run / "export" / "model_card.json").read_text())
+    assert card["task"]["kind"] == "regression" and card["output"]["names"] == ["product"]
+    assert {f["file"] for f in card["files"]} == {"saved_model", "model.tflite", "model.float16.tflite",
+                                                  "model.dynamic.tflite", "model.int8.tflite"}
+    assert all(f["verified"] for f in card["files"])
+    float32 = next(f for f in card["files"] if f["file"] == "model.tflite")
+    assert float32["max_abs_diff"] <= 1e-4
+
+    from zoo_plugins.datasets import multiply_arrays
+
+    examples = multiply_arrays(0)[2][:5]
+    files = []
+    for i, example in enumerate(examples):
+        files.append(tmp_path / f"{i}.npy")
+        np.save(files[-1], example)
+    np.savetxt(tmp_path / "csv.csv", examples[0], delimiter=",")
+    result = predict.predict(str(regression_run), [str(f) for f in files] + [str(tmp_path / "csv.csv")])
+    values = np.array([r["values"]["product"] for r in result["results"]])
+    expected = keras.saving.load_model(regression_run / "model.keras").predict(examples, verbose=0)[:, 0]
+    np.testing.assert_allclose(values[:5], expected, atol=1e-5)
+    assert values[5] == pytest.approx(values[0], abs=1e-5)
+    printed = CliRunner().invoke(cli, ["predict", str(regression_run), str(files[0])])
+    assert printed.exit_code == 0 and printed.output.startswith(f"{files[0]}: product ")
+
+
+def test_a_third_party_regression_dataset_trains_with_a_builtin_architecture(tmp_path, monkeypatch):
+    """The README's regression dataset, as printed: next-value windows of a sine wave."""
+    import importlib
+    import sys
+
+    site = tmp_path / "site"
+    (site / "zoo_sine").mkdir(parents=True)
+    (site / "zoo_sine" / "__init__.py").write_text(python_block("#### A regression dataset"))
+    info = site / "zoo_sine-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-sine\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[zoo]\nzoo_sine = zoo_sine\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("ZOO_LOAD_PLUGINS", "zoo_sine")
+    importlib.invalidate_caches()
+    plugins.load.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["train", "dense", "sine", "--epochs", "3", "-q", "-o", str(tmp_path / "r")])
+        refused = CliRunner().invoke(cli, ["train", "cnn", "sine", "-q"])
+        monitor = CliRunner().invoke(cli, ["train", "dense", "sine", "--monitor", "val_accuracy", "-q",
+                                           "--validation-split", "0.2", "-o", str(tmp_path / "m")])
+    finally:
+        plugins.load.cache_clear()
+        sys.modules.pop("zoo_sine", None)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("dense on sine: test RMSE ")
+    assert refused.exit_code == 2 and "cnn reads image input; sine gives sequence" in refused.output
+    assert monitor.exit_code == 2 and "a regression task is judged by val_loss or val_mae" in monitor.output
+    assert not (tmp_path / "m").exists()
