@@ -33,7 +33,11 @@ BASELINE = REPO.parent / "shared" / "baselines" / "seed_keras.py"
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 MNIST_SUBSET = REPO.parent / "shared" / "data" / "mnist-10k"
 ARCHITECTURES = ("dense", "cnn", "vgg", "simplernn", "lstm-bn")
-PARTS = ("accuracy", "overhead", "startup", "export")
+PARTS = ("accuracy", "overhead", "startup", "export", "sequences", "forecast")
+FORECAST_ARCHITECTURES = ("simplernn", "lstm-bn", "gru")
+# The CNN/RNN tutorial's multiplication problem: correctness (share of the 440
+# test predictions within 0.04 of the truth) it published for each model.
+SEQUENCE_PUBLISHED = {"simplernn": 0.0977, "lstm-bn": 0.9568}
 
 # What the tutorials published, and the official Fashion-MNIST benchmark's
 # entries for similar models (zalandoresearch/fashion-mnist README).
@@ -133,6 +137,52 @@ def record_runs(run_dirs) -> dict:
                      "fit_seconds": metrics["training_seconds"], "wall_seconds": None,
                      "peak_rss_mb": None, "run_dir": str(run_dir),
                      "recorded": f"zoo train run of {config['created']}, params {config['params']}"}
+    return rows
+
+
+def part_sequences(seeds, workdir: Path) -> dict:
+    """The multiplication problem's tutorial recipes (SimpleRNN and LSTM), one row per seed."""
+    rows = {}
+    for arch in SEQUENCE_PUBLISHED:
+        for seed in seeds:
+            print(f"sequences: {arch} tutorial on multiply, seed {seed}", flush=True)
+            name = f"{arch}-multiply-seed{seed}-"
+            run_dir = Path(tempfile.mkdtemp(prefix=name, dir=workdir))
+            result = timed(zoo_cmd("train", arch, "multiply", "--recipe", "tutorial", "--seed", str(seed),
+                                   "-o", str(run_dir), "-q"))
+            if result["rc"] != 0:
+                rows[f"{arch}/tutorial/multiply/{seed}"] = {
+                    "error": result["stderr"].strip().splitlines()[-1:] or ["?"]}
+                continue
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            rows[f"{arch}/tutorial/multiply/{seed}"] = {
+                "seed": seed, "test_correctness": metrics["test_correctness"], "test_rmse": metrics["test_rmse"],
+                "epochs_run": metrics["epochs_run"], "fit_seconds": metrics["training_seconds"],
+                "wall_seconds": round(result["seconds"], 1), "run_dir": str(run_dir)}
+    return rows
+
+
+def part_forecast(seeds, workdir: Path) -> dict:
+    """Sunspots: each recurrent architecture's tuned RMSE per seed, and the naive last-value forecast."""
+    from zoo import calls, plugins
+
+    data = calls.load_dataset(plugins.get("dataset", "sunspots"))
+    naive = float(((data.x_test[:, -1, 0] - data.y_test) ** 2).mean() ** 0.5)
+    rows = {"naive/last-value/sunspots": {"test_rmse": round(naive, 6), "seed": None,
+                                          "note": "each test year forecast as the year before it"}}
+    for arch in FORECAST_ARCHITECTURES:
+        for seed in seeds:
+            print(f"forecast: {arch} tuned on sunspots, seed {seed}", flush=True)
+            run_dir = Path(tempfile.mkdtemp(prefix=f"{arch}-sunspots-seed{seed}-", dir=workdir))
+            result = timed(zoo_cmd("train", arch, "sunspots", "--seed", str(seed), "-o", str(run_dir), "-q"))
+            key = f"{arch}/tuned/sunspots/{seed}"
+            if result["rc"] != 0:
+                rows[key] = {"error": result["stderr"].strip().splitlines()[-1:] or ["?"]}
+                continue
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            rows[key] = {"seed": seed, "test_rmse": metrics["test_rmse"],
+                         "test_correctness": metrics["test_correctness"], "epochs_run": metrics["epochs_run"],
+                         "fit_seconds": metrics["training_seconds"], "run_dir": str(run_dir)}
     return rows
 
 
@@ -271,6 +321,7 @@ def main(argv=None):
     parser.add_argument("--overhead-repeats", type=int, default=3,
                         help="alternated zoo/baseline pairs per architecture (medians are reported)")
     parser.add_argument("--repeats", type=int, default=5, help="start-up timings per command")
+    parser.add_argument("--seeds", default="0,1,2", help="sequences part: the seeds of each row's mean")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "zoo-bench")
     parser.add_argument("--render", action="store_true", help="only rewrite RESULTS.md")
     parser.add_argument("--record", nargs="+", type=Path, metavar="RUN",
@@ -299,6 +350,10 @@ def main(argv=None):
             if part == "accuracy":
                 rows = part_accuracy(archs, args.recipes.split(","), args.workdir,
                                      args.datasets.split(","))
+            elif part == "forecast":
+                rows = part_forecast([int(x) for x in args.seeds.split(",") if x.strip()], args.workdir)
+            elif part == "sequences":
+                rows = part_sequences([int(x) for x in args.seeds.split(",") if x.strip()], args.workdir)
             elif part == "overhead":
                 rows = part_overhead(archs, args.overhead_epochs, args.workdir, args.overhead_repeats)
             elif part == "startup":

@@ -191,11 +191,60 @@ def _int8_target(arch: str, size_ratio, delta) -> str:
     return "; ".join(verdicts)
 
 
+def sequences(section: dict) -> str:
+    """The multiplication problem: each model's correctness, mean and range over seeds."""
+    import statistics
+
+    from bench.__main__ import SEQUENCE_PUBLISHED
+
+    by_arch: dict = {}
+    for key, row in section["rows"].items():
+        if "test_correctness" in row:
+            by_arch.setdefault(key.split("/")[0], []).append(row)
+    table = []
+    for arch, published in SEQUENCE_PUBLISHED.items():
+        found = by_arch.get(arch, [])
+        if not found:
+            table.append([arch, "-", "-", "-", f"{published:.2%}", "not measured"])
+            continue
+        scores = [r["test_correctness"] for r in found]
+        table.append([arch, f"{statistics.mean(scores):.2%}", f"{min(scores):.2%} to {max(scores):.2%}",
+                      ", ".join(str(r["seed"]) for r in found), f"{published:.2%}",
+                      f"{statistics.mean(r['test_rmse'] for r in found):.4f} RMSE; "
+                      f"{statistics.mean(r['epochs_run'] for r in found):.0f} epochs, "
+                      f"{statistics.mean(r['fit_seconds'] for r in found):.0f} s fit"])
+    return _table(["model (tutorial recipe)", "correctness, mean", "range", "seeds", "published", "also"], table)
+
+
+def forecast(section: dict) -> str:
+    """Sunspots: RMSE (hundreds of sunspots) of each architecture, mean and range, against last-value."""
+    import statistics
+
+    rows = section["rows"]
+    naive = rows.get("naive/last-value/sunspots", {}).get("test_rmse")
+    by_arch: dict = {}
+    for key, row in rows.items():
+        if "seed" in row and row.get("seed") is not None and "test_rmse" in row:
+            by_arch.setdefault(key.split("/")[0], []).append(row)
+    table = [["last value (naive)", _fmt(naive), "-", "-", "1.00", ""]] if naive else []
+    for arch, found in by_arch.items():
+        rmse = [r["test_rmse"] for r in found]
+        mean = statistics.mean(rmse)
+        table.append([f"{arch} (tuned)", f"{mean:.4f}", f"{min(rmse):.4f} to {max(rmse):.4f}",
+                      ", ".join(str(r["seed"]) for r in found), f"{mean / naive:.2f}" if naive else "-",
+                      f"{statistics.mean(r['epochs_run'] for r in found):.0f} epochs, "
+                      f"{statistics.mean(r['fit_seconds'] for r in found):.0f} s fit"])
+    return _table(["forecast of the last 40 years", "RMSE, mean", "range", "seeds", "ratio to naive", "also"],
+                  table)
+
+
 TITLES = {
     "accuracy": ("Accuracy on the full Fashion-MNIST test set", accuracy),
     "overhead": ("Overhead against plain Keras (../shared/baselines/seed_keras.py), same recipe", overhead),
     "startup": ("Start-up", startup),
     "export": ("Export: sizes, accuracy, latency", export),
+    "sequences": ("The multiplication problem (CNN/RNN tutorial): SimpleRNN against LSTM", sequences),
+    "forecast": ("Sunspots, next-year forecast (hundreds of sunspots)", forecast),
 }
 
 

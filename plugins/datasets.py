@@ -434,6 +434,75 @@ def _load_multiply(data_dir=None, seed=0) -> Dataset:
                    input_kind="sequence", task=Regression(("product",), MULTIPLY_TOLERANCE))
 
 
+# --- a real time series shipped with zoo: yearly sunspot numbers ------------------------
+
+SUNSPOTS_CSV = SAMPLE_DIR.parent / "sunspots" / "sunspots.csv"
+SUNSPOTS_WINDOW = 20  # years of history per example: about two solar cycles
+SUNSPOTS_TEST_YEARS = 40  # the last 40 years are forecast, never trained on
+SUNSPOTS_SCALE = 100.0  # stored and predicted in hundreds of sunspots
+SUNSPOTS_TOLERANCE = 0.1  # "correct" within 10 sunspots
+
+
+def read_sunspots(path: Path = SUNSPOTS_CSV):
+    """``(years, counts)`` from the shipped CSV (YEAR, SUNACTIVITY), checked year by year."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        years = np.array([int(r["YEAR"]) for r in rows])
+        counts = np.array([float(r["SUNACTIVITY"]) for r in rows])
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise DataError(f"{path}: not the sunspot CSV zoo ships ({first_line(exc)})") from None
+    if len(years) < 2 or not np.array_equal(np.diff(years), np.ones(len(years) - 1)) or not np.isfinite(counts).all():
+        raise DataError(f"{path}: expected one finite value per consecutive year")
+    return years, counts
+
+
+def next_value_windows(series: np.ndarray, window: int, test: int):
+    """Sliding windows of ``window`` values, each predicting the value after it.
+
+    Split by time, never shuffled across it: the last ``test`` targets (and
+    the windows that predict them) are the test set; every training target
+    comes before the first test target.
+    """
+    x = np.stack([series[i:i + window] for i in range(len(series) - window)])[..., None]
+    y = series[window:]
+    cut = len(y) - test
+    return (x[:cut].astype(np.float32), y[:cut].astype(np.float32),
+            x[cut:].astype(np.float32), y[cut:].astype(np.float32))
+
+
+def _load_sunspots(data_dir=None, seed=0) -> Dataset:
+    if data_dir:
+        raise UsageError("dataset 'sunspots' is shipped with zoo; --data-dir does not apply")
+    from zoo.tasks import Regression
+
+    years, counts = read_sunspots()
+    arrays = next_value_windows(counts / SUNSPOTS_SCALE, SUNSPOTS_WINDOW, SUNSPOTS_TEST_YEARS)
+    source = {"path": str(SUNSPOTS_CSV), "md5": {SUNSPOTS_CSV.name: hashlib.md5(SUNSPOTS_CSV.read_bytes()).hexdigest()},
+              "series": f"yearly sunspot numbers {years[0]}-{years[-1]} (NOAA NGDC, public domain, via "
+                        "statsmodels 0.15.0; scripts/make_sunspots.py)",
+              "window": SUNSPOTS_WINDOW, "scale": f"counts / {SUNSPOTS_SCALE:g}",
+              "split": f"chronological: targets {years[SUNSPOTS_WINDOW]}-{years[-SUNSPOTS_TEST_YEARS - 1]} train, "
+                       f"{years[-SUNSPOTS_TEST_YEARS]}-{years[-1]} test"}
+    return Dataset("sunspots", (), *arrays, source=source, pixel_scale=1.0, input_kind="sequence",
+                   task=Regression(("sunspots / 100",), SUNSPOTS_TOLERANCE))
+
+
+def _sunspots_recipes():
+    """One recurrent layer of 32, batch 16, early stopping on the most recent training years."""
+    from zoo.registry import Recipe
+
+    tuned = Recipe(optimizer="adam", learning_rate=3e-3, batch_size=16, epochs=300, validation_split=0.15,
+                   patience=30, params={"units": 32, "depth": 1, "batch_norm": False, "dropout": 0.0},
+                   note="one recurrent layer of 32 over 20 years, adam 3e-3, early stopping on the "
+                        "latest 15% of the training years")
+    return {"simplernn": {"tuned": tuned}, "lstm-bn": {"tuned": dataclasses.replace(
+                tuned, params={**tuned.params, "bidirectional": False})},
+            "gru": {"tuned": dataclasses.replace(tuned, params={"units": 32, "batch_norm": False})}}
+
+
 def _multiply_recipes():
     """The tutorial's two models for the multiplication problem, and a tuned default."""
     from zoo.registry import Recipe
@@ -494,6 +563,14 @@ def register_datasets(register):
                 "product of the two marked values; 2,560 + 440, generated from --seed",
         locate=lambda data_dir=None: "generated from --seed", sources=("generated from --seed",),
         recipes=_multiply_recipes(),
+    ))
+    register(zoo.DatasetEntry(
+        name="sunspots", input_kind="sequence", input_shape=(SUNSPOTS_WINDOW, 1),
+        task=Regression(("sunspots / 100",), SUNSPOTS_TOLERANCE), load=_load_sunspots,
+        summary="Yearly sunspot numbers 1700-2008 (public domain, shipped): 20 years -> the next, "
+                "the last 40 years held out for testing",
+        locate=lambda data_dir=None: str(SUNSPOTS_CSV) if SUNSPOTS_CSV.is_file() else None,
+        sources=(f"shipped with zoo: {SUNSPOTS_CSV}",), recipes=_sunspots_recipes(),
     ))
     register(zoo.DatasetEntry(
         name="idx", summary="Your MNIST-style IDX files (the four train/t10k files) in --data-dir",

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import REPO
 from zoo import calls, export, plugins, predict, trainer
 from zoo.cli import cli
 from zoo.tasks import Classification, Regression
@@ -147,3 +148,26 @@ def test_a_third_party_regression_dataset_trains_with_a_builtin_architecture(tmp
     assert refused.exit_code == 2 and "cnn reads image input; sine gives sequence" in refused.output
     assert monitor.exit_code == 2 and "a regression task is judged by val_loss or val_mae" in monitor.output
     assert not (tmp_path / "m").exists()
+
+
+def test_sunspots_is_the_shipped_series_windowed_in_time_order():
+    import hashlib
+    import importlib.util
+
+    from zoo_plugins import datasets
+
+    spec = importlib.util.spec_from_file_location("make_sunspots", REPO / "scripts" / "make_sunspots.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert hashlib.md5(datasets.SUNSPOTS_CSV.read_bytes()).hexdigest() == script.MD5
+    years, counts = datasets.read_sunspots()
+    assert (years[0], years[-1], len(counts)) == (1700, 2008, 309)
+    data = calls.load_dataset(plugins.get("dataset", "sunspots"))
+    series = counts / 100
+    assert data.x_train.shape == (249, 20, 1) and data.x_test.shape == (40, 20, 1)
+    # Every window is 20 consecutive years and its target the year after; test years come last.
+    np.testing.assert_allclose(data.x_train[0, :, 0], series[:20], rtol=1e-6)
+    np.testing.assert_allclose(data.y_train[-1], series[268], rtol=1e-6)
+    np.testing.assert_allclose(data.x_test[-1, :, 0], series[-21:-1], rtol=1e-6)
+    np.testing.assert_allclose(data.y_test, series[-40:], rtol=1e-6)
+    assert data.task.kind == "regression" and data.input_kind == "sequence"

@@ -130,7 +130,7 @@ def validate(recipe: Recipe) -> None:
         raise UsageError(f"--monitor {recipe.monitor}: expected one of {', '.join(MONITORS)}")
     if recipe.schedule not in SCHEDULES:
         raise UsageError(f"schedule {recipe.schedule}: expected one of {', '.join(SCHEDULES)}")
-    from zoo.trainer import AUGMENTATIONS
+    from zoo.augment import AUGMENTATIONS
 
     if recipe.augment is not None and recipe.augment not in AUGMENTATIONS:
         raise UsageError(f"--augment {recipe.augment}: expected one of {', '.join(AUGMENTATIONS)}")

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo import calls, evaluation, plugins, plots, recipes, runs, tasks
+from zoo.augment import AUGMENTATIONS, augmentation  # noqa: F401 - zoo.trainer's names, as before
 from zoo.errors import IncompatibleError, UsageError, ZooError, first_line, one_line
 from zoo.versions import versions
 
@@ -36,33 +37,6 @@ class TrainResult:
     run_dir: Path
     metrics: dict
     config: dict = field(default_factory=dict)
-
-
-AUGMENTATIONS = {
-    # The VGG tutorial's ImageDataGenerator settings, as Keras layers.
-    "tutorial": "rotation 10 degrees, zoom 0.1, shear 0.1, shift 0.1, horizontal flip",
-    # Clothing is left-right symmetric and roughly centred: flips and small
-    # shifts add variety without the distortions that blur 28x28 images.
-    "flip-shift": "horizontal flip, shift 0.1",
-}
-
-
-def augmentation(name: str, seed: int):
-    """An augmentation of ``AUGMENTATIONS`` as a Keras Sequential of image layers."""
-    from keras import Sequential, layers
-
-    flip_shift = [
-        layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 3),
-        layers.RandomFlip("horizontal", seed=seed + 4),
-    ]
-    if name == "flip-shift":
-        return Sequential(flip_shift, name="augmentation")
-    return Sequential([
-        layers.RandomRotation(10 / 360, fill_mode="constant", seed=seed),
-        layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 1),
-        layers.RandomShear(x_factor=0.1, y_factor=0.1, fill_mode="constant", seed=seed + 2),
-        *flip_shift,
-    ], name="augmentation")
 
 
 def input_pipeline(x, y, pixel_scale: float, task, batch_size: int,
