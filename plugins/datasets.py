@@ -490,6 +490,34 @@ def _load_sunspots(data_dir=None, seed=0) -> Dataset:
                    task=Regression(("sunspots / 100",), SUNSPOTS_TOLERANCE))
 
 
+def next_value_arrays():
+    """The CNN/RNN tutorial's first sequence exercise: four steps of a rising sequence -> the next.
+
+    Training, as the tutorial builds it: for i in 0..5, the window
+    ``[i, i+1, i+2, i+3] / 10`` (4 steps, 1 feature) and the target
+    ``(i + 4) / 10``. The tutorial then asks the model about two windows it
+    never saw, ``[0.6, 0.7, 0.8, 0.9]`` (next: 1.0) and ``[-0.1, 0.0, 0.1, 0.2]``
+    (next: 0.3): those are the test set.
+    """
+    x_train = np.array([[[c / 10] for c in range(i, i + 4)] for i in range(6)], dtype=np.float32)
+    y_train = np.array([(i + 4) / 10 for i in range(6)], dtype=np.float32)
+    x_test = np.array([[[0.6], [0.7], [0.8], [0.9]], [[-0.1], [0.0], [0.1], [0.2]]], dtype=np.float32)
+    y_test = np.array([1.0, 0.3], dtype=np.float32)
+    return x_train, y_train, x_test, y_test
+
+
+def _load_next_value(data_dir=None, seed=0) -> Dataset:
+    if data_dir:
+        raise UsageError("dataset 'next-value' is the tutorial's own six windows; --data-dir does not apply")
+    from zoo.tasks import Regression
+
+    return Dataset("next-value", (), *next_value_arrays(), pixel_scale=1.0, input_kind="sequence",
+                   stored_range=(-0.1, 1.0), task=Regression(("next",), 0.05),
+                   source={"generated": "zoo_plugins.datasets.next_value_arrays",
+                           "as": "the CNN/RNN tutorial's windows [i..i+3]/10 -> (i+4)/10, i = 0..5; "
+                                 "test: [0.6..0.9] -> 1.0 and [-0.1..0.2] -> 0.3"})
+
+
 def _sunspots_recipes():
     """One recurrent layer of 32, batch 16, early stopping on the most recent training years."""
     from zoo.registry import Recipe
@@ -554,6 +582,7 @@ def register_datasets(register):
         load=_load_sample, locate=_locate_sample,
         sources=(f"shipped with zoo: {SAMPLE_DIR}",),
     ))
+    from zoo.registry import Recipe
     from zoo.tasks import Regression
 
     register(zoo.DatasetEntry(
@@ -563,6 +592,17 @@ def register_datasets(register):
                 "product of the two marked values; 2,560 + 440, generated from --seed",
         locate=lambda data_dir=None: "generated from --seed", sources=("generated from --seed",),
         recipes=_multiply_recipes(),
+    ))
+    register(zoo.DatasetEntry(
+        name="next-value", input_kind="sequence", input_shape=(4, 1),
+        task=Regression(("next",), 0.05), load=_load_next_value,
+        summary="The CNN/RNN tutorial's next-value exercise: 4 steps of a rising sequence -> the next "
+                "(6 windows to learn, 2 to predict)",
+        locate=lambda data_dir=None: "generated", sources=("generated (the tutorial's own windows)",),
+        recipes={"simplernn": {"tutorial": Recipe(
+            optimizer="adam", batch_size=32, epochs=100,
+            params={"units": 10, "depth": 1, "batch_norm": False, "dropout": 0.0},
+            note="CNN/RNN tutorial: SimpleRNN(10) + Dense(1), adam, mse, 100 epochs")}},
     ))
     register(zoo.DatasetEntry(
         name="sunspots", input_kind="sequence", input_shape=(SUNSPOTS_WINDOW, 1),

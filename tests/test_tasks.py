@@ -171,3 +171,22 @@ def test_sunspots_is_the_shipped_series_windowed_in_time_order():
     np.testing.assert_allclose(data.x_test[-1, :, 0], series[-21:-1], rtol=1e-6)
     np.testing.assert_allclose(data.y_test, series[-40:], rtol=1e-6)
     assert data.task.kind == "regression" and data.input_kind == "sequence"
+
+
+def test_next_value_is_the_tutorials_exercise_and_its_recipe_trains(tmp_path):
+    from zoo_plugins.datasets import next_value_arrays
+
+    x_train, y_train, x_test, y_test = next_value_arrays()
+    # The tutorial's loop, as printed there.
+    X, Y = [], []
+    for i in range(6):
+        lst = list(range(i, i + 4))
+        X.append(list(map(lambda c: [c / 10], lst)))
+        Y.append((i + 4) / 10)
+    np.testing.assert_allclose(x_train, np.array(X), rtol=1e-6)
+    np.testing.assert_allclose(y_train, np.array(Y), rtol=1e-6)
+    assert x_test.shape == (2, 4, 1) and list(y_test) == pytest.approx([1.0, 0.3])
+
+    result = trainer.train("simplernn", "next-value", recipe="tutorial", output=str(tmp_path / "run"), verbose=0)
+    assert result.config["params"]["units"] == 10 and result.metrics["epochs_run"] == 100
+    assert result.metrics["test_examples"] == 2 and np.isfinite(result.metrics["test_rmse"])
