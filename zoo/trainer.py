@@ -413,27 +413,7 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
     if not resume:
         runs.write_json(run_dir / runs.CONFIG, config)
 
-    # Validation is the last part of the training set, as Keras' validation_split.
-    x_train, y_train = data.x_train, data.y_train
-    validation = None
-    if settings.validation_split:
-        cut = int(len(x_train) * (1 - settings.validation_split))
-        x_train, y_train = data.x_train[:cut], data.y_train[:cut]
-        # Multi-worker: each worker validates its share; the metrics are summed over all.
-        x_val, y_val = dist.shard(data.x_train[cut:], data.y_train[cut:])
-        validation = input_pipeline(x_val, y_val, data.pixel_scale, data.task,
-                                    max(max(settings.batch_size, 256) // dist.local_replicas, 1))
-    # Multi-worker: each worker trains on its share with --batch-size per worker.
-    x_train, y_train = dist.shard(x_train, y_train, settings.batch_size)
-    if len(x_train) == 0:
-        raise UsageError(f"--validation-split {settings.validation_split} leaves no training images"
-                         + (f" for each of {dist.workers} workers" if dist.multi_worker else ""))
-    augment = augmentation(settings.augment, seed) if settings.augment else None
-    epoch, seeding = epoch_seeds(seed, augment)
-    training = input_pipeline(x_train, y_train, data.pixel_scale, data.task,
-                              dist.replica_batch(settings.batch_size), shuffle_seed=seed, augment=augment,
-                              epoch=epoch)
-    steps = math.ceil(len(x_train) / settings.batch_size)
+    training, validation, steps, seeding = _pipelines(data, settings, dist, seed)
 
     with dist.scope():  # one definition of loss, metrics and optimizer for every strategy
         model.compile(optimizer=make_optimizer(settings, steps),
@@ -496,6 +476,46 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
                                      "epochs_run": finished, "training_seconds": round(seconds, 2),
                                      "final_weights_sha256": final_weights}, config)
 
+    return _finish(run_dir, config, data, seconds, final_weights, resume)
+
+
+def _pipelines(data, settings, dist, seed: int):
+    """Step: the training and validation tf.data pipelines, and the epoch-seeding callback.
+
+    Returns:
+        ``(training, validation or None, steps per epoch, EpochSeeds callback)``.
+    """
+    # Validation is the last part of the training set, as Keras' validation_split.
+    x_train, y_train = data.x_train, data.y_train
+    validation = None
+    if settings.validation_split:
+        cut = int(len(x_train) * (1 - settings.validation_split))
+        x_train, y_train = data.x_train[:cut], data.y_train[:cut]
+        # Multi-worker: each worker validates its share; the metrics are summed over all.
+        x_val, y_val = dist.shard(data.x_train[cut:], data.y_train[cut:])
+        validation = input_pipeline(x_val, y_val, data.pixel_scale, data.task,
+                                    max(max(settings.batch_size, 256) // dist.local_replicas, 1))
+    # Multi-worker: each worker trains on its share with --batch-size per worker.
+    x_train, y_train = dist.shard(x_train, y_train, settings.batch_size)
+    if len(x_train) == 0:
+        raise UsageError(f"--validation-split {settings.validation_split} leaves no training images"
+                         + (f" for each of {dist.workers} workers" if dist.multi_worker else ""))
+    augment = augmentation(settings.augment, seed) if settings.augment else None
+    epoch, seeding = epoch_seeds(seed, augment)
+    training = input_pipeline(x_train, y_train, data.pixel_scale, data.task,
+                              dist.replica_batch(settings.batch_size), shuffle_seed=seed, augment=augment,
+                              epoch=epoch)
+    steps = math.ceil(len(x_train) / settings.batch_size)
+    return training, validation, steps, seeding
+
+
+def _finish(run_dir: Path, config: dict, data, seconds: float, final_weights: str, resume) -> TrainResult:
+    """Step: score the kept model on the test set, draw the task's figures, write metrics.json.
+
+    The backup goes last, once metrics.json is written: a kill before that
+    resumes after the last epoch instead of training again.
+    """
+    backup, history_path = run_dir / runs.BACKUP, run_dir / runs.HISTORY
     best = load_run_model(run_dir)
     probabilities = evaluation.predict(best, data.normalise(data.x_test))
     metrics = data.task.scores(probabilities, data.y_test)
