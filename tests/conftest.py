@@ -48,6 +48,45 @@ def pip_install_to(target: Path, *packages: str) -> None:
                     "--target", str(target), *packages], check=True, capture_output=True, timeout=300)
 
 
+def install_distribution(site: Path, distribution: str, modules: dict, entry_points: dict | None = None) -> None:
+    """Write ``modules`` (name -> source) into ``site`` as one installed distribution, as pip leaves it.
+
+    ``entry_points`` maps entry-point names to modules in the group `zoo`
+    (default: one per module, named after it).
+    """
+    for module, source in modules.items():
+        (site / module).mkdir(parents=True)
+        (site / module / "__init__.py").write_text(source)
+    info = site / f"{distribution.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: 1.0\n")
+    points = entry_points or {module: module for module in modules}
+    (info / "entry_points.txt").write_text("[zoo]\n" + "".join(f"{k} = {v}\n" for k, v in points.items()))
+
+
+@pytest.fixture
+def plugins_from(monkeypatch):
+    """``plugins_from(site, "a,b")``: load the plugins installed in ``site`` (and only those); undone after."""
+    import importlib
+
+    from zoo import plugins
+
+    loaded = []
+
+    def load(site: Path, allowed: str):
+        monkeypatch.syspath_prepend(str(site))
+        monkeypatch.setenv("ZOO_LOAD_PLUGINS", allowed)
+        importlib.invalidate_caches()
+        plugins.load.cache_clear()
+        loaded.extend(p.name for p in site.iterdir() if p.is_dir() and not p.name.endswith(".dist-info"))
+        return plugins.load()
+
+    yield load
+    plugins.load.cache_clear()
+    for module in loaded:
+        sys.modules.pop(module, None)
+
+
 @pytest.fixture
 def write_idx():
     """``write_idx(path, array, header=None)``: write an IDX file (gzipped if path ends .gz).

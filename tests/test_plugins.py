@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from conftest import REPO, pip_install_to, run_zoo
+from conftest import REPO, install_distribution, pip_install_to, run_zoo
 from zoo.cli import cli
 
 BUILTIN_ARCHITECTURES = {"dense", "cnn", "vgg", "simplernn", "lstm-bn"}
@@ -187,68 +187,33 @@ def test_duplicate_name_and_raising_hook(tmp_path):
     assert result.returncode == 0
 
 
-def test_a_broken_entry_point_leaves_its_sibling_working(tmp_path, monkeypatch):
+def test_a_broken_entry_point_leaves_its_sibling_working(tmp_path, plugins_from):
     """One distribution, two entry points: the one whose hook raises is broken, the other keeps its entries."""
-    import importlib
-
-    from zoo import plugins
-
     site = tmp_path / "site"
-    for module, body in {
+    install_distribution(site, "zoo-twins", {
         "zoo_twins_ok": "import zoo\n\n@zoo.hookimpl\ndef register_architectures(register):\n"
                         "    register(zoo.Architecture(name='twin-ok', summary='ok', build=lambda *a, **k: None))\n",
         "zoo_twins_bad": "import zoo\n\n@zoo.hookimpl\ndef register_datasets(register):\n"
                          "    register(zoo.DatasetEntry(name='twin-data', summary='d', load=lambda **k: None))\n\n"
                          "@zoo.hookimpl\ndef register_exporters(register):\n"
                          "    raise RuntimeError('second hook fails')\n",
-    }.items():
-        (site / module).mkdir(parents=True)
-        (site / module / "__init__.py").write_text(body)
-    info = site / "zoo_twins-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-twins\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[zoo]\nok = zoo_twins_ok\nbad = zoo_twins_bad\n")
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setenv("ZOO_LOAD_PLUGINS", "zoo-twins")
-    importlib.invalidate_caches()
-    plugins.load.cache_clear()
-    try:
-        loaded = plugins.load()
-        status = {i.name: i.status for i in loaded.infos if i.distribution == "zoo-twins"}
-        names = {e.name for e in loaded.registry.entries()}
-    finally:
-        plugins.load.cache_clear()
-        for module in ("zoo_twins_ok", "zoo_twins_bad"):
-            sys.modules.pop(module, None)
+    }, entry_points={"ok": "zoo_twins_ok", "bad": "zoo_twins_bad"})
+    loaded = plugins_from(site, "zoo-twins")
+    status = {i.name: i.status for i in loaded.infos if i.distribution == "zoo-twins"}
+    names = {e.name for e in loaded.registry.entries()}
     assert status == {"ok": "ok", "bad": "broken: RuntimeError: second hook fails"}
     assert "twin-ok" in names  # the healthy sibling keeps its architecture
     assert "twin-data" not in names  # the broken one registers nothing, not even its first hook's
 
 
-def test_a_failing_locate_is_shown_and_the_listing_goes_on(tmp_path, monkeypatch, cli_runner):
-    import importlib
-
-    from zoo import plugins
-
+def test_a_failing_locate_is_shown_and_the_listing_goes_on(tmp_path, plugins_from, cli_runner):
     site = tmp_path / "site"
-    (site / "zoo_where").mkdir(parents=True)
-    (site / "zoo_where" / "__init__.py").write_text(
+    install_distribution(site, "zoo-where", {"zoo_where": (
         "import zoo\n\ndef locate(data_dir=None):\n    raise OSError('network share gone')\n\n"
         "@zoo.hookimpl\ndef register_datasets(register):\n"
-        "    register(zoo.DatasetEntry(name='where', summary='w', load=lambda **k: None, locate=locate))\n")
-    info = site / "zoo_where-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-where\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[zoo]\nzoo_where = zoo_where\n")
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setenv("ZOO_LOAD_PLUGINS", "zoo_where")
-    importlib.invalidate_caches()
-    plugins.load.cache_clear()
-    try:
-        result = cli_runner.invoke(cli, ["list", "datasets"])
-    finally:
-        plugins.load.cache_clear()
-        sys.modules.pop("zoo_where", None)
+        "    register(zoo.DatasetEntry(name='where', summary='w', load=lambda **k: None, locate=locate))\n")})
+    plugins_from(site, "zoo_where")
+    result = cli_runner.invoke(cli, ["list", "datasets"])
     assert result.exit_code == 0, result.output
     line = next(line for line in result.output.splitlines() if "  where  " in line)
     assert "cannot tell: dataset 'where' (zoo-where) failed in locate: OSError: network share gone" in line

@@ -1,14 +1,11 @@
 """The README's code runs exactly as printed: its plugin and its exporter, installed for real."""
-import importlib
 import json
 import re
-import sys
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import REPO
-from zoo import plugins
+from conftest import REPO, install_distribution
 from zoo.cli import cli
 
 README = (REPO / "README.md").read_text()
@@ -22,29 +19,13 @@ def python_block(heading: str) -> str:
     return match.group(1)
 
 
-def install(site, module: str, source: str, distribution: str) -> None:
-    """``source`` as an installed distribution with a `zoo` entry point, as pip would leave it."""
-    (site / module).mkdir(parents=True)
-    (site / module / "__init__.py").write_text(source)
-    info = site / f"{module}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[zoo]\n{module} = {module}\n")
-
-
 @pytest.fixture
-def readme_plugins(tmp_path, monkeypatch):
+def readme_plugins(tmp_path, plugins_from):
     site = tmp_path / "site"
-    install(site, "zoo_tiny", python_block("## Writing a plugin"), "zoo-tiny")
-    install(site, "zoo_npz", python_block("### Adding a format"), "zoo-npz")
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setenv("ZOO_LOAD_PLUGINS", "zoo_tiny,zoo_npz")
-    importlib.invalidate_caches()
-    plugins.load.cache_clear()
-    yield site
-    plugins.load.cache_clear()
-    for module in ("zoo_tiny", "zoo_npz"):
-        sys.modules.pop(module, None)
+    install_distribution(site, "zoo-tiny", {"zoo_tiny": python_block("## Writing a plugin")})
+    install_distribution(site, "zoo-npz", {"zoo_npz": python_block("### Adding a format")})
+    plugins_from(site, "zoo_tiny,zoo_npz")
+    return site
 
 
 def test_the_readme_plugin_and_exporter_work_as_printed(readme_plugins, tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import REPO
+from conftest import REPO, install_distribution
 from zoo import calls, export, plugins, predict, trainer
 from zoo.cli import cli
 from zoo.tasks import Classification, Regression
@@ -119,30 +119,15 @@ def test_a_regression_run_exports_every_variant_and_predict_gives_keras_values(r
     assert printed.exit_code == 0 and printed.output.startswith(f"{files[0]}: product ")
 
 
-def test_a_third_party_regression_dataset_trains_with_a_builtin_architecture(tmp_path, monkeypatch):
+def test_a_third_party_regression_dataset_trains_with_a_builtin_architecture(tmp_path, plugins_from):
     """The README's regression dataset, as printed: next-value windows of a sine wave."""
-    import importlib
-    import sys
-
     site = tmp_path / "site"
-    (site / "zoo_sine").mkdir(parents=True)
-    (site / "zoo_sine" / "__init__.py").write_text(python_block("#### A regression dataset"))
-    info = site / "zoo_sine-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-sine\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[zoo]\nzoo_sine = zoo_sine\n")
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setenv("ZOO_LOAD_PLUGINS", "zoo_sine")
-    importlib.invalidate_caches()
-    plugins.load.cache_clear()
-    try:
-        result = CliRunner().invoke(cli, ["train", "dense", "sine", "--epochs", "3", "-q", "-o", str(tmp_path / "r")])
-        refused = CliRunner().invoke(cli, ["train", "cnn", "sine", "-q"])
-        monitor = CliRunner().invoke(cli, ["train", "dense", "sine", "--monitor", "val_accuracy", "-q",
-                                           "--validation-split", "0.2", "-o", str(tmp_path / "m")])
-    finally:
-        plugins.load.cache_clear()
-        sys.modules.pop("zoo_sine", None)
+    install_distribution(site, "zoo-sine", {"zoo_sine": python_block("#### A regression dataset")})
+    plugins_from(site, "zoo_sine")
+    result = CliRunner().invoke(cli, ["train", "dense", "sine", "--epochs", "3", "-q", "-o", str(tmp_path / "r")])
+    refused = CliRunner().invoke(cli, ["train", "cnn", "sine", "-q"])
+    monitor = CliRunner().invoke(cli, ["train", "dense", "sine", "--monitor", "val_accuracy", "-q",
+                                       "--validation-split", "0.2", "-o", str(tmp_path / "m")])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("dense on sine: test RMSE ")
     assert refused.exit_code == 2 and "cnn reads image input; sine gives sequence" in refused.output
