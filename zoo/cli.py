@@ -8,20 +8,18 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 
 import click
 
 from zoo import __version__, calls, plugins, quiet
 from zoo.errors import UsageError, ZooError, one_line
+from zoo.recipes import MAX_BATCH_SIZE, MAX_SEED  # the library's bounds, checked again at the edge
 from zoo.registry import parse_kind
 
 # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) is noise on a CLI;
 # what this no longer silences, zoo.quiet filters (--verbose keeps it).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-MAX_SEED = 2**32 - 1  # what NumPy's and Keras' seeding accept
-MAX_BATCH_SIZE = 2**31 - 1  # TensorFlow's int32 shapes
 
 
 def printable(text: str) -> str:
@@ -306,11 +304,8 @@ def evaluate(run, dataset, data_dir, as_json):
     if as_json:
         _echo_json(result)
         return
-    from zoo import runs, tasks
-
-    config = runs.read_config(Path(result["run"]))
     count = result.get("test_images", result.get("test_examples"))
-    click.echo(f"{result['run']} on {result['dataset']}: {tasks.headline(config, result)}, "
+    click.echo(f"{result['run']} on {result['dataset']}: {result['headline']}, "
                f"loss {result['test_loss']:.4f} ({count} examples)")
     for name, acc in result.get("per_class_accuracy", {}).items():
         click.echo(f"  {name:<14} {acc:.4f}")

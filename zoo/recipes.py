@@ -99,6 +99,7 @@ def resolve(arch: Architecture, recipe_name: str | None = None, overrides: dict 
 
 MAX_EPOCHS = 1_000_000
 MAX_BATCH_SIZE = 2**31 - 1  # TensorFlow's int32 shapes
+MAX_SEED = 2**32 - 1  # what NumPy's and Keras' seeding accept
 
 
 def validate(recipe: Recipe) -> None:

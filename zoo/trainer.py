@@ -258,9 +258,6 @@ def _trim_history(history: Path, backup: Path) -> None:
     os.replace(tmp, history)  # a kill now leaves the old history or the new one
 
 
-MAX_SEED = 2**32 - 1
-
-
 def refuse_with_resume(resume: str, **given) -> None:
     """``--resume`` continues a run with its own settings: any other setting given is refused."""
     flags = {"recipe": "--recipe", "output": "--output", "params": "-p", "seed": "--seed",
@@ -346,8 +343,8 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
     if architecture is None or dataset is None:
         raise UsageError("give ARCH and DATASET (or --resume RUN)")
     seed = 0 if seed is None else seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise UsageError(f"--seed must be an integer in 0..{MAX_SEED}. Received: {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= recipes.MAX_SEED:
+        raise UsageError(f"--seed must be an integer in 0..{recipes.MAX_SEED}. Received: {seed!r}")
 
     # Names and settings read from a run's config.json are the file's fault, not a flag's.
     def stored():
@@ -573,7 +570,7 @@ def evaluate(run: str | None = None, dataset: str | None = None, data_dir: str |
             f"{task.units} outputs ({task.kind})")
     model = load_run_model(run_dir)
     metrics = data.task.scores(evaluation.predict(model, data.normalise(data.x_test)), data.y_test)
-    return {"run": str(run_dir), "dataset": entry.name, **metrics}
+    return {"run": str(run_dir), "dataset": entry.name, "headline": data.task.headline(metrics), **metrics}
 
 
 # A .keras archive may unpack to at most this many times its own size (or
