@@ -22,12 +22,23 @@ def require_image(input_shape, arch: str, min_side: int = 1) -> tuple:
     return shape[0], shape[1], shape[2] if len(shape) == 3 else 1
 
 
-def image_inputs(input_shape):
-    """``(inputs, x)``: the model's input of the dataset's own shape, and x as height x width x channels."""
+# The model input's name says what it reads (a SavedModel's signature argument).
+INPUT_NAMES = {"image": "image", "sequence": "sequence", "vector": "features"}
+
+
+def model_input(input_shape, spec=None):
+    """``keras.Input`` of one example's shape, named after the spec's layout ("image" without one)."""
     import keras
+
+    name = INPUT_NAMES.get(getattr(spec, "layout", None), "image")
+    return keras.Input(shape=tuple(input_shape), name=name)
+
+
+def image_inputs(input_shape, spec=None):
+    """``(inputs, x)``: the model's input of the dataset's own shape, and x as height x width x channels."""
     from keras import layers
 
-    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    inputs = model_input(input_shape, spec)
     x = inputs if len(input_shape) == 3 else layers.Reshape((*input_shape, 1))(inputs)
     return inputs, x
 
@@ -71,7 +82,7 @@ def head(x, classes: int, dropout: float, task=None):
 
 
 def recurrent_model(layer: str, arch: str, input_shape, classes, *, units, depth=1, batch_norm,
-                    bn_momentum, dropout, unroll, task, name, bidirectional=False):
+                    bn_momentum, dropout, unroll, task, name, bidirectional=False, spec=None):
     """Time steps: ``depth`` stacked ``keras.layers.<layer>``, batch norm, the task's head.
 
     A sequence's steps, or an image's rows (each row's pixels the features),
@@ -90,7 +101,7 @@ def recurrent_model(layer: str, arch: str, input_shape, classes, *, units, depth
         rnn = getattr(layers, layer)(int(units), unroll=unroll, **kwargs)
         return layers.Bidirectional(rnn) if bidirectional else rnn
 
-    inputs = keras.Input(shape=(steps, features), name="image")
+    inputs = model_input((steps, features), spec)
     x = inputs
     for _ in range(int(depth) - 1):
         x = recurrent(return_sequences=True)(x)

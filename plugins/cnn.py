@@ -34,7 +34,7 @@ RECIPES = {
 
 def build(input_shape, classes, *, filters=(32, 64, 128), conv_activation="linear",
           padding="valid", units=128, dropout=0.3, batch_norm=False,
-          task=None, name="cnn"):
+          task=None, spec=None, name="cnn"):
     """Conv-pool blocks, a last convolution, then Dense-Dropout-classifier.
 
     Args:
@@ -49,6 +49,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128), conv_activation="linea
         dropout: dropout before the classifier.
         batch_norm: BatchNormalization after each convolution.
         task: the dataset's task (zoo.tasks); its head ends the model.
+        spec: the dataset's input spec (zoo.spec.InputSpec); it names the input.
         name: model name.
 
     Returns:
@@ -70,7 +71,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128), conv_activation="linea
     import keras
     from keras import layers
 
-    inputs, x = image_inputs(input_shape)
+    inputs, x = image_inputs(input_shape, spec)
     for i, count in enumerate(filters):
         x = layers.Conv2D(count, 3, padding=padding, use_bias=not batch_norm,
                           activation=None if batch_norm else conv_activation)(x)

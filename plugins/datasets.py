@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import zoo
+from zoo import spec
 from zoo.dataset import Dataset
 from zoo.errors import DataError, UsageError, first_line
 from zoo.idx import IDX_NAMES, has_idx_files, read_idx_folder
@@ -178,7 +179,7 @@ def _read(remote: Remote, folder: Path) -> Dataset:
         *arrays, source = read_idx_folder(folder, num_classes=classes)
     else:
         *arrays, source = _read_npz(folder / remote.npz, classes)
-    return Dataset(remote.name, remote.class_names, *arrays, source=source)
+    return Dataset(remote.name, remote.class_names, *arrays, source=source, spec=GRAY_28)
 
 
 def _download(remote: Remote) -> Dataset:
@@ -282,7 +283,7 @@ def _load_noisy(remote: Remote, name: str, data_dir=None, seed=0) -> Dataset:
         "rng": "numpy.random.default_rng(seed).standard_normal, float32, train then test",
     })
     return Dataset(name, clean.class_names, add_noise(clean.x_train, rng), clean.y_train,
-                   add_noise(clean.x_test, rng), clean.y_test, source=source, pixel_scale=1.0)
+                   add_noise(clean.x_test, rng), clean.y_test, source=source, spec=NOISY_28)
 
 
 # --- the embedded sample ------------------------------------------------------------
@@ -294,7 +295,7 @@ def _load_sample(data_dir=None, seed=0) -> Dataset:
     *arrays, source = read_idx_folder(SAMPLE_DIR, num_classes=10)
     source["made_by"] = ("scripts/make_fashion_sample.py: 750 per class from train and 150 per "
                          "class from t10k of the official files, numpy default_rng(0)")
-    return Dataset("fashion-sample", FASHION_CLASSES, *arrays, source=source)
+    return Dataset("fashion-sample", FASHION_CLASSES, *arrays, source=source, spec=GRAY_28)
 
 
 def _locate_sample(data_dir=None) -> str | None:
@@ -335,7 +336,7 @@ def _load_idx(data_dir=None, seed=0) -> Dataset:
         names = tuple(str(i) for i in range(top + 1))
     if len(names) < 2:
         raise DataError(f"{folder}: only one class ({names[0]!r}); a classifier needs at least two")
-    return Dataset("idx", names, x_train, y_train, x_test, y_test, source=source)
+    return Dataset("idx", names, x_train, y_train, x_test, y_test, source=source, spec=GRAY_IMAGES)
 
 
 IMAGES_WHAT = "a folder with one sub-folder of PNG/JPEG images per class"
@@ -386,16 +387,21 @@ def _load_images(data_dir=None, seed=0) -> Dataset:
               "files": int(sum(len(y) for y in arrays[1::2])),
               "split": {"test_fraction": TEST_FRACTION, "stratified": True, "seed": seed},
               "conversion": "Pillow: grayscale 'L', resized to 28 x 28 (bilinear)"}
-    return Dataset("images", tuple(classes), *arrays, source=source)
+    return Dataset("images", tuple(classes), *arrays, source=source, spec=GRAY_IMAGES)
 
 
 IMAGE_SHAPE = (28, 28)  # MNIST's and Fashion-MNIST's, as the files hold them
+# One description per kind of data, shared by each entry's declaration and its loader.
+GRAY_28 = spec.image(IMAGE_SHAPE, "uint8", "gray")
+NOISY_28 = spec.image(IMAGE_SHAPE, "float32", "gray")  # pixel/255 plus noise, clipped: used as stored
+GRAY_IMAGES = spec.image(None, "uint8", "gray")  # a user's files: the size is theirs
 
 
 # --- the multiplication problem (the CNN/RNN tutorial, seed 001) ---------------------
 
 MULTIPLY_EXAMPLES, MULTIPLY_STEPS, MULTIPLY_TRAIN = 3000, 100, 2560
 MULTIPLY_TOLERANCE = 0.04  # the tutorial's "correctness": within 0.04 of the truth
+MULTIPLY_SPEC = spec.sequence((MULTIPLY_STEPS, 2), "float32")  # (marker, value) per step
 
 
 def multiply_arrays(seed: int = 0):
@@ -430,8 +436,8 @@ def _load_multiply(data_dir=None, seed=0) -> Dataset:
     source = {"generated": "zoo_plugins.datasets.multiply_arrays", "seed": seed,
               "rng": "numpy.random.RandomState(seed): rand(100), choice(100, 2, replace=False) per example",
               "examples": MULTIPLY_EXAMPLES, "train": MULTIPLY_TRAIN}
-    return Dataset("multiply", (), *multiply_arrays(seed), source=source, pixel_scale=1.0,
-                   input_kind="sequence", task=Regression(("product",), MULTIPLY_TOLERANCE))
+    return Dataset("multiply", (), *multiply_arrays(seed), source=source, spec=MULTIPLY_SPEC,
+                   task=Regression(("product",), MULTIPLY_TOLERANCE))
 
 
 # --- a real time series shipped with zoo: yearly sunspot numbers ------------------------
@@ -441,6 +447,7 @@ SUNSPOTS_WINDOW = 20  # years of history per example: about two solar cycles
 SUNSPOTS_TEST_YEARS = 40  # the last 40 years are forecast, never trained on
 SUNSPOTS_SCALE = 100.0  # stored and predicted in hundreds of sunspots
 SUNSPOTS_TOLERANCE = 0.1  # "correct" within 10 sunspots
+SUNSPOTS_SPEC = spec.sequence((SUNSPOTS_WINDOW, 1), "float32")  # hundreds of sunspots per year
 
 
 def read_sunspots(path: Path = SUNSPOTS_CSV):
@@ -486,8 +493,12 @@ def _load_sunspots(data_dir=None, seed=0) -> Dataset:
               "window": SUNSPOTS_WINDOW, "scale": f"counts / {SUNSPOTS_SCALE:g}",
               "split": f"chronological: targets {years[SUNSPOTS_WINDOW]}-{years[-SUNSPOTS_TEST_YEARS - 1]} train, "
                        f"{years[-SUNSPOTS_TEST_YEARS]}-{years[-1]} test"}
-    return Dataset("sunspots", (), *arrays, source=source, pixel_scale=1.0, input_kind="sequence",
+    return Dataset("sunspots", (), *arrays, source=source, spec=SUNSPOTS_SPEC,
                    task=Regression(("sunspots / 100",), SUNSPOTS_TOLERANCE))
+
+
+# The tutorial's values run from -0.1 to 1.0.
+NEXT_VALUE_SPEC = dataclasses.replace(spec.sequence((4, 1), "float32"), stored_range=(-0.1, 1.0))
 
 
 def next_value_arrays():
@@ -511,8 +522,7 @@ def _load_next_value(data_dir=None, seed=0) -> Dataset:
         raise UsageError("dataset 'next-value' is the tutorial's own six windows; --data-dir does not apply")
     from zoo.tasks import Regression
 
-    return Dataset("next-value", (), *next_value_arrays(), pixel_scale=1.0, input_kind="sequence",
-                   stored_range=(-0.1, 1.0), task=Regression(("next",), 0.05),
+    return Dataset("next-value", (), *next_value_arrays(), spec=NEXT_VALUE_SPEC, task=Regression(("next",), 0.05),
                    source={"generated": "zoo_plugins.datasets.next_value_arrays",
                            "as": "the CNN/RNN tutorial's windows [i..i+3]/10 -> (i+4)/10, i = 0..5; "
                                  "test: [0.6..0.9] -> 1.0 and [-0.1..0.2] -> 0.3"})
@@ -564,20 +574,19 @@ def register_datasets(register):
     ):
         register(zoo.DatasetEntry(
             name=remote.name, summary=summary, aliases=aliases, class_names=remote.class_names,
-            input_shape=IMAGE_SHAPE,
-            load=functools.partial(_load_remote, remote),
+            spec=GRAY_28, load=functools.partial(_load_remote, remote),
             locate=functools.partial(_locate, remote), sources=remote.sources(),
         ))
         noisy = f"{remote.name}-noisy"
         register(zoo.DatasetEntry(
-            name=noisy, class_names=remote.class_names, input_shape=IMAGE_SHAPE,
+            name=noisy, class_names=remote.class_names, spec=NOISY_28,
             summary=f"{remote.title} plus Gaussian noise (mean 0.5, std 0.1) on pixel/255, "
                     f"clipped to [0, 1], float32 (the SimpleRNN tutorial's)",
             load=functools.partial(_load_noisy, remote, noisy),
             locate=functools.partial(_locate, remote), sources=remote.sources(),
         ))
     register(zoo.DatasetEntry(
-        name="fashion-sample", class_names=FASHION_CLASSES, input_shape=IMAGE_SHAPE,
+        name="fashion-sample", class_names=FASHION_CLASSES, spec=GRAY_28,
         summary="Real Fashion-MNIST sample shipped with zoo: 750 + 150 images per class, offline",
         load=_load_sample, locate=_locate_sample,
         sources=(f"shipped with zoo: {SAMPLE_DIR}",),
@@ -586,7 +595,7 @@ def register_datasets(register):
     from zoo.tasks import Regression
 
     register(zoo.DatasetEntry(
-        name="multiply", input_kind="sequence", input_shape=(MULTIPLY_STEPS, 2),
+        name="multiply", spec=MULTIPLY_SPEC,
         task=Regression(("product",), MULTIPLY_TOLERANCE), load=_load_multiply,
         summary="The multiplication problem (CNN/RNN tutorial): 100 steps x (marker, value) -> "
                 "product of the two marked values; 2,560 + 440, generated from --seed",
@@ -594,7 +603,7 @@ def register_datasets(register):
         recipes=_multiply_recipes(),
     ))
     register(zoo.DatasetEntry(
-        name="next-value", input_kind="sequence", input_shape=(4, 1),
+        name="next-value", spec=NEXT_VALUE_SPEC,
         task=Regression(("next",), 0.05), load=_load_next_value,
         summary="The CNN/RNN tutorial's next-value exercise: 4 steps of a rising sequence -> the next "
                 "(6 windows to learn, 2 to predict)",
@@ -605,7 +614,7 @@ def register_datasets(register):
             note="CNN/RNN tutorial: SimpleRNN(10) + Dense(1), adam, mse, 100 epochs")}},
     ))
     register(zoo.DatasetEntry(
-        name="sunspots", input_kind="sequence", input_shape=(SUNSPOTS_WINDOW, 1),
+        name="sunspots", spec=SUNSPOTS_SPEC,
         task=Regression(("sunspots / 100",), SUNSPOTS_TOLERANCE), load=_load_sunspots,
         summary="Yearly sunspot numbers 1700-2008 (public domain, shipped): 20 years -> the next, "
                 "the last 40 years held out for testing",
@@ -614,12 +623,12 @@ def register_datasets(register):
     ))
     register(zoo.DatasetEntry(
         name="idx", summary="Your MNIST-style IDX files (the four train/t10k files) in --data-dir",
-        load=_load_idx, needs_data_dir=True,
+        load=_load_idx, needs_data_dir=True, spec=GRAY_IMAGES,
         locate=functools.partial(_locate_dir, check=has_idx_files),
         sources=(f"--data-dir DIR: {IDX_WHAT}",),
     ))
     register(zoo.DatasetEntry(
         name="images", summary="Your images: one sub-folder per class, as 28x28 grayscale, 20% held out",
-        load=_load_images, needs_data_dir=True, locate=_locate_dir,
+        load=_load_images, needs_data_dir=True, locate=_locate_dir, spec=GRAY_IMAGES,
         sources=(f"--data-dir DIR: {IMAGES_WHAT}",),
     ))

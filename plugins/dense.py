@@ -1,7 +1,7 @@
 """`dense`: the DNN tutorial's multilayer perceptron (Flatten-128-10; 256-64-10)."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._common import head, require_classes
+from zoo_plugins._common import head, model_input, require_classes
 
 PARAMS = {
     "units": Param((128,), "hidden layer sizes, comma-separated (the wider tutorial used 256,64)", low=1),
@@ -24,7 +24,7 @@ RECIPES = {
 
 
 def build(input_shape, classes, *, units=(128,), dropout=0.0, batch_norm=False,
-          task=None, name="dense"):
+          task=None, spec=None, name="dense"):
     """Flatten, then Dense hidden layers, then a Dense classifier.
 
     Args:
@@ -34,6 +34,7 @@ def build(input_shape, classes, *, units=(128,), dropout=0.0, batch_norm=False,
         dropout: dropout rate after each hidden layer (0 for none).
         batch_norm: add BatchNormalization before each hidden activation.
         task: the dataset's task (zoo.tasks); its head ends the model.
+        spec: the dataset's input spec (zoo.spec.InputSpec); it names the input.
         name: model name.
 
     Returns:
@@ -49,7 +50,7 @@ def build(input_shape, classes, *, units=(128,), dropout=0.0, batch_norm=False,
     import keras
     from keras import layers
 
-    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    inputs = model_input(input_shape, spec)
     x = layers.Flatten()(inputs)
     for width in units:
         if batch_norm:

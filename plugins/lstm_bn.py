@@ -32,7 +32,7 @@ RECIPES = {
 
 
 def build(input_shape, classes, *, units=64, depth=1, bidirectional=False, batch_norm=True, bn_momentum=0.99,
-          dropout=0.0, unroll=False, task=None, name="lstm_bn"):
+          dropout=0.0, unroll=False, task=None, spec=None, name="lstm_bn"):
     """LSTM over the image rows, BatchNormalization, then a Dense classifier.
 
     Args:
@@ -46,6 +46,7 @@ def build(input_shape, classes, *, units=64, depth=1, bidirectional=False, batch
         dropout: dropout before the classifier.
         unroll: unroll the recurrence (same weights, static graph).
         task: the dataset's task (zoo.tasks); its head ends the model.
+        spec: the dataset's input spec (zoo.spec.InputSpec); it names the input.
         name: model name.
 
     Returns:
@@ -53,7 +54,7 @@ def build(input_shape, classes, *, units=64, depth=1, bidirectional=False, batch
     """
     return recurrent_model("LSTM", "lstm-bn", input_shape, classes, units=units, depth=depth,
                            bidirectional=bidirectional, batch_norm=batch_norm, bn_momentum=bn_momentum, dropout=dropout,
-                           unroll=unroll, task=task, name=name)
+                           unroll=unroll, task=task, spec=spec, name=name)
 
 
 @zoo.hookimpl

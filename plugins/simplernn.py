@@ -23,7 +23,7 @@ RECIPES = {
 
 
 def build(input_shape, classes, *, units=64, depth=1, batch_norm=False, dropout=0.0, unroll=False,
-          task=None, name="simplernn"):
+          task=None, spec=None, name="simplernn"):
     """SimpleRNN over the image rows, then a Dense classifier.
 
     Args:
@@ -35,6 +35,7 @@ def build(input_shape, classes, *, units=64, depth=1, batch_norm=False, dropout=
         dropout: dropout before the classifier.
         unroll: unroll the recurrence (same weights, static graph).
         task: the dataset's task (zoo.tasks); its head ends the model.
+        spec: the dataset's input spec (zoo.spec.InputSpec); it names the input.
         name: model name.
 
     Returns:
@@ -43,7 +44,7 @@ def build(input_shape, classes, *, units=64, depth=1, batch_norm=False, dropout=
     # Batch norm was not in the tutorial: momentum 0.9 (see _common).
     return recurrent_model("SimpleRNN", "simplernn", input_shape, classes, units=units, depth=depth,
                            batch_norm=batch_norm, bn_momentum=0.9, dropout=dropout, unroll=unroll,
-                           task=task, name=name)
+                           task=task, spec=spec, name=name)
 
 
 @zoo.hookimpl

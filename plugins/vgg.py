@@ -32,7 +32,7 @@ RECIPES = {
 
 
 def build(input_shape, classes, *, filters=(32, 64, 128, 256), units=(512, 256), dropout=0.5,
-          batch_norm=False, task=None, name="vgg"):
+          batch_norm=False, task=None, spec=None, name="vgg"):
     """Two blocks of two 3x3 convolutions with pooling, then Dense layers.
 
     Args:
@@ -44,6 +44,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128, 256), units=(512, 256),
         dropout: dropout after each block and hidden Dense layer.
         batch_norm: BatchNormalization after each convolution.
         task: the dataset's task (zoo.tasks); its head ends the model.
+        spec: the dataset's input spec (zoo.spec.InputSpec); it names the input.
         name: model name.
 
     Returns:
@@ -65,7 +66,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128, 256), units=(512, 256),
             x = layers.Activation("relu")(x)
         return x
 
-    inputs, x = image_inputs(input_shape)
+    inputs, x = image_inputs(input_shape, spec)
     # Block 1: two same-padded convolutions.
     x = conv(x, filters[0], "same")
     x = conv(x, filters[1], "same")

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import REPO, install_distribution
-from zoo import calls, export, plugins, predict, trainer
+from zoo import calls, export, plugins, predict, spec, trainer
 from zoo.cli import cli
 from zoo.tasks import Classification, Regression
 
@@ -18,22 +18,28 @@ SEQUENCE = (100, 2)
 
 @pytest.mark.parametrize("arch", ARCHITECTURES, ids=lambda a: a.name)
 def test_every_architecture_builds_for_each_task_it_can_read(arch):
-    """Building only: a classifier on 28x28 images, a regressor on 100 x 2 sequences."""
-    classifier = calls.build_model(arch, (28, 28), Classification(tuple("abcdefghij")), {})
+    """Building only, from input specs: a classifier on 28x28 gray and 32x32x3 RGB images, a regressor on 100 x 2 sequences."""
+    gray = spec.image((28, 28), "uint8")
+    classifier = calls.build_model(arch, gray.shape, Classification(tuple("abcdefghij")), {}, gray)
     assert classifier.outputs[0].shape[-1] == 10
+    assert classifier.inputs[0].name == "image"
     from zoo.errors import IncompatibleError
 
+    rgb_spec = spec.image((32, 32, 3), "uint8", "rgb")
     try:  # a colour image: the image architectures and dense read it, the recurrent ones refuse in one line
-        rgb = calls.build_model(arch, (32, 32, 3), Classification(("cat", "dog")), {})
+        rgb = calls.build_model(arch, rgb_spec.shape, Classification(("cat", "dog")), {}, rgb_spec)
         assert tuple(rgb.inputs[0].shape[1:]) == (32, 32, 3)
         assert "sequence" not in arch.accepts or arch.name == "dense"
     except IncompatibleError as exc:
         assert "sequence" in arch.accepts and "Received: input_shape=(32, 32, 3)" in str(exc)
     if "sequence" in arch.accepts:
-        regressor = calls.build_model(arch, SEQUENCE, Regression(("product",)), {})
+        sequences = spec.sequence(SEQUENCE)
+        regressor = calls.build_model(arch, SEQUENCE, Regression(("product",)), {}, sequences)
         out = np.asarray(regressor(np.full((3, *SEQUENCE), 0.5, np.float32)))
         assert out.shape == (3, 1)
         assert regressor.layers[-1].get_config()["activation"] == "linear"
+        # The input is named after what it reads (a SavedModel's signature argument).
+        assert regressor.inputs[0].name == "sequence"
 
 
 def test_multiply_is_the_tutorials_generator():

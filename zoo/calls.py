@@ -57,7 +57,8 @@ def load_dataset(entry, data_dir=None, seed: int = 0):
     if not isinstance(data, Dataset):
         raise PluginError(f"{who(entry)}: load returned {type(data).__name__}, "
                           "expected a zoo.dataset.Dataset")
-    problem = data.problem(entry.input_shape, entry.class_names)
+    declared = entry.declared_spec()
+    problem = declared.problem() or data.problem(entry.input_shape, entry.class_names, declared)
     if problem:
         raise DataError(f"{who(entry)}: {problem}")
     return data
@@ -74,7 +75,7 @@ def _takes(function, name: str) -> bool:
     return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
-def build_model(entry, input_shape, task, params: dict):
+def build_model(entry, input_shape, task, params: dict, spec=None):
     """``entry.build(...)``, contained: a ``keras.Model`` with the task's head.
 
     Args:
@@ -83,16 +84,18 @@ def build_model(entry, input_shape, task, params: dict):
         task: a ``zoo.tasks`` task (an int means classification over that
             many numbered classes).
         params: every resolved hyperparameter.
+        spec: the dataset's ``zoo.spec.InputSpec`` (None: only the shape is known).
 
-    The builder gets ``(input_shape, task.units, **params)`` and ``task=task``
-    when its signature takes it. A builder that cannot take the task cannot
-    build a regression head.
+    The builder gets ``(input_shape, task.units, **params)``, and ``task=task``
+    and ``spec=spec`` when its signature takes them (hook specs gain
+    arguments, never lose them: an older builder still works). A builder that
+    cannot take the task cannot build a regression head.
 
     Raises:
         IncompatibleError: the builder raised ValueError (the input does not fit).
         PluginError: it raised anything else, or returned something unusable:
-            not a ``keras.Model``, not one input and one output, not the task's
-            number of outputs, or (classification) outputs that are not
+            not a ``keras.Model``, not one input and one output, an input
+            of another shape than the examples', not the task's number of outputs, or (classification) outputs that are not
             probabilities (a forgotten softmax).
     """
     from zoo.tasks import Classification
@@ -103,6 +106,8 @@ def build_model(entry, input_shape, task, params: dict):
     if not extra and task.kind != "classification":
         raise IncompatibleError(f"{entry.name}: its build takes no 'task' argument, so it cannot "
                                 f"build a {task.kind} head")
+    if spec is not None and _takes(entry.build, "spec"):
+        extra["spec"] = spec
     try:
         model = entry.build(tuple(input_shape), task.units, **params, **extra)
     except ValueError as exc:
@@ -119,6 +124,10 @@ def build_model(entry, input_shape, task, params: dict):
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise PluginError(f"{who(entry)} built a model with {len(model.inputs)} inputs and "
                           f"{len(model.outputs)} outputs; zoo trains models with one of each")
+    reads = tuple(model.inputs[0].shape[1:])
+    if reads != tuple(input_shape):
+        raise PluginError(f"{who(entry)} built a model that reads {list(reads)} for examples of shape "
+                          f"{list(input_shape)}")
     units = model.outputs[0].shape[-1]
     if units != task.units:
         what = "classes" if task.kind == "classification" else "outputs"

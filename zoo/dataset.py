@@ -10,23 +10,25 @@ import numpy as np
 class Dataset:
     """Train and test arrays with what is needed to use them.
 
-    Images stay in their stored dtype (uint8 for IDX and image folders) and are
-    normalised on the fly by ``normalise``; the noisy variants hold float32
-    images already in [0, 1].
+    Examples stay in their stored dtype (uint8 for IDX and image folders) and
+    are normalised on the fly by ``normalise``, as the input spec says; the
+    noisy variants hold float32 images already in [0, 1].
 
     Attributes:
         name: the registered dataset name.
         class_names: one name per class; labels are indices into it.
-        x_train, y_train, x_test, y_test: arrays of shape (N, H, W) and (N,).
+        x_train, y_train, x_test, y_test: examples (N x the example's shape)
+            and targets (N class indices, or N x outputs values).
         source: where the data came from: at least ``{"path": ...}``, and for
             files read from disk ``"md5"``: file name -> MD5 of the decoded
             content.
-        pixel_scale: model input = pixel * pixel_scale (1/255 for uint8 images).
-        stored_range: the stored values of black and white, ``(low, high)``;
-            None means (0, 255) for integer images and (0, 1) for float ones.
-            It says how an 8-bit image file (``zoo predict``) becomes stored
-            values, whatever the dataset's own storage: a dataset stored 0..16
-            declares ``(0, 16)``.
+        spec: a ``zoo.spec.InputSpec``: layout, dtype, scale and offset,
+            channels, stored range. Fields left None are filled in from the
+            arrays (``input_spec``).
+        pixel_scale, input_kind, stored_range: the short form of a spec
+            (its scale, layout and stored_range), used when ``spec`` is None.
+        task: ``zoo.tasks.Classification`` or ``Regression``; None means
+            classification over ``class_names``.
     """
 
     name: str
@@ -40,12 +42,28 @@ class Dataset:
     input_kind: str = "image"
     stored_range: tuple | None = None
     task: object = None  # zoo.tasks.Classification(class_names) when None
+    spec: object = None  # zoo.spec.InputSpec; built from the short form when None
 
     def __post_init__(self):
+        from zoo.spec import InputSpec
+
         if self.task is None:
             from zoo.tasks import Classification
 
             self.task = Classification(tuple(self.class_names))
+        if self.spec is None:
+            self.spec = InputSpec(self.input_kind, scale=self.pixel_scale, offset=0.0,
+                                  stored_range=self.stored_range)
+        elif isinstance(self.spec, InputSpec):
+            # One description: the short form's attributes say what the spec says.
+            self.input_kind, self.stored_range = self.spec.layout, self.spec.stored_range
+            if self.spec.scale is not None:
+                self.pixel_scale = self.spec.scale
+
+    @property
+    def input_spec(self):
+        """The complete spec of one example: the declared one, filled in from ``x_train``."""
+        return self.spec.of_arrays(self.x_train)
 
     @property
     def input_shape(self) -> tuple:
@@ -58,47 +76,42 @@ class Dataset:
 
     @property
     def normalisation(self) -> str:
-        """How stored pixels become model input, in words (for model cards)."""
-        if self.pixel_scale == 1.0:
-            return "float32 pixels in [0, 1], used as they are"
-        return f"float32(pixel) * {self.pixel_scale:.10g} (pixel / {round(1 / self.pixel_scale)}), in [0, 1]"
+        """How stored values become model input, in words (for model cards)."""
+        return self.input_spec.normalisation
 
     @property
     def black_white(self) -> tuple:
         """``(low, high)``: the stored values of black and white."""
-        if self.stored_range is not None:
-            return tuple(float(v) for v in self.stored_range)
-        return (0.0, 1.0) if np.issubdtype(self.x_train.dtype, np.floating) else (0.0, 255.0)
+        return self.input_spec.black_white
 
     def image_input(self) -> dict:
-        """How an 8-bit image file's pixel becomes model input: ``pixel * scale + offset``.
+        """How an 8-bit image file's pixel becomes model input (``InputSpec.image_input``)."""
+        return self.input_spec.image_input()
 
-        Independent of how the dataset stores its examples: a file's 0 is the
-        dataset's black and 255 its white, then normalised as training was.
-        """
-        low, high = self.black_white
-        scale = (high - low) / 255.0 * self.pixel_scale
-        return {"scale": float(f"{scale:.10g}"), "offset": float(f"{low * self.pixel_scale:.10g}"),
-                "formula": "float32(8-bit pixel) * scale + offset",
-                "stored_range": [low, high]}
-
-    def problem(self, declared_shape=None, declared_classes=None) -> str | None:
+    def problem(self, declared_shape=None, declared_classes=None, declared_spec=None) -> str | None:
         """What is wrong with the arrays (or with what they should match), or None.
 
         Checked for every loaded dataset, built-in or plugin: array types and
         lengths, empty splits, zero-sized examples, train and test shapes,
-        the shape and classes the entry declared, label range, NaN or
-        infinity in float data, and class names that could not be written one
-        per line.
+        the shape, classes and input spec the entry declared (layout, dtype,
+        channels, scale), label range, NaN or infinity in float data, and
+        class names that could not be written one per line.
         """
         from zoo.calls import finite
 
         problem = self._task_problem(declared_classes)
         if problem:
             return problem
+        from zoo.spec import InputSpec
+
+        if not isinstance(self.spec, InputSpec):
+            return f"spec must be a zoo.spec.InputSpec. Received: {type(self.spec).__name__}"
         if not (isinstance(self.pixel_scale, (int, float)) and np.isfinite(self.pixel_scale)
                 and self.pixel_scale > 0):
             return f"pixel_scale must be a positive number. Received: {self.pixel_scale!r}"
+        problem = self.spec.problem()
+        if problem:
+            return problem
         for split in ("train", "test"):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
             if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
@@ -118,12 +131,21 @@ class Dataset:
                 return f"{split} examples have shape {list(x.shape[1:])}: a zero-sized dimension"
             if not finite(x):
                 return f"x_{split} holds NaN or infinity"
+            problem = self.spec.array_problem(x, split)
+            if problem:
+                return problem
         if self.x_train.shape[1:] != self.x_test.shape[1:]:
             return (f"train examples are {list(self.x_train.shape[1:])} but test examples are "
                     f"{list(self.x_test.shape[1:])}")
+        complete = self.input_spec
+        problem = complete.problem()  # the loaded arrays must fit the layout (rank, channels)
+        if problem:
+            return problem
         if declared_shape is not None and tuple(declared_shape) != self.input_shape:
             return (f"loaded examples of shape {list(self.input_shape)} but the entry declares "
                     f"{list(declared_shape)}")
+        if declared_spec is not None:
+            return declared_spec.disagreement(complete)
         return None
 
     def _task_problem(self, declared_classes) -> str | None:
@@ -155,8 +177,8 @@ class Dataset:
         return None
 
     def normalise(self, x: np.ndarray) -> np.ndarray:
-        """Pixels as the model reads them: float32 in [0, 1]."""
-        return x.astype(np.float32) * np.float32(self.pixel_scale)
+        """Examples as the model reads them: float32(x) * scale + offset."""
+        return self.input_spec.normalise(x)
 
     def summary(self) -> dict:
         """What ``zoo show DATASET`` prints: shapes, classes and counts, range, source."""
@@ -165,8 +187,9 @@ class Dataset:
                 return None
             return [int(c) for c in np.bincount(y, minlength=self.classes)]
 
-        lo = min(float(self.x_train.min()), float(self.x_test.min())) * self.pixel_scale
-        hi = max(float(self.x_train.max()), float(self.x_test.max())) * self.pixel_scale
+        spec = self.input_spec
+        lo = min(float(self.x_train.min()), float(self.x_test.min())) * spec.scale + spec.offset
+        hi = max(float(self.x_train.max()), float(self.x_test.max())) * spec.scale + spec.offset
         return {
             "name": self.name,
             "input_shape": list(self.input_shape),
@@ -176,6 +199,7 @@ class Dataset:
                      "class_counts": counts(self.y_test)},
             "classes": list(self.class_names),
             "task": self.task.describe(),
+            "input": spec.describe(),
             "normalisation": self.normalisation,
             "input_range": [round(lo, 4), round(hi, 4)],
             "source": self.source,

@@ -515,7 +515,8 @@ def model_card(context: ExportContext, files: list, reference: np.ndarray) -> di
     config, dataset = context.config, context.dataset
     task = dataset.task
     keras = compare("keras", reference, reference, dataset.y_test, False, task)
-    image = dataset.input_kind == "image"
+    spec = dataset.input_spec
+    image = spec.layout == "image"
     if task.kind == "classification":
         output = {"shape": [None, task.units], "dtype": "float32",
                   "meaning": "class probabilities (softmax), in the order of labels.txt"}
@@ -534,16 +535,18 @@ def model_card(context: ExportContext, files: list, reference: np.ndarray) -> di
             "name": context.model.inputs[0].name if getattr(context.model, "inputs", None) else "image",
             "shape": [None, *config["input_shape"]],
             "dtype": "float32",
-            "layout": ("grayscale image rows x columns, no channel axis" if image else
-                       f"{dataset.input_kind}: " + " x ".join(map(str, config["input_shape"]))
-                       + (" (time steps x features)" if dataset.input_kind == "sequence" else "")),
-            "normalisation": config.get("normalisation", dataset.normalisation),
-            "pixel_scale": config.get("pixel_scale", dataset.pixel_scale),
+            "layout": spec.words(),
+            "spec": spec.describe(),
+            "normalisation": config.get("normalisation", spec.normalisation),
+            "pixel_scale": config.get("pixel_scale", spec.scale),
             # How an image file becomes this input, whatever the dataset stored (zoo predict uses it).
-            **({"from_image_file": {**dataset.image_input(), "color": "grayscale (Pillow 'L'; 16-bit "
-                                    "files scaled to 8 bits)", "resize": "bilinear, to rows x columns"}}
-               if image else {"from_array_file": ".npy or .csv of one example's shape, used as stored "
-                                                 f"times {dataset.pixel_scale:g}"}),
+            **({"from_image_file": {**spec.image_input(),
+                                    "color": ("RGB (Pillow 'RGB')" if spec.channels == "rgb" else
+                                              "grayscale (Pillow 'L'; 16-bit files scaled to 8 bits)"),
+                                    "resize": "bilinear, to rows x columns"}}
+               if image else {"from_array_file": ".npy or .csv of one example's shape, used as "
+                                                 f"stored times {spec.scale:g}"
+                                                 + (f" plus {spec.offset:g}" if spec.offset else "")}),
         },
         "output": output,
         "task": task.describe(),

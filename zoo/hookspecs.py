@@ -49,20 +49,23 @@ def register_architectures(register):
             against) and ``recipes`` (``zoo.Recipe``; ``tutorial`` and
             ``tuned``).
 
-    zoo calls ``build(input_shape, classes, **params, task=task)`` only when
-    a model is needed: ``input_shape`` is the dataset's example shape (an
+    zoo calls ``build(input_shape, classes, **params, task=task, spec=spec)``
+    only when a model is needed: ``input_shape`` is the dataset's example shape (an
     image ``(28, 28)`` or ``(32, 32, 3)``, a sequence ``(time steps,
     features)``), ``classes`` the number of output units (``task.units``),
     ``params`` every hyperparameter resolved (defaults, recipe, ``-p``) and
     ``task`` the dataset's task (``zoo.tasks.Classification`` or
     ``Regression``; passed when ``build`` takes a ``task`` argument, and a
-    builder without one is used for classification only). It must return a
+    builder without one is used for classification only) and ``spec`` the
+    dataset's ``zoo.spec.InputSpec`` (layout, dtype, scale, channels;
+    passed when ``build`` takes a ``spec`` argument; its ``layout`` is a good
+    name for the input). It must return a
     ``keras.Model`` with one input of ``input_shape`` that ends in the task's
     head: ``zoo.tasks.head(x, task)`` (softmax units per class, or linear
     units per output) so that the architecture fits any task. Raise
     ``ValueError`` for an input or a value it cannot handle; zoo reports it
     as a usage error before any training. zoo checks the type, the single
-    input and output, the number of output units, and that a classifier's
+    input (of ``input_shape``) and output, the number of output units, and that a classifier's
     outputs are probabilities (a forgotten softmax is refused). ``accepts``
     lists the input kinds it reads (``"image"``, ``"sequence"``,
     ``"vector"``). Import TensorFlow and Keras inside ``build``, never at
@@ -76,24 +79,29 @@ def register_datasets(register):
 
     Args:
         register: call ``register(zoo.DatasetEntry(...))`` once per dataset:
-            ``name``, ``summary``, ``load``, ``input_kind`` (``"image"``,
-            ``"sequence"`` or ``"vector"``), and where known without reading
-            data, ``input_shape``, ``class_names`` or ``task`` (None when only
-            the data says, as for a user's folder); optionally ``locate``, and
+            ``name``, ``summary``, ``load``, ``spec`` (a ``zoo.spec.InputSpec``
+            of one example: ``zoo.spec.image((28, 28), "uint8")``,
+            ``zoo.spec.sequence((100, 2))``, ``zoo.spec.vector((13,))``; the
+            fields known without reading data, None for the rest, as the
+            shape of a user's folder), and where known, ``class_names`` or
+            ``task`` (a ``zoo.tasks`` task); optionally ``locate``, and
             ``recipes``: architecture name -> {recipe name -> ``zoo.Recipe``},
             which take the place of that architecture's recipes of the same
             name on this dataset (a tutorial's settings for its own data).
 
     zoo calls ``load(data_dir=None, seed=0)`` (``--data-dir`` and ``--seed``)
-    and expects a ``zoo.dataset.Dataset``: examples (N, ...) as uint8 or
-    float, with the ``pixel_scale`` that makes them model input and, when
-    black and white are not (0, 255) for integers or (0, 1) for floats,
-    ``stored_range``; ``input_kind``; and targets for its ``task``: for
+    and expects a ``zoo.dataset.Dataset``: examples (N, ...) as integers or
+    floats, with their ``spec`` (the entry's; model input is
+    ``float32(x) * spec.scale + spec.offset``, and ``stored_range`` says
+    black and white where they are not (0, 255) for integers or (0, 1) for
+    floats); and targets for its ``task``: for
     ``Classification(class_names)`` (the default) integer labels (N,)
     indexing ``class_names``, for ``Regression(outputs, tolerance)`` numbers
     (N,) or (N, outputs). zoo checks every loaded dataset: array types and
     lengths, non-empty splits, no zero-sized examples, equal train and test
-    shapes, the declared ``input_shape``, ``class_names`` and task, labels in
+    shapes, examples that fit the layout (an image has 2 axes or 1, 3 or 4
+    channels, a sequence 2 axes, a vector 1), every field the entry's
+    ``spec`` declares (shape, dtype, channels, scale), ``class_names`` and task, labels in
     range or targets that are finite numbers, no NaN or infinity, class
     names that are unique, non-empty and free of newlines. A failed
     check is a data error naming the dataset and its plugin. Raise
@@ -102,6 +110,12 @@ def register_datasets(register):
     ``locate(data_dir=None)`` says cheaply, without reading the data, where
     the dataset would load from (a str), or returns None if it is not here.
     ``zoo list datasets`` calls it for every dataset.
+
+    The older short form, ``input_kind`` + ``input_shape`` on the entry and
+    ``pixel_scale`` / ``input_kind`` / ``stored_range`` on the Dataset, still
+    works and means the same spec. A ``spec`` that contradicts itself (a
+    layout zoo does not know, a shape of the wrong rank) is refused when the
+    plugin registers: ``zoo list`` warns that the plugin is broken.
     """
 
 

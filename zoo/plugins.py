@@ -17,7 +17,7 @@ import pluggy
 
 from zoo import hookspecs
 from zoo.errors import one_line
-from zoo.registry import ENTRY_TYPES, Registry, check_name
+from zoo.registry import ENTRY_TYPES, Registry, check_declaration, check_name
 
 # Built-ins register through the same hooks as third-party plugins.
 DEFAULT_PLUGINS = (
@@ -132,6 +132,7 @@ def load() -> Plugins:
                     raise TypeError(f"{_hook} registered {type(entry).__name__}, "
                                     f"expected zoo.{expected.__name__}")
                 check_name(entry)
+                check_declaration(entry)
                 _entries.append(entry)
 
             try:

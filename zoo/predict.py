@@ -37,7 +37,8 @@ class Classifier:
     offset: float = 0.0
     task: str = "classification"  # or "regression": the outputs are values, named by class_names
     layout: str = "image"  # or "sequence"/"vector": examples come from .npy/.csv files
-    array_scale: float = 1.0  # arrays: model input = stored value * array_scale
+    array_scale: float = 1.0  # arrays: model input = stored value * array_scale + array_offset
+    array_offset: float = 0.0
 
     def inputs(self, images: list) -> np.ndarray:
         """8-bit images as the model reads them, as the model card says."""
@@ -99,15 +100,25 @@ def load(model: str) -> Classifier:
     if len(names) != classes:
         raise DataError(f"{path}: gives {classes} classes but its labels name {len(names)}")
     section = card.get("input") if isinstance(card.get("input"), dict) else {}
-    layout = "image" if "from_array_file" not in section else str(section.get("layout", "sequence")).split(":")[0]
+    spec = section.get("spec") if isinstance(section.get("spec"), dict) else {}
+    if "from_array_file" not in section:
+        layout = "image"
+    elif spec.get("layout") in ("sequence", "vector"):
+        layout = spec["layout"]
+    else:  # cards written before the input spec: "sequence: 100 x 2 ..."
+        layout = str(section.get("layout", "sequence")).split(":")[0]
     if layout == "image":
         scale, offset = image_scaling(card, path)
         if len(runner.image_shape) != 2:
             raise DataError(f"{path}: expects input of shape {runner.input_shape}; zoo predict reads "
                             "grayscale images (batch, height, width)")
         return Classifier(path, runner, list(names), scale, offset, task)
-    return Classifier(path, runner, list(names), 1.0, 0.0, task, layout,
-                      float(section.get("pixel_scale") or 1.0))
+    try:
+        array_scale = float(spec.get("scale") or section.get("pixel_scale") or 1.0)
+        array_offset = float(spec.get("offset") or 0.0)
+    except (TypeError, ValueError):
+        raise DataError(f"{path.parent / CARD}: input.spec is damaged") from None
+    return Classifier(path, runner, list(names), 1.0, 0.0, task, layout, array_scale, array_offset)
 
 
 def load_array(path, shape: tuple) -> np.ndarray:
@@ -172,7 +183,8 @@ def predict(model: str, images, top_k: int = 3) -> dict:
     classifier = load(model)
     if classifier.layout != "image":
         examples = [load_array(f, classifier.runner.image_shape) for f in images]
-        x = np.stack(examples).astype(np.float32) * np.float32(classifier.array_scale) if examples else None
+        x = (np.stack(examples).astype(np.float32) * np.float32(classifier.array_scale)
+             + np.float32(classifier.array_offset)) if examples else None
         outputs = classifier.runner.predict(x) if examples else np.zeros((0, 0))
     else:
         pixels = [load_image(image, classifier.runner.image_shape) for image in images]

@@ -156,6 +156,11 @@ class DatasetEntry:
             name -> {recipe name -> ``Recipe``}; they take the place of the
             architecture's own recipes of the same name (a tutorial that
             defines a model's settings for this data).
+        spec: a ``zoo.spec.InputSpec`` of one example, as far as it is known
+            without loading (layout, shape, dtype, scale, channels); the
+            loaded data must agree with every field it declares. None: the
+            short form ``input_kind`` + ``input_shape`` (see
+            ``declared_spec``).
     """
 
     name: str
@@ -171,7 +176,23 @@ class DatasetEntry:
     plugin: str = ""
     task: Any = None
     recipes: Mapping[str, Mapping[str, Recipe]] = field(default_factory=dict)
+    spec: Any = None
     kind = "dataset"
+
+    def __post_init__(self):
+        # One description: a declared spec is also what input_kind and input_shape say.
+        if getattr(self.spec, "layout", None) is not None:  # a wrong type is refused at registration
+            object.__setattr__(self, "input_kind", self.spec.layout)
+            if self.spec.shape is not None:
+                object.__setattr__(self, "input_shape", tuple(self.spec.shape))
+
+    def declared_spec(self):
+        """The ``InputSpec`` known without loading: ``spec``, or the layout and shape declared."""
+        from zoo.spec import InputSpec
+
+        if self.spec is not None:
+            return self.spec
+        return InputSpec(self.input_kind, tuple(self.input_shape) if self.input_shape else None)
 
     def declared_task(self):
         """The task known without loading, or None."""
@@ -190,6 +211,7 @@ class DatasetEntry:
             "classes": list(self.class_names) if self.class_names else None,
             "task": task.describe() if task is not None else None,
             "input_kind": self.input_kind,
+            "input": self.declared_spec().describe(),
             "sources": list(self.sources),
             "recipes_for": {arch: sorted(r) for arch, r in self.recipes.items()},
         }
@@ -237,6 +259,26 @@ def check_name(entry) -> None:
         if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:
             raise ValueError(f"{entry.kind} name {name!r} is not allowed (letters, digits and "
                              f"_+.- only, starting with a letter or digit, no '..')")
+
+
+def check_declaration(entry) -> None:
+    """Refuse a dataset entry whose input spec cannot be right, before anything uses it.
+
+    Raises:
+        ValueError: ``spec`` is not an ``InputSpec``, or its fields contradict
+            each other (a layout zoo does not know, a shape of the wrong rank,
+            a non-finite scale ...).
+    """
+    if entry.kind != "dataset":
+        return
+    from zoo.spec import InputSpec
+
+    if entry.spec is not None and not isinstance(entry.spec, InputSpec):
+        raise ValueError(f"dataset '{entry.name}': spec must be a zoo.spec.InputSpec. "
+                         f"Received: {type(entry.spec).__name__}")
+    problem = entry.declared_spec().problem()
+    if problem:
+        raise ValueError(f"dataset '{entry.name}': {problem}")
 
 
 def normalise_name(name: str) -> str:

@@ -39,12 +39,13 @@ class TrainResult:
     config: dict = field(default_factory=dict)
 
 
-def input_pipeline(x, y, pixel_scale: float, task, batch_size: int,
+def input_pipeline(x, y, spec, task, batch_size: int,
                    shuffle_seed: int | None = None, augment=None, epoch=None):
     """tf.data: shuffled batches, normalised (and augmented) on the fly, prefetched.
 
-    Images stay uint8 in memory; each batch is converted to float32 when it is
-    read, and its targets become what the task's loss reads (``task.encode``:
+    Examples stay in their stored dtype (uint8 images) in memory; each batch
+    becomes float32 model input when it is read (``spec``: ``x * scale +
+    offset``), and its targets become what the task's loss reads (``task.encode``:
     one-hot labels for classification, so that label smoothing is available).
 
     Shuffling permutes indices, once per epoch, and gathers whole batches, as
@@ -77,7 +78,9 @@ def input_pipeline(x, y, pixel_scale: float, task, batch_size: int,
         return steps
 
     def prepare(batch):
-        batch_images = tf.cast(tf.gather(images, batch), tf.float32) * pixel_scale
+        batch_images = tf.cast(tf.gather(images, batch), tf.float32) * spec.scale
+        if spec.offset:
+            batch_images += spec.offset
         if augment is not None and len(x.shape) == 3:
             # Keras image layers want a channel axis; grayscale models add their own.
             batch_images = augment(batch_images[..., None], training=True)[..., 0]
@@ -315,18 +318,61 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
                       cluster=cluster, task_index=task_index)
 
 
-def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data_dir, output, resume,
-           tensorboard, verbose, strategy, devices, cluster, task_index) -> TrainResult:
+@dataclass
+class RunPlan:
+    """Everything decided before data is read: entries, recipe, seed, run directory, distribution.
+
+    ``plan_run`` makes it and refuses bad arguments, so a library caller gets
+    the same one-line errors as the CLI before any data is read or any
+    directory is made.
+    """
+
+    arch_entry: object
+    data_entry: object
+    recipe_name: str
+    settings: object  # the resolved zoo.registry.Recipe
+    hyper: dict  # every hyperparameter of the architecture
+    seed: int
+    data_dir: str | None
+    output: str | None
+    resume: str | None
+    tensorboard: bool
+    strategy: tuple  # (strategy, devices, cluster, task_index), as given
+    worker: object  # this process' place in a cluster, or None
+    run_dir: Path | None = None  # known before loading only when resuming
+    config: dict | None = None  # the resumed run's config.json
+
+    @property
+    def chief(self) -> bool:
+        return self.worker is None or self.worker.is_chief
+
+    def stored(self):
+        """Names and settings read from a resumed run's config.json are the file's fault, not a flag's."""
+        return runs.stored_settings(self.run_dir / runs.CONFIG) if self.resume else contextlib.nullcontext()
+
+
+def plan_run(held, architecture=None, dataset=None, *, recipe=None, overrides=None, params=None, seed=None,
+             data_dir=None, output=None, resume=None, tensorboard=False, strategy="auto", devices=None,
+             cluster=None, task_index=None) -> RunPlan:
+    """Step: check every argument and resolve names and the recipe; no data is read yet.
+
+    A resumed run's settings come from its config.json (locked in ``held``).
+
+    Raises:
+        UsageError, IncompatibleError: a bad name, setting or pairing.
+        ZooError: a resumed run's config.json cannot be used.
+    """
     from zoo import distribute
 
     # The strategy's flags and this process' place in a cluster, without TensorFlow yet.
     _, _, worker = distribute.plan(strategy, devices, cluster, task_index)
-    chief = worker is None or worker.is_chief
     if worker is not None and not resume and not output:
         raise UsageError("multi-worker training needs --output RUN (the same on every worker)")
+    run_dir = config = None
     if resume:
         refuse_with_resume(resume, recipe=recipe, output=output, params=params, seed=seed,
                            data_dir=data_dir, overrides=overrides)
+        chief = worker is None or worker.is_chief
         run_dir = (runs.resolve_run(resume, need_model=False) if chief else
                    distribute.prepare_worker_dir(distribute.run_path(resume), worker.index, resume=True))
         held.enter_context(runs.lock(run_dir))
@@ -346,12 +392,8 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= recipes.MAX_SEED:
         raise UsageError(f"--seed must be an integer in 0..{recipes.MAX_SEED}. Received: {seed!r}")
 
-    # Names and settings read from a run's config.json are the file's fault, not a flag's.
-    def stored():
-        return runs.stored_settings(run_dir / runs.CONFIG) if resume else contextlib.nullcontext()
-
-    # Everything that can be refused is refused before data is read.
-    with stored():
+    stored = runs.stored_settings(run_dir / runs.CONFIG) if resume else contextlib.nullcontext()
+    with stored:
         arch_entry = plugins.get("architecture", architecture)
         data_entry = plugins.get("dataset", dataset)
     if data_entry.input_kind not in arch_entry.accepts:
@@ -368,53 +410,119 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
         raise UsageError("--tensorboard needs the tensorboard package: pip install 'zoo[tensorboard]'")
     if settings.augment and data_entry.input_kind != "image":
         raise IncompatibleError(f"--augment needs an image dataset; {data_entry.name} is not")
-    # Before anything touches TensorFlow's devices: --devices may split the CPU.
-    dist = distribute.configure(strategy, devices, cluster, task_index)
     declared_task = data_entry.declared_task()
-    if not resume and data_entry.input_shape and declared_task is not None:
-        # Build once on the declared shape so a bad pairing fails before loading.
-        calls.build_model(arch_entry, data_entry.input_shape, declared_task, hyper)
+    if declared_task is not None and settings.monitor not in declared_task.monitors:
+        raise IncompatibleError(f"--monitor {settings.monitor}: a {declared_task.kind} task is judged by "
+                                f"{' or '.join(declared_task.monitors)}")
+    return RunPlan(arch_entry, data_entry, recipe_name, settings, hyper, seed, data_dir, output, resume,
+                   tensorboard, (strategy, devices, cluster, task_index), worker, run_dir, config)
 
+
+def load_data(plan: RunPlan):
+    """Step: seed everything, then load the dataset and check it against its declaration."""
     import keras
     import tensorflow as tf
 
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(plan.seed)
     tf.config.experimental.enable_op_determinism()
-    with stored():
-        data = calls.load_dataset(data_entry, data_dir=data_dir, seed=seed)
-    with dist.scope():  # variables are mirrored on every device (and worker)
-        model = calls.build_model(arch_entry, data.input_shape, data.task, hyper)
-    if (validation_monitor := settings.monitor) not in data.task.monitors:
-        raise IncompatibleError(f"--monitor {validation_monitor}: a {data.task.kind} task is judged by "
+    with plan.stored():
+        data = calls.load_dataset(plan.data_entry, data_dir=plan.data_dir, seed=plan.seed)
+    if plan.settings.monitor not in data.task.monitors:
+        raise IncompatibleError(f"--monitor {plan.settings.monitor}: a {data.task.kind} task is judged by "
                                 f"{' or '.join(data.task.monitors)}")
+    return data
 
-    if not resume:
-        if chief:
-            run_dir = runs.new_run_dir(arch_entry.name, data_entry.name, output, held=held)
+
+def build(plan: RunPlan, data, dist):
+    """Step: the architecture's model for the loaded data's spec and task, its variables in ``dist``'s scope."""
+    with dist.scope():  # variables are mirrored on every device (and worker)
+        return calls.build_model(plan.arch_entry, data.input_shape, data.task, plan.hyper, data.input_spec)
+
+
+def compile_model(model, settings, task, steps: int, dist) -> None:
+    """Step: the optimizer from the recipe, the loss and metrics from the task."""
+    with dist.scope():  # one definition of loss, metrics and optimizer for every strategy
+        model.compile(optimizer=make_optimizer(settings, steps), **task.compile_args(settings.label_smoothing))
+
+
+def open_run(plan: RunPlan, data, dist, held) -> tuple[Path, dict]:
+    """Step: the run directory (new, locked) and its config.json; a resumed run keeps its own."""
+    from zoo import distribute
+
+    run_dir, config = plan.run_dir, plan.config
+    if not plan.resume:
+        if plan.chief:
+            run_dir = runs.new_run_dir(plan.arch_entry.name, plan.data_entry.name, plan.output, held=held)
         else:
-            run_dir = distribute.prepare_worker_dir(Path(output), worker.index, resume=False)
+            run_dir = distribute.prepare_worker_dir(Path(plan.output), plan.worker.index, resume=False)
             held.enter_context(runs.lock(run_dir))
+        spec = data.input_spec
         config = {
-            "architecture": arch_entry.name, "architecture_plugin": arch_entry.plugin,
-            "dataset": data_entry.name, "dataset_plugin": data_entry.plugin,
-            "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
+            "architecture": plan.arch_entry.name, "architecture_plugin": plan.arch_entry.plugin,
+            "dataset": plan.data_entry.name, "dataset_plugin": plan.data_entry.plugin,
+            "data_dir": str(Path(plan.data_dir).resolve()) if plan.data_dir else None,
             "data_source": data.source, "input_shape": list(data.input_shape),
+            "input": spec.describe(),
             "class_names": list(data.class_names), "task": data.task.describe(),
-            "pixel_scale": data.pixel_scale,
-            "normalisation": data.normalisation, "image_input": data.image_input(),
-            "recipe": recipe_name, "recipe_settings": settings.to_dict(), "params": hyper,
-            "seed": seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "pixel_scale": spec.scale,
+            "normalisation": spec.normalisation, "image_input": spec.image_input(),
+            "recipe": plan.recipe_name, "recipe_settings": plan.settings.to_dict(), "params": plan.hyper,
+            "seed": plan.seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "status": "running", "versions": versions(),
         }
-    config["distribution"] = dist.describe(settings.batch_size)
-    if not resume:
+    config["distribution"] = dist.describe(plan.settings.batch_size)
+    if not plan.resume:
         runs.write_json(run_dir / runs.CONFIG, config)
+    return run_dir, config
 
-    training, validation, steps, seeding = _pipelines(data, settings, dist, seed)
 
-    with dist.scope():  # one definition of loss, metrics and optimizer for every strategy
-        model.compile(optimizer=make_optimizer(settings, steps),
-                      **data.task.compile_args(settings.label_smoothing))
+def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data_dir, output, resume,
+           tensorboard, verbose, strategy, devices, cluster, task_index) -> TrainResult:
+    from zoo import distribute
+
+    # Everything that can be refused is refused before data is read.
+    plan = plan_run(held, architecture, dataset, recipe=recipe, overrides=overrides, params=params,
+                    seed=seed, data_dir=data_dir, output=output, resume=resume, tensorboard=tensorboard,
+                    strategy=strategy, devices=devices, cluster=cluster, task_index=task_index)
+    # Before anything touches TensorFlow's devices: --devices may split the CPU.
+    dist = distribute.configure(strategy, devices, cluster, task_index)
+    declared_task, declared_spec = plan.data_entry.declared_task(), plan.data_entry.declared_spec()
+    if not resume and declared_spec.shape and declared_task is not None:
+        # Build once on the declared spec so a bad pairing fails before loading.
+        calls.build_model(plan.arch_entry, declared_spec.shape, declared_task, plan.hyper, declared_spec)
+    data = load_data(plan)
+    model = build(plan, data, dist)
+    run_dir, config = open_run(plan, data, dist, held)
+    training, validation, steps, seeding = pipelines(data, plan.settings, dist, plan.seed)
+    compile_model(model, plan.settings, data.task, steps, dist)
+    history, seconds = fit(plan, model, training, validation, seeding, run_dir, config, dist, verbose)
+
+    final_weights = distribute.weights_digest(model)
+    if not dist.is_chief:
+        # The chief evaluates and writes the run; this worker's scratch directory goes.
+        # (Its own history may lack an epoch: on resume the chief's epoch wins.)
+        finished = (history.epoch[-1] + 1 if getattr(history, "epoch", None)
+                    else len(plots.read_history(run_dir / runs.HISTORY).get("epoch", [])))
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return TrainResult(run_dir, {"worker": dist.task_index, "workers": dist.workers,
+                                     "epochs_run": finished, "training_seconds": round(seconds, 2),
+                                     "final_weights_sha256": final_weights}, config)
+
+    return finish(run_dir, config, data, seconds, final_weights, resume)
+
+
+def fit(plan: RunPlan, model, training, validation, seeding, run_dir: Path, config: dict, dist, verbose):
+    """Step: Keras fit with zoo's callbacks; a resumed run continues after its last finished epoch.
+
+    Returns:
+        ``(history, training seconds)``.
+
+    Raises:
+        TrainingError: the loss became NaN, or a file could not be written.
+    """
+    import keras
+
+    settings, resume = plan.settings, plan.resume
     # Without a validation set the training loss is all there is to go by.
     monitor = settings.monitor if validation is not None else "loss"
     # The checkpoint keeps the lowest value: accuracies are negated.
@@ -434,13 +542,13 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
         keras.callbacks.TerminateOnNaN(),
         _best_checkpoint(run_dir / runs.MODEL, monitor, sign, best_so_far),
         # Saved after the CSV row, so a resumed run never skips a logged epoch.
-        # Kept after fit (removed below once metrics.json is written), so a kill
+        # Kept after fit (removed once metrics.json is written), so a kill
         # while evaluating resumes after the last epoch instead of from scratch.
         keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True, delete_checkpoint=False),
     ]
     if settings.patience and validation is not None:
         callbacks.append(_early_stopping(monitor, sign, settings.patience, recorded, run_dir))
-    if tensorboard:
+    if plan.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
 
     started = time.perf_counter()
@@ -448,7 +556,7 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
         # Keras fit, or for multi-worker zoo's loop around Keras' own train/test steps.
         history = dist.fit(model, training, validation_data=validation, epochs=settings.epochs,
                            callbacks=callbacks, verbose=verbose if dist.is_chief else 0,
-                           run=resume or output)
+                           run=resume or plan.output)
     except OSError as exc:  # disk full, a read-only or vanished directory
         _write_failed(exc, run_dir, config)
     seconds = time.perf_counter() - started
@@ -461,22 +569,10 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
         raise TrainingError(f"training stopped: the loss became NaN in epoch "
                             f"{len(plots.read_history(history_path).get('epoch', [])) + 1} "
                             f"(try a lower --learning-rate){kept}")
-
-    final_weights = distribute.weights_digest(model)
-    if not dist.is_chief:
-        # The chief evaluates and writes the run; this worker's scratch directory goes.
-        # (Its own history may lack an epoch: on resume the chief's epoch wins.)
-        finished = (history.epoch[-1] + 1 if getattr(history, "epoch", None)
-                    else len(plots.read_history(history_path).get("epoch", [])))
-        shutil.rmtree(run_dir, ignore_errors=True)
-        return TrainResult(run_dir, {"worker": dist.task_index, "workers": dist.workers,
-                                     "epochs_run": finished, "training_seconds": round(seconds, 2),
-                                     "final_weights_sha256": final_weights}, config)
-
-    return _finish(run_dir, config, data, seconds, final_weights, resume)
+    return history, seconds
 
 
-def _pipelines(data, settings, dist, seed: int):
+def pipelines(data, settings, dist, seed: int):
     """Step: the training and validation tf.data pipelines, and the epoch-seeding callback.
 
     Returns:
@@ -490,7 +586,7 @@ def _pipelines(data, settings, dist, seed: int):
         x_train, y_train = data.x_train[:cut], data.y_train[:cut]
         # Multi-worker: each worker validates its share; the metrics are summed over all.
         x_val, y_val = dist.shard(data.x_train[cut:], data.y_train[cut:])
-        validation = input_pipeline(x_val, y_val, data.pixel_scale, data.task,
+        validation = input_pipeline(x_val, y_val, data.input_spec, data.task,
                                     max(max(settings.batch_size, 256) // dist.local_replicas, 1))
     # Multi-worker: each worker trains on its share with --batch-size per worker.
     x_train, y_train = dist.shard(x_train, y_train, settings.batch_size)
@@ -499,14 +595,14 @@ def _pipelines(data, settings, dist, seed: int):
                          + (f" for each of {dist.workers} workers" if dist.multi_worker else ""))
     augment = augmentation(settings.augment, seed) if settings.augment else None
     epoch, seeding = epoch_seeds(seed, augment)
-    training = input_pipeline(x_train, y_train, data.pixel_scale, data.task,
+    training = input_pipeline(x_train, y_train, data.input_spec, data.task,
                               dist.replica_batch(settings.batch_size), shuffle_seed=seed, augment=augment,
                               epoch=epoch)
     steps = math.ceil(len(x_train) / settings.batch_size)
     return training, validation, steps, seeding
 
 
-def _finish(run_dir: Path, config: dict, data, seconds: float, final_weights: str, resume) -> TrainResult:
+def finish(run_dir: Path, config: dict, data, seconds: float, final_weights: str, resume) -> TrainResult:
     """Step: score the kept model on the test set, draw the task's figures, write metrics.json.
 
     The backup goes last, once metrics.json is written: a kill before that

@@ -384,6 +384,41 @@ PLUGINS = {
                 register(zoo.DatasetEntry(name=name, summary=name, load=lambda data_dir=None, seed=0, m=make: m(),
                                           input_shape=(28, 28), task=task))
     """,
+    "bad-specs": """
+        import numpy as np
+        import zoo
+        from zoo import spec
+        from zoo.dataset import Dataset
+
+        def images(shape, dtype=np.uint8):
+            labels = (np.arange(8) % 2).astype(np.int64)
+            return np.zeros((8, *shape), dtype), labels, np.zeros((4, *shape), dtype), labels[:4]
+
+        # name -> (what the entry declares, what load returns)
+        CASES = {
+            "uint8-loads-float": (spec.image((28, 28), "uint8"), lambda: images((28, 28), np.float32)),
+            "rgb-loads-gray": (spec.image((28, 28, 3), "uint8", "rgb"), lambda: images((28, 28, 1))),
+            "two-channels": (spec.image(None, "uint8"), lambda: images((28, 28, 2))),
+            "sequence-of-cubes": (spec.sequence(None, "uint8", 1 / 255), lambda: images((4, 4, 4))),
+        }
+
+        @zoo.hookimpl
+        def register_datasets(register):
+            for name, (declared, make) in CASES.items():
+                register(zoo.DatasetEntry(
+                    name=name, summary=name, class_names=("a", "b"), spec=declared,
+                    load=lambda data_dir=None, seed=0, n=name, m=make, d=declared:
+                        Dataset(n, ("a", "b"), *m(), input_kind=d.layout)))
+    """,
+    "bad-spec-layout": """
+        import zoo
+        from zoo.spec import InputSpec
+
+        @zoo.hookimpl
+        def register_datasets(register):
+            register(zoo.DatasetEntry(name="audio-data", summary="a layout zoo does not know",
+                                      spec=InputSpec("audio", (16000,)), load=lambda **kw: None))
+    """,
     "exporters": """
         import zoo
 
@@ -819,6 +854,20 @@ CASES = [
          "dataset 'nan-targets' (zoo-hostile-bad-arrays): y_train holds NaN or infinity", plugins=("bad-arrays",)),
     Case("plugin-data-regression-targets-as-text", ["train", "dense", "regression-labels-as-text", "-q"], 1,
          "y_train has dtype <U1; expected numbers", plugins=("bad-arrays",)),
+    # The input spec: what an entry declares, and loaded arrays that disagree with it.
+    Case("plugin-spec-declares-uint8-loads-float", ["train", "dense", "uint8-loads-float", "-q"], 1,
+         "dataset 'uint8-loads-float' (zoo-hostile-bad-specs): loaded dtype float32 but the entry declares uint8",
+         plugins=("bad-specs",)),
+    Case("plugin-spec-declares-rgb-loads-gray", ["show", "rgb-loads-gray"], 1,
+         "loaded examples of shape [28, 28, 1] but the entry declares [28, 28, 3]", plugins=("bad-specs",)),
+    Case("plugin-spec-image-with-two-channels", ["train", "cnn", "two-channels", "-q"], 1,
+         "dataset 'two-channels' (zoo-hostile-bad-specs): an image has 1, 3 or 4 channels; shape [28, 28, 2] has 2",
+         plugins=("bad-specs",)),
+    Case("plugin-spec-sequence-of-3d-examples", ["train", "simplernn", "sequence-of-cubes", "-q"], 1,
+         "a sequence example is time steps x features; shape [4, 4, 4] has 3 axes", plugins=("bad-specs",)),
+    Case("plugin-spec-unknown-layout", ["list", "datasets"], 0,
+         "is broken: ValueError: dataset 'audio-data': input layout 'audio' is not one of image, sequence, vector",
+         plugins=("bad-spec-layout",)),
     Case("regression-monitor-val-accuracy", ["train", "simplernn", "multiply", "--monitor", "val_accuracy", "-q"], 2,
          "--monitor val_accuracy: a regression task is judged by val_loss or val_mae"),
     Case("classification-arch-on-sequences", ["train", "cnn", "multiply", "-q"], 2,

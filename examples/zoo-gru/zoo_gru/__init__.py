@@ -19,7 +19,8 @@ RECIPES = {
 }
 
 
-def build(input_shape, classes, *, units=64, batch_norm=True, unroll=False, task=None, name="gru"):
+def build(input_shape, classes, *, units=64, batch_norm=True, unroll=False, task=None, spec=None,
+          name="gru"):
     """GRU over the image rows, optional BatchNormalization, then Dense.
 
     Args:
@@ -30,6 +31,8 @@ def build(input_shape, classes, *, units=64, batch_norm=True, unroll=False, task
         unroll: unroll the recurrence.
         task: the dataset's task (``zoo.tasks``), given by zoo: ``zoo.tasks.head``
             ends the model with its head (softmax classes or linear outputs).
+        spec: the dataset's input spec (``zoo.spec.InputSpec``), given by zoo:
+            its layout names the input ("image" rows or a "sequence").
         name: model name.
 
     Returns:
@@ -40,7 +43,7 @@ def build(input_shape, classes, *, units=64, batch_norm=True, unroll=False, task
     import keras  # only when a model is built: listing stays fast
     from keras import layers
 
-    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    inputs = keras.Input(shape=tuple(input_shape), name=spec.layout if spec is not None else "image")
     x = layers.GRU(int(units), unroll=unroll)(inputs)
     if batch_norm:
         # momentum 0.9: the moving statistics settle within a short run.
