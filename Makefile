@@ -12,13 +12,15 @@ $(BIN)/python:
 # Reinstalled on every run (no dependency changes: a few seconds), so that the
 # tests and the demo use the package as installed, data files included.
 install: $(BIN)/python
-	$(BIN)/pip install -q ".[test]"
+	$(BIN)/pip install -q ".[test,mediapipe,tune]"
 	$(BIN)/pip install -q --no-deps --no-build-isolation ./examples/zoo-gru
 
-# The main job on the embedded offline sample: train, then show the run.
+# The main job on the embedded offline sample: train, show the runs, and print
+# the path of the run's report (one self-contained HTML page).
 demo: install
 	$(BIN)/zoo train lstm-bn fashion-sample
 	$(BIN)/zoo runs
+	$(BIN)/zoo report
 
 # `pytest`, not `python -m pytest`: the latter puts the checkout on sys.path
 # and the tests must import the installed package.

@@ -33,7 +33,7 @@ BASELINE = REPO.parent / "shared" / "baselines" / "seed_keras.py"
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 MNIST_SUBSET = REPO.parent / "shared" / "data" / "mnist-10k"
 ARCHITECTURES = ("dense", "cnn", "vgg", "simplernn", "lstm-bn")
-PARTS = ("accuracy", "overhead", "startup", "export", "sequences", "forecast")
+PARTS = ("accuracy", "overhead", "startup", "export", "sequences", "forecast", "digits")
 FORECAST_ARCHITECTURES = ("simplernn", "lstm-bn", "gru")
 # The CNN/RNN tutorial's multiplication problem: correctness (share of the 440
 # test predictions within 0.04 of the truth) it published for each model.
@@ -186,6 +186,27 @@ def part_forecast(seeds, workdir: Path) -> dict:
     return rows
 
 
+def part_digits(seeds, epochs: int, workdir: Path) -> dict:
+    """cnn's tutorial and tuned recipes on the real MNIST subset, the same epochs, one row per seed.
+
+    Digits may not be mirrored: the tuned recipe's flip-shift augmentation
+    becomes shift there (config.json records which ran).
+    """
+    rows = {}
+    if not MNIST_SUBSET.is_dir():
+        return rows
+    for recipe in ("tutorial", "tuned"):
+        for seed in seeds:
+            print(f"digits: cnn {recipe} on mnist-10k, {epochs} epochs, seed {seed}", flush=True)
+            row = train("cnn", "idx", recipe, workdir, "--epochs", str(epochs), "--seed", str(seed),
+                        data_dir=MNIST_SUBSET)
+            if "run_dir" in row:
+                config = json.loads((Path(row["run_dir"]) / "config.json").read_text())
+                row["augment"] = config["recipe_settings"]["augment"]
+            rows[f"cnn/{recipe}/mnist-10k/{epochs}/{seed}"] = {**row, "seed": seed, "epochs": epochs}
+    return rows
+
+
 def part_overhead(archs, epochs: int, workdir: Path, repeats: int = 3) -> dict:
     """zoo's tutorial recipe against seed_keras.py, alternated ``repeats`` times; medians.
 
@@ -318,6 +339,8 @@ def main(argv=None):
     parser.add_argument("--datasets", default="fashion,mnist-10k",
                         help="accuracy part: fashion and/or mnist-10k (simplernn and lstm-bn only)")
     parser.add_argument("--overhead-epochs", type=int, default=2)
+    parser.add_argument("--digits-epochs", type=int, default=2,
+                        help="digits part: epochs of both cnn recipes on the MNIST subset")
     parser.add_argument("--overhead-repeats", type=int, default=3,
                         help="alternated zoo/baseline pairs per architecture (medians are reported)")
     parser.add_argument("--repeats", type=int, default=5, help="start-up timings per command")
@@ -352,6 +375,9 @@ def main(argv=None):
                                      args.datasets.split(","))
             elif part == "forecast":
                 rows = part_forecast([int(x) for x in args.seeds.split(",") if x.strip()], args.workdir)
+            elif part == "digits":
+                rows = part_digits([int(x) for x in args.seeds.split(",") if x.strip()], args.digits_epochs,
+                                   args.workdir)
             elif part == "sequences":
                 rows = part_sequences([int(x) for x in args.seeds.split(",") if x.strip()], args.workdir)
             elif part == "overhead":

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-VARIANTS = ("float32", "float16", "dynamic", "int8")
+VARIANTS = ("float32", "float16", "dynamic", "int8", "int16x8", "mediapipe")
 
 
 def _contain() -> None:
@@ -83,6 +83,29 @@ def _unrolled(model, request):
     return copy
 
 
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2: the weights of Pillow's convert("L")
+
+
+def _rgb_front_end(model, input_shape):
+    """``model`` behind a ``(H, W, 3)`` RGB input: a frozen luma convolution for gray models.
+
+    The weights are ITU-R 601-2's (Pillow's ``convert("L")``); an RGB model
+    reads the image as it is.
+    """
+    import keras
+    import numpy as np
+
+    height, width = input_shape[:2]
+    inputs = keras.Input((height, width, 3), name="image")
+    if len(input_shape) == 3 and input_shape[2] == 3:
+        return keras.Model(inputs, model(inputs), name=f"{model.name}_rgb")
+    luma = keras.layers.Conv2D(1, 1, use_bias=False, trainable=False, name="luma")
+    x = luma(inputs)
+    luma.set_weights([np.array(LUMA, np.float32).reshape(1, 1, 3, 1)])
+    x = keras.layers.Reshape(tuple(input_shape))(x)  # (H, W) or (H, W, 1), as the model reads
+    return keras.Model(inputs, model(x), name=f"{model.name}_rgb")
+
+
 def convert(request: dict) -> dict:
     """Write ``request["output"]``; return what the model card should say about it."""
     import keras
@@ -94,21 +117,29 @@ def convert(request: dict) -> dict:
     model = keras.saving.load_model(request["model"], safe_mode=True)
     notes = []
     unrolled = False
-    if variant == "int8" and looping_rnns(model):
+    if variant in ("int8", "int16x8") and looping_rnns(model):
         if request.get("can_unroll"):
             model = _unrolled(model, request)
             unrolled = True
-            notes.append("recurrent layers unrolled for int8 (same weights): the converter's "
+            notes.append(f"recurrent layers unrolled for {variant} (same weights): the converter's "
                          "calibration crashes on the WHILE-loop graph")
         else:
             notes.append("recurrent layers loop (the architecture has no 'unroll' parameter)")
     batch = None
+    input_shape = list(request["input_shape"])
+    if variant == "mediapipe":
+        # MediaPipe's ImageClassifier feeds one [1, H, W, 3] image.
+        model = _rgb_front_end(model, input_shape)
+        input_shape, batch = [*input_shape[:2], 3], 1
+        notes.append("RGB front end: " + ("frozen luma convolution (0.299 R + 0.587 G + 0.114 B)"
+                                          if len(request["input_shape"]) != 3 or request["input_shape"][2] != 3
+                                          else "none (an RGB model)") + "; batch fixed at 1")
     if looping_rnns(model):
         batch = 1
         notes.append("batch fixed at 1: a WHILE-loop recurrent layer needs a static batch to "
                      "convert to builtin ops ('tf.TensorListReserve' op requires element_shape "
                      "to be static)")
-    spec = tf.TensorSpec([batch, *request["input_shape"]], tf.float32,
+    spec = tf.TensorSpec([batch, *input_shape], tf.float32,
                          name=request.get("input_name") or "image")
 
     with tempfile.TemporaryDirectory(dir=Path(request["output"]).parent,
@@ -117,11 +148,11 @@ def convert(request: dict) -> dict:
         model.export(str(saved), format="tf_saved_model", input_signature=[spec], verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if variant in ("float16", "dynamic", "int8"):
+        if variant in ("float16", "dynamic", "int8", "int16x8"):
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if variant == "float16":
             converter.target_spec.supported_types = [tf.float16]
-        if variant == "int8":
+        if variant in ("int8", "int16x8"):
             samples = np.load(request["representative"]).astype(np.float32)
 
             def representative():
@@ -133,6 +164,11 @@ def convert(request: dict) -> dict:
             if request.get("int8_io"):
                 converter.inference_input_type = tf.int8
                 converter.inference_output_type = tf.int8
+        if variant == "int16x8":
+            # int16 activations keep what int8 loses in recurrent state and
+            # batch norm; builtin kernels only (no fallback to float ops).
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
         data = converter.convert()
     Path(request["output"]).write_bytes(data)
     return {"batch": batch, "unrolled": unrolled, "notes": notes,

@@ -1,15 +1,18 @@
 """`cnn`: the CNN tutorial's three convolutions with pooling and dropout."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._common import head, image_inputs, require_classes, require_image
+from zoo_plugins._common import head, image_inputs, pool_features, require_classes, require_image
 
 PARAMS = {
     "filters": Param((32, 64, 128), "filters of each 3x3 convolution; pooling follows all but the last", low=1),
     "conv_activation": Param("linear", "activation of the convolutions (the tutorial used none)"),
     "padding": Param("valid", "convolution padding: valid or same", choices=("valid", "same")),
-    "units": Param(128, "width of the hidden Dense layer", low=1),
-    "dropout": Param(0.3, "dropout before the classifier", low=0, high=0.95),
+    "units": Param(128, "width of the hidden Dense layer", low=1, search=(64, 512)),
+    "dropout": Param(0.3, "dropout before the classifier", low=0, high=0.95, search=(0.0, 0.5)),
     "batch_norm": Param(False, "BatchNormalization after each convolution"),
+    "pooling": Param("flatten", "how the last feature map becomes a vector: flatten (the tutorial), avg "
+                     "(global average pooling: small files for large images) or auto (flatten up to "
+                     "8x8 positions, else avg)", choices=("flatten", "avg", "auto")),
 }
 
 RECIPES = {
@@ -27,13 +30,14 @@ RECIPES = {
                     epochs=33, validation_split=0.1, patience=8, label_smoothing=0.1,
                     schedule="cosine", augment="flip-shift",
                     params={"filters": (32, 64, 128), "conv_activation": "relu", "padding": "same",
-                            "batch_norm": True, "units": 256, "dropout": 0.2},
-                    note="ReLU + batch norm convolutions, flip/shift augmentation, AdamW + cosine decay"),
+                            "batch_norm": True, "units": 256, "dropout": 0.2, "pooling": "auto"},
+                    note="ReLU + batch norm convolutions, flip/shift augmentation where the dataset allows "
+                         "it, AdamW + cosine decay; global average pooling on large images"),
 }
 
 
 def build(input_shape, classes, *, filters=(32, 64, 128), conv_activation="linear",
-          padding="valid", units=128, dropout=0.3, batch_norm=False,
+          padding="valid", units=128, dropout=0.3, batch_norm=False, pooling="flatten",
           task=None, spec=None, name="cnn"):
     """Conv-pool blocks, a last convolution, then Dense-Dropout-classifier.
 
@@ -48,6 +52,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128), conv_activation="linea
         units: hidden Dense width.
         dropout: dropout before the classifier.
         batch_norm: BatchNormalization after each convolution.
+        pooling: "flatten", "avg" (global average pooling) or "auto".
         task: the dataset's task (zoo.tasks); its head ends the model.
         spec: the dataset's input spec (zoo.spec.InputSpec); it names the input.
         name: model name.
@@ -80,7 +85,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128), conv_activation="linea
             x = layers.Activation(conv_activation)(x)
         if i < len(filters) - 1:
             x = layers.MaxPooling2D(strides=2)(x)
-    x = layers.Flatten()(x)
+    x = pool_features(x, pooling, "cnn")
     x = layers.Dense(int(units), activation="relu")(x)
     outputs = head(x, classes, dropout, task)
     return keras.Model(inputs, outputs, name=name)

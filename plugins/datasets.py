@@ -138,10 +138,29 @@ def _locate(remote: Remote, data_dir=None) -> str | None:
     return str(found)
 
 
-def _read_npz(path: Path, num_classes: int):
-    """``(x_train, y_train, x_test, y_test, source)`` from a Keras-style ``.npz``, validated."""
+# An .npz member may unpack to at most this (Fashion-MNIST's largest array is
+# 47 MB; CIFAR-10's 150 MB): checked from the zip directory before reading.
+MAX_NPZ_UNPACKED = 2 * 1024**3
+
+
+def _read_npz(path: Path, num_classes: int | None = None, gray_uint8: bool = False):
+    """``(x_train, y_train, x_test, y_test, source)`` from a Keras-style ``.npz``, validated.
+
+    Images are (N, H, W) or (N, H, W, C) with 1, 3 or 4 channels, uint8 or
+    float; labels integers (N,) or (N, 1) (as ``keras.datasets.cifar10``
+    keeps them). With ``num_classes``, every label must be below it; with
+    ``gray_uint8``, images must be uint8 (N, H, W), as Keras' MNIST files are.
+    """
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file (0 bytes)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > MAX_NPZ_UNPACKED:
+            raise DataError(f"{path}: its arrays unpack to {unpacked} bytes, more than the "
+                            f"{MAX_NPZ_UNPACKED} allowed")
+    except zipfile.BadZipFile:
+        pass  # np.load below says what the file is instead
     try:
         with np.load(path, allow_pickle=False) as f:
             if not hasattr(f, "files"):
@@ -155,19 +174,34 @@ def _read_npz(path: Path, num_classes: int):
         raise DataError(f"{path}: not a readable .npz file ({exc})") from None
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.dtype != np.uint8 or x.ndim != 3:
+        if gray_uint8 and (x.dtype != np.uint8 or x.ndim != 3):
             raise DataError(f"{path}: x_{split} is {x.dtype} {x.shape}; expected uint8 (N, H, W)")
+        image = x.ndim == 3 or (x.ndim == 4 and x.shape[3] in (1, 3, 4))
+        if not image or not (x.dtype == np.uint8 or np.issubdtype(x.dtype, np.floating)):
+            raise DataError(f"{path}: x_{split} is {x.dtype} {x.shape}; expected uint8 or float images "
+                            "(N, H, W) or (N, H, W, C) with 1, 3 or 4 channels")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = arrays[f"y_{split}"] = y[:, 0]
         if not np.issubdtype(y.dtype, np.integer) or y.ndim != 1:
             raise DataError(f"{path}: y_{split} is {y.dtype} {y.shape}; expected integers (N,)")
         if len(x) != len(y):
             raise DataError(f"{path}: {split} has {len(x)} images but {len(y)} labels")
-        if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-            bad = int(np.argmax((y < 0) | (y >= num_classes)))
+        if len(y) and int(y.min()) < 0:
+            bad = int(np.argmax(y < 0))
+            raise DataError(f"{path}: {split} label {int(y[bad])} at index {bad} is negative")
+        if num_classes is not None and len(y) and int(y.max()) >= num_classes:
+            bad = int(np.argmax(y >= num_classes))
             raise DataError(f"{path}: {split} label {int(y[bad])} at index {bad} is out of range "
                             f"for {num_classes} classes (0-{num_classes - 1})")
+        if np.issubdtype(x.dtype, np.floating):
+            if not np.isfinite(x).all():
+                raise DataError(f"{path}: x_{split} holds NaN or infinity")
+            arrays[f"x_{split}"] = x.astype(np.float32, copy=False)
     if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
         raise DataError(f"{path}: train images are {arrays['x_train'].shape[1:]} but test "
                         f"images are {arrays['x_test'].shape[1:]}")
+    if arrays["x_train"].dtype != arrays["x_test"].dtype:
+        raise DataError(f"{path}: x_train is {arrays['x_train'].dtype} but x_test is {arrays['x_test'].dtype}")
     md5 = {f"{path.name}/{k}": hashlib.md5(np.ascontiguousarray(a)).hexdigest()
            for k, a in arrays.items()}
     return (*(arrays[k] for k in NPZ_KEYS), {"path": str(path), "md5": md5})
@@ -178,7 +212,7 @@ def _read(remote: Remote, folder: Path) -> Dataset:
     if has_idx_files(folder) or not remote.npz:
         *arrays, source = read_idx_folder(folder, num_classes=classes)
     else:
-        *arrays, source = _read_npz(folder / remote.npz, classes)
+        *arrays, source = _read_npz(folder / remote.npz, classes, gray_uint8=True)
     return Dataset(remote.name, remote.class_names, *arrays, source=source, spec=GRAY_28)
 
 
@@ -320,30 +354,90 @@ IDX_WHAT = ("a folder holding " + ", ".join(f"{n}[.gz]" for n in IDX_NAMES.value
 
 def _load_idx(data_dir=None, seed=0) -> Dataset:
     folder = _need_dir("idx", data_dir, IDX_WHAT)
-    names = None
-    if (folder / "classes.txt").is_file():
-        try:
-            text = (folder / "classes.txt").read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DataError(f"{folder / 'classes.txt'}: unreadable ({exc})") from None
-        names = tuple(line.strip() for line in text.splitlines() if line.strip())
-        if len(set(names)) != len(names):
-            raise DataError(f"{folder / 'classes.txt'}: a class name appears twice")
+    names = _class_names(folder)
     x_train, y_train, x_test, y_test, source = read_idx_folder(
         folder, num_classes=len(names) if names else None)
+    names = _numbered_classes(names, folder, y_train, y_test)
+    return Dataset("idx", names, x_train, y_train, x_test, y_test, source=source, spec=USER_IMAGES)
+
+
+NPZ_WHAT = ("an .npz file (or a folder holding one) with x_train, y_train, x_test, y_test, as "
+            "keras.datasets keeps them, and optionally classes.txt beside it")
+
+
+def _npz_file(data_dir) -> Path:
+    path = _need_dir("npz", data_dir, NPZ_WHAT)
+    if path.is_dir():
+        found = sorted(p for p in path.glob("*.npz") if p.is_file())
+        if len(found) != 1:
+            raise DataError(f"{path}: {len(found)} .npz files; expected exactly one (or give the file)")
+        path = found[0]
+    if not path.is_file():
+        raise DataError(f"{path}: {'not a file' if path.exists() else 'no such file'} (expected {NPZ_WHAT})")
+    return path
+
+
+def _class_names(folder: Path) -> tuple | None:
+    """The names in ``folder/classes.txt`` (one per line), or None without the file."""
+    if not (folder / "classes.txt").is_file():
+        return None
+    try:
+        text = (folder / "classes.txt").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{folder / 'classes.txt'}: unreadable ({exc})") from None
+    names = tuple(line.strip() for line in text.splitlines() if line.strip())
+    if len(set(names)) != len(names):
+        raise DataError(f"{folder / 'classes.txt'}: a class name appears twice")
+    return names
+
+
+def _numbered_classes(names, folder: Path, *labels) -> tuple:
+    """``names``, or "0".."k" from the largest label; at least two."""
     if names is None:
-        top = max((int(y.max()) for y in (y_train, y_test) if len(y)), default=0)
+        top = max((int(y.max()) for y in labels if len(y)), default=0)
         names = tuple(str(i) for i in range(top + 1))
     if len(names) < 2:
         raise DataError(f"{folder}: only one class ({names[0]!r}); a classifier needs at least two")
-    return Dataset("idx", names, x_train, y_train, x_test, y_test, source=source, spec=GRAY_IMAGES)
+    return names
+
+
+def _load_npz(data_dir=None, seed=0) -> Dataset:
+    path = _npz_file(data_dir)
+    names = _class_names(path.parent)
+    x_train, y_train, x_test, y_test, source = _read_npz(path, len(names) if names else None)
+    names = _numbered_classes(names, path, y_train, y_test)
+    # uint8 pixels are divided by 255; float images are taken as already in [0, 1].
+    return Dataset("npz", names, x_train, y_train, x_test, y_test, source=source,
+                   spec=spec.image(None, x_train.dtype.name))
 
 
 IMAGES_WHAT = "a folder with one sub-folder of PNG/JPEG images per class"
 
 
-def _load_images(data_dir=None, seed=0) -> Dataset:
-    from zoo.images import load_image
+# Without --image-size, images take the folder's most common size, scaled down
+# (aspect kept) so that neither side exceeds this: a folder of 12-megapixel
+# photos should not make a 12-megapixel model input.
+MAX_DEFAULT_SIDE = 128
+IMAGE_OPTIONS = {
+    "image_size": zoo.registry.Param(None, "HxW every image is resized to (default: the folder's most common "
+                                     f"size, at most {MAX_DEFAULT_SIDE} a side)", low=1, high=4096),
+    "color": zoo.registry.Param(None, "rgb or gray (default: rgb when any image has colour)",
+                                choices=("rgb", "gray")),
+}
+
+
+def default_image_size(sizes: list) -> tuple:
+    """The most common ``(height, width)`` (ties: the largest), at most MAX_DEFAULT_SIDE a side."""
+    import collections
+
+    counts = collections.Counter(sizes)
+    height, width = max(counts, key=lambda hw: (counts[hw], hw[0] * hw[1], hw))
+    scale = min(1.0, MAX_DEFAULT_SIDE / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _load_images(data_dir=None, seed=0, image_size=None, color=None) -> Dataset:
+    from zoo.images import image_header, load_image
 
     root = _need_dir("images", data_dir, IMAGES_WHAT)
     if not root.is_dir():
@@ -358,7 +452,8 @@ def _load_images(data_dir=None, seed=0) -> Dataset:
     rng = np.random.default_rng(seed)
     digest = hashlib.md5()
     parts = {"train": ([], []), "test": ([], [])}
-    for label, name in enumerate(classes):
+    folders = {}
+    for name in classes:
         files = sorted(p for p in (root / name).iterdir() if not p.name.startswith("."))
         for path in files:  # every entry is an image: nothing is skipped without a word
             if path.is_dir():
@@ -369,7 +464,17 @@ def _load_images(data_dir=None, seed=0) -> Dataset:
         if len(files) < 2:
             raise DataError(f"{root / name}: {len(files)} image(s); each class needs at least 2 "
                             f"(one to train on, one to test)")
-        images = np.stack([load_image(f) for f in files])
+        folders[name] = files
+    # Headers only (no pixels decoded): the sizes and whether any image has colour.
+    headers = [image_header(f) for files in folders.values() for f in files]
+    coloured = any(has_colour for *_, has_colour in headers)
+    size_from = "--image-size" if image_size else "the folder's most common size"
+    image_size = tuple(image_size) if image_size else default_image_size([(h, w) for h, w, _ in headers])
+    color_from = "--color" if color else ("an image has colour" if coloured else "no image has colour")
+    color = color or ("rgb" if coloured else "gray")
+    for label, name in enumerate(classes):
+        files = folders[name]
+        images = np.stack([load_image(f, image_size, color) for f in files])
         digest.update(name.encode() + b"\0" + images.tobytes())
         # Stratified: 20% of every class, at least one, chosen by the seed.
         order = rng.permutation(len(files))
@@ -386,15 +491,23 @@ def _load_images(data_dir=None, seed=0) -> Dataset:
     source = {"path": str(root), "md5": {"images": digest.hexdigest()},
               "files": int(sum(len(y) for y in arrays[1::2])),
               "split": {"test_fraction": TEST_FRACTION, "stratified": True, "seed": seed},
-              "conversion": "Pillow: grayscale 'L', resized to 28 x 28 (bilinear)"}
-    return Dataset("images", tuple(classes), *arrays, source=source, spec=GRAY_IMAGES)
+              "image_size": list(image_size), "image_size_from": size_from,
+              "color": color, "color_from": color_from,
+              "conversion": (f"Pillow: {'grayscale' if color == 'gray' else 'RGB'} "
+                             f"'{'L' if color == 'gray' else 'RGB'}', resized to {image_size[0]} x {image_size[1]} "
+                             "(bilinear)")}
+    return Dataset("images", tuple(classes), *arrays, source=source, spec=spec.image(None, "uint8", color))
 
 
 IMAGE_SHAPE = (28, 28)  # MNIST's and Fashion-MNIST's, as the files hold them
 # One description per kind of data, shared by each entry's declaration and its loader.
 GRAY_28 = spec.image(IMAGE_SHAPE, "uint8", "gray")
 NOISY_28 = spec.image(IMAGE_SHAPE, "float32", "gray")  # pixel/255 plus noise, clipped: used as stored
-GRAY_IMAGES = spec.image(None, "uint8", "gray")  # a user's files: the size is theirs
+USER_IMAGES = spec.image(None, "uint8")  # a user's files: size and channels are theirs
+# A mirrored T-shirt, sneaker or bag is still one: clothing may be flipped. Digits
+# (MNIST, and a user's IDX files or folders, which zoo cannot judge) get the
+# default: every transformation but the mirror.
+CLOTHING_AUGMENTATIONS = ("rotate", "zoom", "shear", "shift", "flip")
 
 
 # --- the multiplication problem (the CNN/RNN tutorial, seed 001) ---------------------
@@ -575,11 +688,13 @@ def register_datasets(register):
         register(zoo.DatasetEntry(
             name=remote.name, summary=summary, aliases=aliases, class_names=remote.class_names,
             spec=GRAY_28, load=functools.partial(_load_remote, remote),
+            augmentations=CLOTHING_AUGMENTATIONS if remote is FASHION else None,
             locate=functools.partial(_locate, remote), sources=remote.sources(),
         ))
         noisy = f"{remote.name}-noisy"
         register(zoo.DatasetEntry(
             name=noisy, class_names=remote.class_names, spec=NOISY_28,
+            augmentations=CLOTHING_AUGMENTATIONS if remote is FASHION else None,
             summary=f"{remote.title} plus Gaussian noise (mean 0.5, std 0.1) on pixel/255, "
                     f"clipped to [0, 1], float32 (the SimpleRNN tutorial's)",
             load=functools.partial(_load_noisy, remote, noisy),
@@ -587,6 +702,7 @@ def register_datasets(register):
         ))
     register(zoo.DatasetEntry(
         name="fashion-sample", class_names=FASHION_CLASSES, spec=GRAY_28,
+        augmentations=CLOTHING_AUGMENTATIONS,
         summary="Real Fashion-MNIST sample shipped with zoo: 750 + 150 images per class, offline",
         load=_load_sample, locate=_locate_sample,
         sources=(f"shipped with zoo: {SAMPLE_DIR}",),
@@ -623,12 +739,19 @@ def register_datasets(register):
     ))
     register(zoo.DatasetEntry(
         name="idx", summary="Your MNIST-style IDX files (the four train/t10k files) in --data-dir",
-        load=_load_idx, needs_data_dir=True, spec=GRAY_IMAGES,
+        load=_load_idx, needs_data_dir=True, spec=USER_IMAGES,
         locate=functools.partial(_locate_dir, check=has_idx_files),
         sources=(f"--data-dir DIR: {IDX_WHAT}",),
     ))
     register(zoo.DatasetEntry(
-        name="images", summary="Your images: one sub-folder per class, as 28x28 grayscale, 20% held out",
-        load=_load_images, needs_data_dir=True, locate=_locate_dir, spec=GRAY_IMAGES,
+        name="npz", summary="Your .npz file (x_train, y_train, x_test, y_test) of images of any size and colour",
+        load=_load_npz, needs_data_dir=True, spec=spec.image(None),
+        locate=lambda data_dir=None: _locate_dir(data_dir, check=lambda p: p.is_file() or any(p.glob("*.npz"))),
+        sources=(f"--data-dir PATH: {NPZ_WHAT}",),
+    ))
+    register(zoo.DatasetEntry(
+        name="images", summary="Your images: one sub-folder per class, at their size and colour, 20% held out",
+        load=_load_images, needs_data_dir=True, locate=_locate_dir, spec=USER_IMAGES,
+        options=IMAGE_OPTIONS,
         sources=(f"--data-dir DIR: {IMAGES_WHAT}",),
     ))

@@ -4,12 +4,12 @@ from zoo.registry import Param, Recipe
 from zoo_plugins._common import recurrent_model
 
 PARAMS = {
-    "units": Param(64, "LSTM units", low=1),
+    "units": Param(64, "LSTM units", low=1, search=(16, 256)),
     "depth": Param(1, "stacked LSTM layers (each but the last passes on its whole sequence)", low=1),
     "bidirectional": Param(False, "read the rows top-down and bottom-up (keras.layers.Bidirectional)"),
     "batch_norm": Param(True, "BatchNormalization after the LSTM"),
     "bn_momentum": Param(0.99, "BatchNormalization momentum (Keras' default, as in the tutorial)", low=0, high=1),
-    "dropout": Param(0.0, "dropout before the classifier", low=0, high=0.95),
+    "dropout": Param(0.0, "dropout before the classifier", low=0, high=0.95, search=(0.0, 0.5)),
     "unroll": Param(False, "unroll the time loop (larger graph; exporters use it for int8)"),
 }
 

@@ -1,13 +1,17 @@
 """`vgg`: the VGG-style CNN tutorial: paired 3x3 convolutions, heavy dropout."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._common import head, image_inputs, require_classes, require_image
+from zoo_plugins._common import head, image_inputs, pool_features, require_classes, require_image
 
 PARAMS = {
     "filters": Param((32, 64, 128, 256), "filters of the four 3x3 convolutions (two blocks of two)", low=1),
     "units": Param((512, 256), "hidden Dense layer sizes", low=1),
-    "dropout": Param(0.5, "dropout after each block and each hidden Dense layer", low=0, high=0.95),
+    "dropout": Param(0.5, "dropout after each block and each hidden Dense layer", low=0, high=0.95,
+                     search=(0.0, 0.5)),
     "batch_norm": Param(False, "BatchNormalization after each convolution"),
+    "pooling": Param("flatten", "how the last feature map becomes a vector: flatten (the tutorial), avg "
+                     "(global average pooling: small files for large images) or auto (flatten up to "
+                     "8x8 positions, else avg)", choices=("flatten", "avg", "auto")),
 }
 
 RECIPES = {
@@ -25,14 +29,15 @@ RECIPES = {
                     epochs=43, validation_split=0.0, patience=10, label_smoothing=0.1,
                     schedule="cosine", augment="flip-shift",
                     params={"filters": (32, 32, 64, 64), "units": (512,), "batch_norm": True,
-                            "dropout": 0.1},
-                    note="half-width blocks with batch norm, flip/shift augmentation, "
+                            "dropout": 0.1, "pooling": "auto"},
+                    note="half-width blocks with batch norm, flip/shift augmentation where the dataset "
+                         "allows it, global average pooling on large images, "
                          "AdamW + cosine decay over 43 epochs on all 60,000 images"),
 }
 
 
 def build(input_shape, classes, *, filters=(32, 64, 128, 256), units=(512, 256), dropout=0.5,
-          batch_norm=False, task=None, spec=None, name="vgg"):
+          batch_norm=False, pooling="flatten", task=None, spec=None, name="vgg"):
     """Two blocks of two 3x3 convolutions with pooling, then Dense layers.
 
     Args:
@@ -43,6 +48,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128, 256), units=(512, 256),
         units: hidden Dense sizes.
         dropout: dropout after each block and hidden Dense layer.
         batch_norm: BatchNormalization after each convolution.
+        pooling: "flatten", "avg" (global average pooling) or "auto".
         task: the dataset's task (zoo.tasks); its head ends the model.
         spec: the dataset's input spec (zoo.spec.InputSpec); it names the input.
         name: model name.
@@ -77,7 +83,7 @@ def build(input_shape, classes, *, filters=(32, 64, 128, 256), units=(512, 256),
     x = conv(x, filters[3], "valid")
     x = layers.MaxPooling2D(2)(x)
     x = layers.Dropout(dropout)(x)
-    x = layers.Flatten()(x)
+    x = pool_features(x, pooling, "vgg")
     for width_ in units:
         x = layers.Dense(int(width_), activation="relu")(x)
         x = layers.Dropout(dropout)(x)

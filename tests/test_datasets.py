@@ -395,7 +395,12 @@ def test_images_folder(tmp_path):
     root = make_images(tmp_path / "pets")
     entry = dataset("images")
     assert entry.locate(root) == str(root)
-    ds = entry.load(data_dir=root, seed=1)
+    # By default: colour kept (the files are RGB), at the most common size (all
+    # differ here: the largest wins the tie).
+    default = entry.load(data_dir=root, seed=1)
+    assert default.x_train.shape == (12, 44, 32, 3) and default.input_spec.channels == "rgb"
+    assert (default.source["color"], default.source["image_size"]) == ("rgb", [44, 32])
+    ds = entry.load(data_dir=root, seed=1, image_size=(28, 28), color="gray")
     assert ds.class_names == ("bird", "cat", "dog")
     assert ds.x_train.shape == (12, 28, 28) and ds.x_test.shape == (3, 28, 28)
     assert ds.x_train.dtype == np.uint8
@@ -403,9 +408,10 @@ def test_images_folder(tmp_path):
     # The same image as load_image gives, so training and `zoo predict` agree.
     originals = {load_image(p).tobytes() for p in root.rglob("*.*")}
     assert all(x.tobytes() in originals for x in np.concatenate([ds.x_train, ds.x_test]))
-    again = entry.load(data_dir=root, seed=1)
+    again = entry.load(data_dir=root, seed=1, image_size=(28, 28), color="gray")
     np.testing.assert_array_equal(ds.x_test, again.x_test)
-    other = [entry.load(data_dir=root, seed=s).x_test.tobytes() for s in range(2, 6)]
+    other = [entry.load(data_dir=root, seed=s, image_size=(28, 28), color="gray").x_test.tobytes()
+             for s in range(2, 6)]
     assert any(o != ds.x_test.tobytes() for o in other)
     assert ds.source["split"] == {"test_fraction": 0.2, "stratified": True, "seed": 1}
 

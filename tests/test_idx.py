@@ -86,7 +86,7 @@ def test_gzip_with_a_bad_checksum(tmp_path, write_idx):
 
 
 @pytest.mark.parametrize("magic, expect, message", [
-    (b"\0\0\x08\x01", "images", r"1 dimensions .* images have 3 \(magic 0x00000803\)"),
+    (b"\0\0\x08\x01", "images", r"1 dimensions .* images have 3 or 4 \(magic 0x00000803"),
     (b"\0\0\x08\x03", "labels", r"3 dimensions .* labels have 1 \(magic 0x00000801\)"),
     (b"\0\0\x0d\x03", "images", r"data type 0x0d \(float32\) is not supported"),
     (b"\0\0\x0b\x03", "images", r"data type 0x0b \(int16\)"),

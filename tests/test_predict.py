@@ -137,9 +137,19 @@ def _images_folder(root):
     return root
 
 
+def _npz_file(root):
+    """An `npz` dataset: real MNIST digits saved as keras.datasets keeps them."""
+    data = plugins.get("dataset", "mnist").load(data_dir=str(MNIST_10K))
+    root.mkdir(parents=True)
+    np.savez(root / "digits.npz", x_train=data.x_train[:2000], y_train=data.y_train[:2000],
+             x_test=data.x_test[:500], y_test=data.y_test[:500])
+    return root / "digits.npz"
+
+
 BUILTIN_DATA = {  # dataset -> the --data-dir it needs here (a callable makes one)
     "fashion": None, "fashion-noisy": None, "fashion-sample": None,
     "mnist": MNIST_10K, "mnist-noisy": MNIST_10K, "idx": MNIST_10K, "images": _images_folder,
+    "npz": _npz_file,
 }
 
 

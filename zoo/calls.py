@@ -42,8 +42,11 @@ def locate(entry, data_dir=None) -> str | None:
     return None if where is None else str(where)
 
 
-def load_dataset(entry, data_dir=None, seed: int = 0):
+def load_dataset(entry, data_dir=None, seed: int = 0, options: dict | None = None):
     """``entry.load(...)``, contained, and the result checked against what the entry declares.
+
+    ``options`` (the dataset's own, e.g. ``image_size``) are passed as
+    keyword arguments; lists (as config.json stores them) become tuples.
 
     Raises:
         DataError: the plugin's own data error, or loaded arrays that disagree
@@ -53,7 +56,8 @@ def load_dataset(entry, data_dir=None, seed: int = 0):
     from zoo.dataset import Dataset
 
     with contained(entry, "load"):
-        data = entry.load(data_dir=data_dir, seed=seed)
+        data = entry.load(data_dir=data_dir, seed=seed, **{
+            k: tuple(v) if isinstance(v, list) else v for k, v in (options or {}).items()})
     if not isinstance(data, Dataset):
         raise PluginError(f"{who(entry)}: load returned {type(data).__name__}, "
                           "expected a zoo.dataset.Dataset")

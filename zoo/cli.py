@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -85,6 +86,39 @@ def _keep_native_logs(ctx, param, verbose):
 verbose_option = click.option(
     "--verbose", is_flag=True, expose_value=False, is_eager=True, callback=_keep_native_logs,
     help="Keep TensorFlow's and LiteRT's own log lines on stderr (hidden by default).")
+
+
+class ImageSize(click.ParamType):
+    """``HxW`` (``64x64``, ``32x48``), or one number for a square."""
+
+    name = "HxW"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        text = str(value).lower().replace("×", "x")
+        parts = text.split("x") if "x" in text else [text, text]
+        try:
+            height, width = (int(p) for p in parts)
+        except ValueError:
+            self.fail(f"{value!r} is not HxW (e.g. 64x64)", param, ctx)
+        if not (1 <= height <= 4096 and 1 <= width <= 4096):
+            self.fail(f"{value!r}: each side must be 1..4096 pixels", param, ctx)
+        return (height, width)
+
+
+def data_options(command):
+    """The dataset load options as flags: ``--image-size`` and ``--color`` (for datasets that have them)."""
+    command = click.option("--color", type=click.Choice(["rgb", "gray"], case_sensitive=False),
+                           help="Image datasets of your files: keep colour (rgb) or convert to gray "
+                                "(default: rgb when any image has colour).")(command)
+    return click.option("--image-size", type=ImageSize(),
+                        help="Image datasets of your files: resize every image to HxW (default: the "
+                             "most common size in the folder).")(command)
+
+
+def _data_options(image_size, color) -> dict:
+    return {"image_size": image_size, "color": color and color.lower()}
 
 
 def _echo_json(data) -> None:
@@ -172,9 +206,10 @@ def plugins_command(as_json):
 @cli.command()
 @click.argument("name")
 @click.option("--data-dir", type=click.Path(), help="Folder with the dataset's files.")
+@data_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @verbose_option
-def show(name, data_dir, as_json):
+def show(name, data_dir, image_size, color, as_json):
     """Describe an architecture, dataset or exporter.
 
     For an architecture: its hyperparameters and recipes. For a dataset: loads
@@ -183,8 +218,12 @@ def show(name, data_dir, as_json):
     entry = plugins.registry().get_any(name)
     info = {"kind": entry.kind, "name": entry.name, "aliases": list(entry.aliases),
             "summary": entry.summary, "plugin": entry.plugin, **entry.describe()}
+    options = _data_options(image_size, color)
+    if entry.kind != "dataset" and any(options.values()):
+        raise UsageError(f"--image-size and --color are dataset options; {entry.name} is an {entry.kind}")
     if entry.kind == "dataset":
-        info.update(calls.load_dataset(entry, data_dir=data_dir).summary())
+        options = entry.check_options(options)
+        info.update(calls.load_dataset(entry, data_dir=data_dir, options=options).summary())
     if as_json:
         _echo_json(info)
         return
@@ -219,7 +258,7 @@ def _fmt(value) -> str:
 @cli.command()
 @click.argument("architecture", required=False)
 @click.argument("dataset", required=False)
-@click.option("--recipe", help="Recipe: tuned (default) or tutorial.")
+@click.option("--recipe", help="Recipe: tuned (default) or tutorial, or a recipe file (zoo tune's best-recipe.json).")
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Architecture hyperparameter, e.g. -p filters=32,64,128 (see zoo show ARCH).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Maximum epochs.")
@@ -233,10 +272,13 @@ def _fmt(value) -> str:
 @click.option("--patience", type=click.IntRange(min=1), help="Early stopping patience (epochs).")
 @click.option("--monitor", type=click.Choice(["val_loss", "val_accuracy"]),
               help="Validation figure that picks the best epoch (kept model, early stopping).")
-@click.option("--augment", type=click.Choice(["tutorial", "flip-shift", "none"]), default=None,
-              help="Augment images: tutorial (rotation/zoom/shear/shift/flip), flip-shift, or none.")
+@click.option("--augment", metavar="NAME", default=None,
+              help="Augment images: none, tutorial (rotate/zoom/shear/shift/flip), flip-shift, shift, "
+                   "geometric (all but flip), or transformations joined by '+' (shift+rotate); "
+                   "only what the dataset allows (see zoo show DATASET).")
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), help="Random seed (default 0).")
 @click.option("--data-dir", type=click.Path(), help="Folder with the dataset's files.")
+@data_options
 @click.option("--output", "-o", type=click.Path(), help="Run directory (default runs/ARCH-DATASET-TIME).")
 @click.option("--resume", metavar="RUN", help="Continue an interrupted run from its last finished epoch.")
 @click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs into the run.")
@@ -252,8 +294,8 @@ def _fmt(value) -> str:
               help="Multi-worker: this worker's position in --cluster (0: the chief).")
 @verbose_option
 def train(architecture, dataset, recipe, params, epochs, batch_size, learning_rate, optimizer,
-          validation_split, patience, monitor, augment, seed, data_dir, output, resume, tensorboard, quiet,
-          strategy, devices, cluster, task_index):
+          validation_split, patience, monitor, augment, seed, data_dir, image_size, color, output, resume,
+          tensorboard, quiet, strategy, devices, cluster, task_index):
     """Train ARCHITECTURE on DATASET into a run directory.
 
     Example: zoo train lstm-bn fashion-sample
@@ -277,7 +319,8 @@ def train(architecture, dataset, recipe, params, epochs, batch_size, learning_ra
     result = trainer.train(architecture, dataset, recipe=recipe, overrides=overrides, params=parsed,
                            seed=seed, data_dir=data_dir, output=output, resume=resume,
                            tensorboard=tensorboard, verbose=verbose, strategy=strategy.lower(),
-                           devices=devices, cluster=cluster, task_index=task_index)
+                           devices=devices, cluster=cluster, task_index=task_index,
+                           data_options=_data_options(image_size, color))
     m = result.metrics
     if "worker" in m:  # a multi-worker job's other workers: the chief reports the run
         click.echo(f"worker {m['worker']} of {m['workers']} finished after {m['epochs_run']} epochs "
@@ -342,6 +385,75 @@ def runs_command(as_json):
            ["RUN", "ARCH", "DATASET", "RECIPE", "RESULT", "CREATED", "STATUS"])
 
 
+@cli.command(name="tune")
+@click.argument("architecture", required=False)
+@click.argument("dataset", required=False)
+@click.option("--trials", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Trials the study holds when done (a resumed study runs the rest).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S",
+              help="Start no new trial after S seconds.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Epochs per trial (default: the recipe's).")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+              help="The study's seed (every trial trains with it).")
+@click.option("--data-dir", type=click.Path(), help="Folder with the dataset's files.")
+@click.option("--output", "-o", type=click.Path(), help="Study directory (default runs/tune-ARCH-DATASET-TIME).")
+@click.option("--resume", metavar="DIR", help="Continue a study after a kill or Ctrl-C.")
+@verbose_option
+def tune_command(architecture, dataset, trials, timeout, epochs, seed, data_dir, output, resume):
+    """Search ARCHITECTURE's hyperparameters on DATASET with Optuna; every trial is a zoo run.
+
+    Judged on the validation set; the best trial's recipe is written as
+    best-recipe.json for zoo train --recipe FILE. Needs pip install 'zoo[tune]'.
+    """
+    from zoo import tune
+
+    result = tune.tune(architecture, dataset, trials=trials, timeout=timeout, epochs=epochs, seed=seed,
+                       data_dir=data_dir, output=output, resume=resume,
+                       log=lambda message: click.echo(message, err=True))
+    click.echo(f"best: trial {result.best_trial} of {result.trials}, {result.monitor} {result.best_value:.4f}; "
+               f"recipe written to {result.recipe_file}")
+    click.echo(result.command)
+
+
+@cli.command(name="report")
+@click.argument("run", required=False)
+def report_command(run):
+    """Write RUN/report.html (default: the newest run): one self-contained page of the run.
+
+    zoo train writes it at the end and zoo export refreshes it; open it in any browser.
+    """
+    from zoo import report, runs
+
+    click.echo(report.write(runs.resolve_run(run, need_model=False)))
+
+
+@cli.command(name="compare")
+@click.argument("run_patterns", nargs=-1, required=True, metavar="RUN...")
+@click.option("--dataset", help="Only the runs on this dataset.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write a page with the table and the validation curves overlaid.")
+def compare_command(run_patterns, dataset, as_json, html_path):
+    """Finished runs side by side: settings that differ, epochs, time, scores, export sizes.
+
+    RUN is a run directory, a run's name, or a wildcard over names
+    ('cnn-fashion-*'; quote it).
+    """
+    from zoo import compare
+
+    chosen = compare.select(run_patterns, dataset)
+    result = compare.compare(chosen)
+    if html_path:
+        compare.write_html(result, chosen, Path(html_path))
+    if as_json:
+        _echo_json(result)
+    else:
+        headers, rows = compare.text_rows(result)
+        _table([[printable(str(c)) for c in row] for row in rows], headers)
+    if html_path:
+        click.echo(f"wrote {html_path}", err=as_json)
+
+
 def _progress_bars():
     """A progress(label, total) factory for zoo.export: click progress bars on stderr."""
     import contextlib
@@ -357,19 +469,23 @@ def _progress_bars():
 @cli.command(name="export")
 @click.argument("run", required=False)
 @click.option("--tflite", is_flag=True, help="Also write model.tflite (LiteRT, builtin ops only).")
+@click.option("--mediapipe", is_flag=True, help="Also write model.mediapipe.tflite for MediaPipe Tasks' "
+              "ImageClassifier (RGB input, labels and normalisation inside; needs zoo[mediapipe]).")
 @click.option("--quantize", multiple=True, metavar="KIND",
-              help="TFLite quantization: float16, dynamic or int8 (repeat or comma-separate).")
+              help="TFLite quantization: float16, dynamic, int8 or int16x8 (int8 weights, int16 "
+                   "activations) (repeat or comma-separate).")
 @click.option("--int8-io", is_flag=True,
               help="int8 file takes and gives int8 tensors (scale and zero point in the model card).")
 @click.option("--representative-size", type=click.IntRange(min=1), metavar="N",
-              help="Training images used to calibrate int8 (default 200).")
+              help="Training images used to calibrate int8 and int16x8 (default 200).")
 @click.option("--format", "formats", multiple=True, metavar="NAME",
               help="Another export format (see zoo list exporters); savedmodel is always written.")
 @click.option("--output", "-o", type=click.Path(), help="Destination directory (default RUN/export).")
 @click.option("--force", is_flag=True, help="Replace an existing export.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON.")
 @verbose_option
-def export_command(run, tflite, quantize, int8_io, representative_size, formats, output, force, as_json):
+def export_command(run, tflite, mediapipe, quantize, int8_io, representative_size, formats, output, force,
+                   as_json):
     """Export RUN (default: the newest) to a SavedModel and, with --tflite, LiteRT files.
 
     Every file is verified on the dataset's full test set before anything is
@@ -380,7 +496,7 @@ def export_command(run, tflite, quantize, int8_io, representative_size, formats,
     """
     from zoo import export
 
-    formats = [*formats, *(["tflite"] if tflite else [])]
+    formats = [*formats, *(["tflite"] if tflite else []), *(["mediapipe"] if mediapipe else [])]
     log = (lambda message: None) if as_json else (lambda message: click.echo(message, err=True))
     result = export.export(run, formats=formats, quantize=quantize, int8_io=int8_io,
                            representative_size=representative_size, output=output, force=force,

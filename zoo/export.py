@@ -39,10 +39,12 @@ LABELS = "labels.txt"
 CARD_VERSION = 1
 
 # The export options the CLI knows; an exporter declares which it supports.
-QUANTIZATIONS = ("float16", "dynamic", "int8")
+QUANTIZATIONS = ("float16", "dynamic", "int8", "int16x8")
 QUANTIZATION_ALIASES = {"fp16": "float16", "f16": "float16", "half": "float16",
                         "dynamic-range": "dynamic", "drq": "dynamic", "int8": "int8",
-                        "full-int8": "int8", "full-integer": "int8"}
+                        "full-int8": "int8", "full-integer": "int8", "16x8": "int16x8",
+                        "int16": "int16x8", "a16w8": "int16x8"}
+CALIBRATED = ("int8", "int16x8")  # the variants calibrated on training images
 OPTION_FLAGS = {"quantize": "--quantize", "int8_io": "--int8-io",
                 "representative_size": "--representative-size"}
 DEFAULT_REPRESENTATIVE_SIZE = 200
@@ -310,8 +312,9 @@ def check_options(exporters, given: dict) -> None:
     if given.get("int8_io") and "int8" not in quantize:
         raise UsageError("--int8-io: applies to full-integer files; add --quantize int8")
     if given.get("representative_size") is not None:
-        if "int8" not in quantize:
-            raise UsageError("--representative-size: sets int8 calibration; add --quantize int8")
+        if not any(q in CALIBRATED for q in quantize):
+            raise UsageError("--representative-size: sets int8 and int16x8 calibration; add --quantize int8 "
+                             "or --quantize int16x8")
         if int(given["representative_size"]) < 1:
             raise UsageError(f"--representative-size {given['representative_size']}: must be at least 1")
 
@@ -457,10 +460,15 @@ def export(run: str | None = None, *, formats=(), quantize=(), int8_io: bool = F
     except OSError as exc:
         raise ZooError(f"cannot write to {dest.parent}: {exc.strerror}") from None
     try:
-        return _export_into(tmp, dest, run_dir, config, options, exporters, progress, log)
+        result = _export_into(tmp, dest, run_dir, config, options, exporters, progress, log)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    if dest == run_dir / EXPORT_DIR:  # the run's own export: its report shows the files
+        from zoo import report
+
+        report.refresh(run_dir)
+    return result
 
 
 def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: dict, exporters,
@@ -473,7 +481,8 @@ def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: di
     model = trainer.load_run_model(run_dir)
     with runs.stored_settings(run_dir / runs.CONFIG):
         data_entry = plugins.get("dataset", config["dataset"])
-        dataset = calls.load_dataset(data_entry, data_dir=config.get("data_dir"), seed=config.get("seed", 0))
+        dataset = calls.load_dataset(data_entry, data_dir=config.get("data_dir"), seed=config.get("seed", 0),
+                                     options=config.get("data_options"))
     if list(dataset.input_shape) != list(config["input_shape"]) or \
             list(dataset.class_names) != list(config["class_names"]):
         raise IncompatibleError(f"{data_entry.name} now has {dataset.classes} classes of shape "

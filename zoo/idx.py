@@ -26,9 +26,11 @@ IDX_NAMES = {
     "x_test": "t10k-images-idx3-ubyte",
     "y_test": "t10k-labels-idx1-ubyte",
 }
-# What each kind of file must be: (magic number, number of dimensions).
-# The magic is 00 00 <data type> <dimensions>; 0x08 is unsigned byte.
-EXPECT = {"images": (0x00000803, 3), "labels": (0x00000801, 1)}
+# What each kind of file must be: (magic number, numbers of dimensions allowed).
+# The magic is 00 00 <data type> <dimensions>; 0x08 is unsigned byte. Images
+# are N x H x W (MNIST's), or N x H x W x C with 1, 3 or 4 channels (colour).
+EXPECT = {"images": (0x00000803, (3, 4)), "labels": (0x00000801, (1,))}
+IMAGE_CHANNELS = (1, 3, 4)
 DATA_TYPES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16", 0x0C: "int32",
               0x0D: "float32", 0x0E: "float64"}
 # deflate cannot expand one input byte into more than 1032 output bytes, so a
@@ -73,7 +75,7 @@ def _read(f, path: Path, n: int) -> bytes:
 
 
 def read_idx(path, expect: str = "images") -> tuple[np.ndarray, str]:
-    """Read one IDX file of uint8 images (N, H, W) or labels (N,).
+    """Read one IDX file of uint8 images (N, H, W) or (N, H, W, C), or labels (N,).
 
     Args:
         path: the file, gzip-compressed (detected from its content) or raw.
@@ -91,7 +93,7 @@ def read_idx(path, expect: str = "images") -> tuple[np.ndarray, str]:
     if expect not in EXPECT:
         raise ValueError(f"expect must be 'images' or 'labels'. Received: expect={expect!r}")
     path = Path(path)
-    magic_wanted, ndim_wanted = EXPECT[expect]
+    magic_wanted, ndims_wanted = EXPECT[expect]
     f, size_on_disk, is_gzip = _open(path)
     with f:
         header = _read(f, path, 4)
@@ -105,13 +107,18 @@ def read_idx(path, expect: str = "images") -> tuple[np.ndarray, str]:
             name = DATA_TYPES.get(dtype, "unknown")
             raise DataError(f"{path}: data type 0x{dtype:02x} ({name}) is not supported; "
                             f"expected 0x08 (uint8), magic 0x{magic_wanted:08x}")
-        if ndim != ndim_wanted:
+        if ndim not in ndims_wanted:
+            wanted = " or ".join(str(n) for n in ndims_wanted)
             raise DataError(f"{path}: {ndim} dimensions (magic 0x{header.hex()}); {expect} "
-                            f"have {ndim_wanted} (magic 0x{magic_wanted:08x})")
+                            f"have {wanted} (magic 0x{magic_wanted:08x}"
+                            + (", or 0x00000804 with channels)" if expect == "images" else ")"))
         dims_bytes = _read(f, path, 4 * ndim)
         if len(dims_bytes) < 4 * ndim:
             raise DataError(f"{path}: truncated inside the header ({4 + len(dims_bytes)} bytes)")
         shape = tuple(int.from_bytes(dims_bytes[i:i + 4], "big") for i in range(0, 4 * ndim, 4))
+        if expect == "images" and ndim == 4 and shape[3] not in IMAGE_CHANNELS:
+            raise DataError(f"{path}: header declares {shape[3]} channels per pixel; images have "
+                            f"1 (gray), 3 (RGB) or 4 (RGBA)")
         declared = math.prod(shape)
         described = (f"header declares {' x '.join(str(d) for d in shape)}"
                      + (f" = {declared} bytes" if ndim > 1 else " bytes"))

@@ -1,10 +1,11 @@
-"""Read one image file as a grayscale uint8 array (Pillow and NumPy only).
+"""Read one image file as a uint8 array, gray or colour, at a given size (Pillow and NumPy only).
 
 Used by the ``images`` dataset and by ``zoo predict``, which must not import
 TensorFlow, so nothing here does.
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 
@@ -18,6 +19,10 @@ MAX_PIXELS = 50_000_000
 
 # Pillow's modes for 16-bit grayscale (PNG opens as "I;16"; some readers give "I").
 SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+# Modes without colour: everything else (RGB, RGBA, P, CMYK, YCbCr ...) has some.
+GRAY_MODES = ("1", "L", "LA", "La", "F", *SIXTEEN_BIT)
+# What each colour setting converts to, and the channels it gives (None: no channel axis).
+COLORS = {"gray": ("L", None), "rgb": ("RGB", 3), "rgba": ("RGBA", 4)}
 
 
 def _to_gray(img):
@@ -30,28 +35,65 @@ def _to_gray(img):
     return img.convert("L")
 
 
-def load_image(path, size: tuple = (28, 28)) -> np.ndarray:
-    """Read an image file as grayscale, resized to ``size``.
+def _convert(img, color: str):
+    """``img`` in the colour setting's mode; gray through ``_to_gray`` (16-bit scaled, not clipped)."""
+    mode, _ = COLORS[color]
+    if color == "gray":
+        return _to_gray(img)
+    if img.mode in SIXTEEN_BIT:
+        return _to_gray(img).convert(mode)
+    return img.convert(mode)
+
+
+def image_header(path) -> tuple[int, int, bool]:
+    """``(height, width, has_colour)`` from the file's header, without decoding its pixels.
+
+    Raises:
+        DataError: as ``load_image``.
+    """
+    with _opened(path) as img:
+        height, width = img.size[1], img.size[0]
+        if (img.getexif() or {}).get(0x0112, 1) in (5, 6, 7, 8):  # EXIF rotates it by 90 degrees
+            height, width = width, height
+        return height, width, img.mode not in GRAY_MODES
+
+
+def load_image(path, size: tuple = (28, 28), color: str = "gray") -> np.ndarray:
+    """Read an image file, turned upright (EXIF), converted to ``color``, resized to ``size``.
 
     Args:
         path: a PNG, JPEG or any other format Pillow reads.
         size: ``(height, width)`` of the result.
+        color: ``"gray"`` (Pillow's "L"; 16-bit files scaled to 8 bits),
+            ``"rgb"`` or ``"rgba"``.
 
     Returns:
-        A uint8 array of shape ``size``.
+        A uint8 array of shape ``size`` (gray) or ``(*size, 3)`` / ``(*size, 4)``.
 
     Raises:
         DataError: the file is missing, empty, not an image, damaged, or
             declares more than ``MAX_PIXELS`` pixels.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
+
+    height, width = size
+    with _opened(path) as img:
+        img.load()
+        img = _convert(ImageOps.exif_transpose(img), color)
+        img = img.resize((width, height), Image.Resampling.BILINEAR)
+        return np.asarray(img, dtype=np.uint8)
+
+
+@contextlib.contextmanager
+def _opened(path):
+    """The image opened lazily (header only), its size checked; Pillow's faults as one DataError line."""
+    from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file (0 bytes)")
-    height, width = size
     try:
         with warnings.catch_warnings():
             # Pillow warns from 89 megapixels; larger images are refused below.
@@ -61,10 +103,7 @@ def load_image(path, size: tuple = (28, 28)) -> np.ndarray:
                 if img.size[0] * img.size[1] > MAX_PIXELS:
                     raise DataError(f"{path}: image declares {img.size[0]} x {img.size[1]} pixels, "
                                     f"more than the {MAX_PIXELS} allowed")
-                img.load()
-                img = _to_gray(ImageOps.exif_transpose(img))
-                img = img.resize((width, height), Image.Resampling.BILINEAR)
-                return np.asarray(img, dtype=np.uint8)
+                yield img
     except Image.DecompressionBombError as exc:
         raise DataError(f"{path}: image too large ({exc})") from None
     except UnidentifiedImageError:

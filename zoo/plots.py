@@ -76,9 +76,9 @@ def curves(history: dict, path: Path, metrics=("loss", "accuracy")) -> None:
     epochs = [int(e) + 1 for e in history.get("epoch", [])]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, metric in zip(axes, metrics):
-        ax.plot(epochs, history.get(metric, []), "b-", label=f"train {metric}")
+        ax.plot(epochs, history.get(metric, []), "b.-", label=f"train {metric}")  # a dot: one epoch shows
         if f"val_{metric}" in history:
-            ax.plot(epochs, history[f"val_{metric}"], "r--", label=f"validation {metric}")
+            ax.plot(epochs, history[f"val_{metric}"], "r.--", label=f"validation {metric}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.legend()

@@ -29,6 +29,7 @@ DEFAULT_PLUGINS = (
     "zoo_plugins.datasets",
     "zoo_exports.savedmodel",
     "zoo_exports.tflite",
+    "zoo_exports.mediapipe",
 )
 BUILTIN_DISTRIBUTION = "zoo"
 ENTRY_POINT_GROUP = "zoo"

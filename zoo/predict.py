@@ -2,7 +2,8 @@
 
 This is the on-device story: nothing here (or in what it imports) imports
 TensorFlow or Keras. Images of any size and mode are read as the training data
-was: grayscale, resized to the model's input size, then scaled as the model
+was: gray or colour as the model's input has channels, resized to its input
+size, then scaled as the model
 card's ``input.from_image_file`` says (an image file's 0 and 255 are the
 dataset's black and white, however the dataset stored them).
 """
@@ -37,8 +38,15 @@ class Classifier:
     offset: float = 0.0
     task: str = "classification"  # or "regression": the outputs are values, named by class_names
     layout: str = "image"  # or "sequence"/"vector": examples come from .npy/.csv files
+    color: str = "gray"  # images: "gray", "rgb" or "rgba", as the model's channels say
     array_scale: float = 1.0  # arrays: model input = stored value * array_scale + array_offset
     array_offset: float = 0.0
+
+    def read(self, path) -> np.ndarray:
+        """One image file as the model's input shape: gray or colour, resized, still 8-bit."""
+        shape = self.runner.image_shape
+        pixels = load_image(path, shape[:2], self.color)
+        return pixels[..., None] if len(shape) == 3 and shape[2] == 1 else pixels
 
     def inputs(self, images: list) -> np.ndarray:
         """8-bit images as the model reads them, as the model card says."""
@@ -109,16 +117,19 @@ def load(model: str) -> Classifier:
         layout = str(section.get("layout", "sequence")).split(":")[0]
     if layout == "image":
         scale, offset = image_scaling(card, path)
-        if len(runner.image_shape) != 2:
+        shape = runner.image_shape
+        channels = {1: "gray", 3: "rgb", 4: "rgba"}.get(shape[2]) if len(shape) == 3 else "gray"
+        if len(shape) not in (2, 3) or channels is None:
             raise DataError(f"{path}: expects input of shape {runner.input_shape}; zoo predict reads "
-                            "grayscale images (batch, height, width)")
-        return Classifier(path, runner, list(names), scale, offset, task)
+                            "images (batch, height, width) or (batch, height, width, 1, 3 or 4 channels)")
+        return Classifier(path, runner, list(names), scale, offset, task, color=channels)
     try:
         array_scale = float(spec.get("scale") or section.get("pixel_scale") or 1.0)
         array_offset = float(spec.get("offset") or 0.0)
     except (TypeError, ValueError):
         raise DataError(f"{path.parent / CARD}: input.spec is damaged") from None
-    return Classifier(path, runner, list(names), 1.0, 0.0, task, layout, array_scale, array_offset)
+    return Classifier(path, runner, list(names), 1.0, 0.0, task, layout, array_scale=array_scale,
+                      array_offset=array_offset)
 
 
 def load_array(path, shape: tuple) -> np.ndarray:
@@ -187,7 +198,7 @@ def predict(model: str, images, top_k: int = 3) -> dict:
              + np.float32(classifier.array_offset)) if examples else None
         outputs = classifier.runner.predict(x) if examples else np.zeros((0, 0))
     else:
-        pixels = [load_image(image, classifier.runner.image_shape) for image in images]
+        pixels = [classifier.read(image) for image in images]
         outputs = classifier.probabilities(pixels) if pixels else np.zeros((0, 0))
     if classifier.task == "regression":
         return {"model": str(classifier.path), "results": [

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 from zoo.errors import UsageError
 from zoo.registry import Architecture, Recipe
@@ -61,17 +62,79 @@ def parse_params(arch: Architecture, assignments) -> dict:
     return parsed
 
 
+RECIPE_FILE_VERSION = 1
+
+
+def is_recipe_file(name: str | None) -> bool:
+    """Whether ``--recipe`` names a file (``best-recipe.json``, ``path/to/x``) rather than a recipe."""
+    import os
+
+    return bool(name) and (name.endswith(".json") or os.sep in name)
+
+
+def write_recipe_file(path, arch: str, base: str, recipe: Recipe, params: dict, note: str = "") -> None:
+    """A recipe as a file ``zoo train ARCH DATASET --recipe FILE`` accepts (what ``zoo tune`` writes)."""
+    import json
+
+    settings = {k: v for k, v in recipe.to_dict().items() if k not in ("params", "note")}
+    data = {"zoo_recipe": RECIPE_FILE_VERSION, "architecture": arch, "base": base, "settings": settings,
+            "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}, "note": note}
+    Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def read_recipe_file(path: str, arch: Architecture) -> tuple[str, dict, dict]:
+    """``(base recipe name, settings, params)`` from a recipe file, checked against ``arch``.
+
+    Raises:
+        UsageError: the file is missing, not a zoo recipe file, for another
+            architecture, or holds a setting or parameter zoo does not know.
+    """
+    import json
+
+    where = f"--recipe {path}"
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{where}: no such file") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"{where}: not a readable recipe file ({exc})") from None
+    if not isinstance(data, dict) or data.get("zoo_recipe") != RECIPE_FILE_VERSION:
+        raise UsageError(f"{where}: not a zoo recipe file (no \"zoo_recipe\": {RECIPE_FILE_VERSION})")
+    if data.get("architecture") != arch.name:
+        raise UsageError(f"{where}: a recipe for '{data.get('architecture')}', not '{arch.name}'")
+    settings, params = data.get("settings") or {}, data.get("params") or {}
+    if not isinstance(settings, dict) or not isinstance(params, dict):
+        raise UsageError(f"{where}: settings and params must be objects")
+    fields = set(Recipe.__dataclass_fields__) - {"params", "note"}
+    unknown = sorted(set(settings) - fields) + sorted(f"-p {k}" for k in set(params) - set(arch.params))
+    if unknown:
+        raise UsageError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+    if settings.get("augment", "") is None:
+        settings = {**settings, "augment": "none"}  # recorded off: stays off
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    for key, value in params.items():
+        problem = arch.params[key].problem(value)
+        if problem:
+            raise UsageError(f"{where}: -p {key} needs {problem}. Received: {value!r}")
+    return str(data.get("base") or arch.default_recipe), settings, params
+
+
 def resolve(arch: Architecture, recipe_name: str | None = None, overrides: dict | None = None,
             params: dict | None = None, dataset=None) -> tuple[str, Recipe, dict]:
     """The recipe (with flag overrides applied) and the model's full hyperparameters.
 
     Args:
         arch: the architecture entry.
-        recipe_name: a recipe of ``arch``; None for its default.
-        overrides: Recipe fields set by flags (None values are ignored).
+        recipe_name: a recipe of ``arch``, or a recipe file (``zoo tune``'s
+            ``best-recipe.json``: a base recipe, its settings and params);
+            None for the architecture's default.
+        overrides: Recipe fields set by flags (None values are ignored;
+            ``augment="none"`` turns augmentation off).
         params: parsed ``-p`` values; they win over the recipe's params.
         dataset: the dataset entry, whose ``recipes`` for ``arch`` take the
-            place of the architecture's recipes of the same name.
+            place of the architecture's recipes of the same name, and whose
+            ``augmentations`` bound the augmentation: one asked for that the
+            dataset does not allow is refused, the recipe's own is narrowed.
 
     Returns:
         (recipe name, Recipe, hyperparameters passed to ``arch.build``).
@@ -79,6 +142,9 @@ def resolve(arch: Architecture, recipe_name: str | None = None, overrides: dict 
     Raises:
         UsageError: unknown recipe or an out-of-range value.
     """
+    file_settings, file_params = {}, {}
+    if is_recipe_file(recipe_name):
+        recipe_name, file_settings, file_params = read_recipe_file(recipe_name, arch)
     name = (recipe_name or arch.default_recipe).lower()
     # A dataset may bring recipes for an architecture (its tutorial's settings).
     available = {**arch.recipes, **((dataset.recipes or {}).get(arch.name, {}) if dataset else {})}
@@ -86,13 +152,28 @@ def resolve(arch: Architecture, recipe_name: str | None = None, overrides: dict 
         raise UsageError(f"--recipe {recipe_name}: '{arch.name}' has recipes "
                          f"{', '.join(sorted(available))}")
     recipe = available[name]
-    changes = {k: v for k, v in (overrides or {}).items() if v is not None}
+    # Flags win over a recipe file, which wins over the named recipe.
+    changes = {**{k: v for k, v in file_settings.items() if v is not None},
+               **{k: v for k, v in (overrides or {}).items() if v is not None}}
     if changes.get("augment") == "none":  # --augment none turns the recipe's augmentation off
         changes["augment"] = None
+    elif "augment" in changes and dataset is not None:
+        # Asked for by name: refused when it would change what an example is.
+        from zoo.augment import refusal
+
+        problem = refusal(changes["augment"], dataset)
+        if problem:
+            raise UsageError(problem)
+    elif dataset is not None and recipe.augment is not None:
+        # The recipe's own augmentation: only what the dataset allows (no flipped digits).
+        from zoo.augment import narrowed
+
+        changes["augment"] = narrowed(recipe.augment, dataset)
     recipe = dataclasses.replace(recipe, **changes)
     validate(recipe)
     hyper = {key: p.default for key, p in arch.params.items()}
     hyper.update(recipe.params)
+    hyper.update(file_params)
     hyper.update(params or {})
     return name, recipe, hyper
 
@@ -131,9 +212,9 @@ def validate(recipe: Recipe) -> None:
         raise UsageError(f"--monitor {recipe.monitor}: expected one of {', '.join(MONITORS)}")
     if recipe.schedule not in SCHEDULES:
         raise UsageError(f"schedule {recipe.schedule}: expected one of {', '.join(SCHEDULES)}")
-    from zoo.augment import AUGMENTATIONS
+    from zoo.augment import transformations
 
-    if recipe.augment is not None and recipe.augment not in AUGMENTATIONS:
-        raise UsageError(f"--augment {recipe.augment}: expected one of {', '.join(AUGMENTATIONS)}")
+    if recipe.augment is not None:
+        transformations(recipe.augment)  # raises UsageError for an unknown name
     if not 0 <= recipe.label_smoothing < 1:
         raise UsageError(f"label smoothing must be in [0, 1). Received: {recipe.label_smoothing}")

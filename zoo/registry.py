@@ -34,6 +34,10 @@ class Param:
         low, high: the allowed range of a number (each element of a tuple),
             both inclusive; None for no bound. Floats must be finite anyway.
         choices: the allowed values of a string.
+        search: what ``zoo tune`` tries: for an int or float, ``(low,
+            high)`` (sampled on a log scale when ``low > 0`` and ``high /
+            low >= 100``); for anything else, the values to try. None: not
+            searched.
     """
 
     default: Any
@@ -41,6 +45,7 @@ class Param:
     low: float | None = None
     high: float | None = None
     choices: tuple | None = None
+    search: tuple | None = None
 
     def problem(self, value) -> str | None:
         """What ``value`` should be instead ("at most 0.95"), or None when it is allowed."""
@@ -124,7 +129,8 @@ class Architecture:
         return {
             "accepts": list(self.accepts),
             "params": {k: {"default": v.default, "help": v.help,
-                           **{b: getattr(v, b) for b in ("low", "high", "choices") if getattr(v, b) is not None}}
+                           **{b: getattr(v, b) for b in ("low", "high", "choices", "search")
+                              if getattr(v, b) is not None}}
                        for k, v in self.params.items()},
             "recipes": {k: r.to_dict() for k, r in self.recipes.items()},
             "default_recipe": self.default_recipe,
@@ -161,6 +167,13 @@ class DatasetEntry:
             loaded data must agree with every field it declares. None: the
             short form ``input_kind`` + ``input_shape`` (see
             ``declared_spec``).
+        augmentations: the image transformations that keep this dataset's
+            labels (``zoo.augment.TRANSFORMATIONS``: rotate, zoom, shear,
+            shift, flip); None: all but ``flip`` (a mirror must be declared:
+            a mirrored T-shirt is a T-shirt, a mirrored 2 is not a 2).
+        options: options of ``load``, name -> ``Param`` (``image_size``,
+            ``color`` ...); zoo passes those given as keyword arguments and
+            records them in the run, so evaluate and export load the same.
     """
 
     name: str
@@ -177,6 +190,8 @@ class DatasetEntry:
     task: Any = None
     recipes: Mapping[str, Mapping[str, Recipe]] = field(default_factory=dict)
     spec: Any = None
+    augmentations: tuple | None = None
+    options: Mapping[str, Param] = field(default_factory=dict)
     kind = "dataset"
 
     def __post_init__(self):
@@ -204,6 +219,25 @@ class DatasetEntry:
             return Classification(tuple(self.class_names))
         return None
 
+    def check_options(self, options: Mapping | None) -> dict:
+        """The options given (None values dropped), each one this dataset has and in range.
+
+        Raises:
+            UsageError: an option the dataset does not have, or a value its
+                ``Param`` refuses; named by its flag (``--image-size``).
+        """
+        given = {k: v for k, v in (options or {}).items() if v is not None}
+        for key, value in given.items():
+            flag = "--" + key.replace("_", "-")
+            if key not in self.options:
+                have = ", ".join("--" + k.replace("_", "-") for k in self.options) or "none"
+                raise UsageError(f"{flag}: dataset '{self.name}' has no such option (its options: {have})")
+            problem = self.options[key].problem(value)
+            if problem:
+                shown = "x".join(map(str, value)) if isinstance(value, (tuple, list)) else value
+                raise UsageError(f"{flag} {shown}: dataset '{self.name}' needs {problem}")
+        return given
+
     def describe(self) -> dict:
         task = self.declared_task()
         return {
@@ -214,7 +248,15 @@ class DatasetEntry:
             "input": self.declared_spec().describe(),
             "sources": list(self.sources),
             "recipes_for": {arch: sorted(r) for arch, r in self.recipes.items()},
+            "augmentations": list(_allowed_augmentations(self)),
+            "options": {k: {"default": v.default, "help": v.help} for k, v in self.options.items()},
         }
+
+
+def _allowed_augmentations(entry) -> tuple:
+    from zoo.augment import allowed
+
+    return allowed(entry)
 
 
 @dataclass(frozen=True)

@@ -179,8 +179,9 @@ class InputSpec:
     def words(self) -> str:
         """``image 28 x 28, gray`` / ``sequence 100 x 2 (time steps x features)``."""
         shape = " x ".join(map(str, self.shape)) if self.shape else "of any shape"
-        if self.layout == "image":
-            return f"image {shape}, {self.channels or 'gray'}"
+        if self.layout == "image":  # height x width; the channels say the rest
+            size = " x ".join(map(str, self.shape[:2])) if self.shape else "of any size"
+            return f"image {size}, {self.channels or 'gray'}"
         return f"{self.layout} {shape} ({LAYOUTS[self.layout]})"
 
     def describe(self) -> dict:

@@ -266,6 +266,8 @@ def refuse_with_resume(resume: str, **given) -> None:
     flags = {"recipe": "--recipe", "output": "--output", "params": "-p", "seed": "--seed",
              "data_dir": "--data-dir"}
     named = [flag for key, flag in flags.items() if given.get(key) not in (None, {}, ())]
+    named += [f"--{key.replace('_', '-')}" for key, value in (given.get("data_options") or {}).items()
+              if value is not None]
     named += [f"--{key.replace('_', '-')}" for key, value in (given.get("overrides") or {}).items()
               if value is not None]
     if named:
@@ -278,7 +280,7 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
           seed: int | None = None, data_dir: str | None = None, output: str | None = None,
           resume: str | None = None, tensorboard: bool = False, verbose: int | str = "auto",
           strategy: str = "auto", devices: str | None = None, cluster: str | None = None,
-          task_index: int | None = None) -> TrainResult:
+          task_index: int | None = None, data_options: dict | None = None, callbacks=()) -> TrainResult:
     """Train ``architecture`` on ``dataset`` into a run directory.
 
     Args:
@@ -289,6 +291,11 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
             ``zoo.recipes.parse_params``).
         seed: seeds weights, shuffling, augmentation and noise.
         data_dir: where the dataset's files are (``--data-dir``).
+        data_options: the dataset's own load options (``--image-size``,
+            ``--color``: ``{"image_size": (64, 64), "color": "rgb"}``).
+        callbacks: more Keras callbacks for fit, after zoo's own (``zoo
+            tune``'s pruning callback); an exception one raises ends the run
+            as it is, its checkpoint kept.
         output: run directory (default ``runs/<arch>-<dataset>-<time>``).
         resume: an interrupted run directory to continue from its last
             finished epoch; its config.json is used, the other arguments must
@@ -315,7 +322,8 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
         return _train(held, architecture, dataset, recipe=recipe, overrides=overrides, params=params,
                       seed=seed, data_dir=data_dir, output=output, resume=resume,
                       tensorboard=tensorboard, verbose=verbose, strategy=strategy, devices=devices,
-                      cluster=cluster, task_index=task_index)
+                      cluster=cluster, task_index=task_index, data_options=data_options,
+                      callbacks=tuple(callbacks))
 
 
 @dataclass
@@ -336,11 +344,13 @@ class RunPlan:
     data_dir: str | None
     output: str | None
     resume: str | None
+    data_options: dict  # the dataset's load options, checked
     tensorboard: bool
     strategy: tuple  # (strategy, devices, cluster, task_index), as given
     worker: object  # this process' place in a cluster, or None
     run_dir: Path | None = None  # known before loading only when resuming
     config: dict | None = None  # the resumed run's config.json
+    recipe_file: str | None = None  # --recipe FILE (zoo tune's best-recipe.json), recorded in config.json
 
     @property
     def chief(self) -> bool:
@@ -353,7 +363,7 @@ class RunPlan:
 
 def plan_run(held, architecture=None, dataset=None, *, recipe=None, overrides=None, params=None, seed=None,
              data_dir=None, output=None, resume=None, tensorboard=False, strategy="auto", devices=None,
-             cluster=None, task_index=None) -> RunPlan:
+             cluster=None, task_index=None, data_options=None) -> RunPlan:
     """Step: check every argument and resolve names and the recipe; no data is read yet.
 
     A resumed run's settings come from its config.json (locked in ``held``).
@@ -371,7 +381,7 @@ def plan_run(held, architecture=None, dataset=None, *, recipe=None, overrides=No
     run_dir = config = None
     if resume:
         refuse_with_resume(resume, recipe=recipe, output=output, params=params, seed=seed,
-                           data_dir=data_dir, overrides=overrides)
+                           data_dir=data_dir, overrides=overrides, data_options=data_options)
         chief = worker is None or worker.is_chief
         run_dir = (runs.resolve_run(resume, need_model=False) if chief else
                    distribute.prepare_worker_dir(distribute.run_path(resume), worker.index, resume=True))
@@ -385,17 +395,24 @@ def plan_run(held, architecture=None, dataset=None, *, recipe=None, overrides=No
         architecture, dataset = config["architecture"], config["dataset"]
         recipe, seed, data_dir = config["recipe"], config["seed"], config.get("data_dir")
         params = config["params"]
+        data_options = config.get("data_options") or {}
         overrides = {k: v for k, v in config["recipe_settings"].items() if k != "params"}
+        if overrides.get("augment") is None:  # recorded off: stays off (None would mean the recipe's)
+            overrides["augment"] = "none"
     if architecture is None or dataset is None:
         raise UsageError("give ARCH and DATASET (or --resume RUN)")
     seed = 0 if seed is None else seed
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= recipes.MAX_SEED:
         raise UsageError(f"--seed must be an integer in 0..{recipes.MAX_SEED}. Received: {seed!r}")
 
-    stored = runs.stored_settings(run_dir / runs.CONFIG) if resume else contextlib.nullcontext()
-    with stored:
+    def stored():  # what comes from a resumed run's config.json is that file's fault
+        return runs.stored_settings(run_dir / runs.CONFIG) if resume else contextlib.nullcontext()
+
+    with stored():
         arch_entry = plugins.get("architecture", architecture)
         data_entry = plugins.get("dataset", dataset)
+    with stored():
+        data_options = data_entry.check_options(data_options)
     if data_entry.input_kind not in arch_entry.accepts:
         raise IncompatibleError(f"{arch_entry.name} reads {', '.join(arch_entry.accepts)} input; "
                                 f"{data_entry.name} gives {data_entry.input_kind}")
@@ -408,14 +425,14 @@ def plan_run(held, architecture=None, dataset=None, *, recipe=None, overrides=No
         raise ZooError(f"{run_dir / runs.CONFIG}: its recipe cannot be used ({exc})") from None
     if tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise UsageError("--tensorboard needs the tensorboard package: pip install 'zoo[tensorboard]'")
-    if settings.augment and data_entry.input_kind != "image":
-        raise IncompatibleError(f"--augment needs an image dataset; {data_entry.name} is not")
     declared_task = data_entry.declared_task()
     if declared_task is not None and settings.monitor not in declared_task.monitors:
         raise IncompatibleError(f"--monitor {settings.monitor}: a {declared_task.kind} task is judged by "
                                 f"{' or '.join(declared_task.monitors)}")
+    recipe_file = str(Path(recipe).resolve()) if not resume and recipes.is_recipe_file(recipe) else None
     return RunPlan(arch_entry, data_entry, recipe_name, settings, hyper, seed, data_dir, output, resume,
-                   tensorboard, (strategy, devices, cluster, task_index), worker, run_dir, config)
+                   data_options, tensorboard, (strategy, devices, cluster, task_index), worker, run_dir, config,
+                   recipe_file)
 
 
 def load_data(plan: RunPlan):
@@ -426,7 +443,8 @@ def load_data(plan: RunPlan):
     keras.utils.set_random_seed(plan.seed)
     tf.config.experimental.enable_op_determinism()
     with plan.stored():
-        data = calls.load_dataset(plan.data_entry, data_dir=plan.data_dir, seed=plan.seed)
+        data = calls.load_dataset(plan.data_entry, data_dir=plan.data_dir, seed=plan.seed,
+                                  options=plan.data_options)
     if plan.settings.monitor not in data.task.monitors:
         raise IncompatibleError(f"--monitor {plan.settings.monitor}: a {data.task.kind} task is judged by "
                                 f"{' or '.join(data.task.monitors)}")
@@ -461,12 +479,14 @@ def open_run(plan: RunPlan, data, dist, held) -> tuple[Path, dict]:
             "architecture": plan.arch_entry.name, "architecture_plugin": plan.arch_entry.plugin,
             "dataset": plan.data_entry.name, "dataset_plugin": plan.data_entry.plugin,
             "data_dir": str(Path(plan.data_dir).resolve()) if plan.data_dir else None,
+            "data_options": {k: list(v) if isinstance(v, tuple) else v for k, v in plan.data_options.items()},
             "data_source": data.source, "input_shape": list(data.input_shape),
             "input": spec.describe(),
             "class_names": list(data.class_names), "task": data.task.describe(),
             "pixel_scale": spec.scale,
             "normalisation": spec.normalisation, "image_input": spec.image_input(),
-            "recipe": plan.recipe_name, "recipe_settings": plan.settings.to_dict(), "params": plan.hyper,
+            "recipe": plan.recipe_name, "recipe_file": plan.recipe_file,
+            "recipe_settings": plan.settings.to_dict(), "params": plan.hyper,
             "seed": plan.seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "status": "running", "versions": versions(),
         }
@@ -477,13 +497,15 @@ def open_run(plan: RunPlan, data, dist, held) -> tuple[Path, dict]:
 
 
 def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data_dir, output, resume,
-           tensorboard, verbose, strategy, devices, cluster, task_index) -> TrainResult:
+           tensorboard, verbose, strategy, devices, cluster, task_index, data_options,
+           callbacks=()) -> TrainResult:
     from zoo import distribute
 
     # Everything that can be refused is refused before data is read.
     plan = plan_run(held, architecture, dataset, recipe=recipe, overrides=overrides, params=params,
                     seed=seed, data_dir=data_dir, output=output, resume=resume, tensorboard=tensorboard,
-                    strategy=strategy, devices=devices, cluster=cluster, task_index=task_index)
+                    strategy=strategy, devices=devices, cluster=cluster, task_index=task_index,
+                    data_options=data_options)
     # Before anything touches TensorFlow's devices: --devices may split the CPU.
     dist = distribute.configure(strategy, devices, cluster, task_index)
     declared_task, declared_spec = plan.data_entry.declared_task(), plan.data_entry.declared_spec()
@@ -495,7 +517,7 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
     run_dir, config = open_run(plan, data, dist, held)
     training, validation, steps, seeding = pipelines(data, plan.settings, dist, plan.seed)
     compile_model(model, plan.settings, data.task, steps, dist)
-    history, seconds = fit(plan, model, training, validation, seeding, run_dir, config, dist, verbose)
+    history, seconds = fit(plan, model, training, validation, seeding, run_dir, config, dist, verbose, callbacks)
 
     final_weights = distribute.weights_digest(model)
     if not dist.is_chief:
@@ -511,7 +533,8 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
     return finish(run_dir, config, data, seconds, final_weights, resume)
 
 
-def fit(plan: RunPlan, model, training, validation, seeding, run_dir: Path, config: dict, dist, verbose):
+def fit(plan: RunPlan, model, training, validation, seeding, run_dir: Path, config: dict, dist, verbose,
+        extra_callbacks=()):
     """Step: Keras fit with zoo's callbacks; a resumed run continues after its last finished epoch.
 
     Returns:
@@ -550,6 +573,7 @@ def fit(plan: RunPlan, model, training, validation, seeding, run_dir: Path, conf
         callbacks.append(_early_stopping(monitor, sign, settings.patience, recorded, run_dir))
     if plan.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+    callbacks += list(extra_callbacks)
 
     started = time.perf_counter()
     try:
@@ -628,6 +652,9 @@ def finish(run_dir: Path, config: dict, data, seconds: float, final_weights: str
     config["status"] = "complete"
     runs.write_json(run_dir / runs.CONFIG, config)
     shutil.rmtree(backup, ignore_errors=True)
+    from zoo import report
+
+    report.refresh(run_dir)
     return TrainResult(run_dir, metrics, config)
 
 
@@ -657,7 +684,8 @@ def evaluate(run: str | None = None, dataset: str | None = None, data_dir: str |
         entry = plugins.get("dataset", dataset or config["dataset"])
     with stored(not (data_dir or dataset)):
         data = calls.load_dataset(entry, data_dir=data_dir or (None if dataset else config.get("data_dir")),
-                                  seed=config.get("seed", 0))
+                                  seed=config.get("seed", 0),
+                                  options=None if dataset else config.get("data_options"))
     task = tasks.from_config(config)
     if list(data.input_shape) != config["input_shape"] or data.task != task:
         raise IncompatibleError(

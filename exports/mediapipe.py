@@ -1,0 +1,252 @@
+"""`mediapipe`: an image classifier that MediaPipe Tasks' ``ImageClassifier`` runs as it is.
+
+``zoo export --mediapipe`` writes ``model.mediapipe.tflite``: the run's model
+behind a ``[1, H, W, 3]`` float32 RGB input (MediaPipe refuses a ``(28, 28)``
+or ``(28, 28, 1)`` input), with the normalisation and the class labels inside
+the file as TFLite metadata, which MediaPipe reads.
+
+* Grayscale models get a fixed RGB front end: a frozen 1x1 convolution with
+  the ITU-R 601-2 luma weights (0.299, 0.587, 0.114), the conversion Pillow's
+  ``convert("L")`` applies, so a photo reaches the model as ``zoo predict``
+  hands it over. RGB models read the image as it is.
+* The metadata is written by MediaPipe's own writer
+  (``mediapipe.tasks.python.metadata.metadata_writers.image_classifier``):
+  normalisation ``(pixel - mean) / std`` with ``std = 1 / scale`` and
+  ``mean = -offset / scale`` from the run's ``from_image_file`` scaling, and
+  ``labels.txt`` packed into the file.
+* The file is verified by running it through MediaPipe's ``ImageClassifier``
+  on the whole test set, each image handed over as 8-bit RGB: its class
+  scores must match Keras' as any float32 file's do.
+
+MediaPipe is an extra (``pip install 'zoo[mediapipe]'``); without it the
+export stops with that line and writes nothing.
+"""
+from __future__ import annotations
+
+import gc
+import importlib
+import importlib.util
+import sys
+import types
+
+import numpy as np
+
+import zoo
+from zoo.errors import ZooError
+
+FILE = "model.mediapipe.tflite"
+INSTALL = "pip install 'zoo[mediapipe]'"
+
+
+def export(context) -> list:
+    """Convert with an RGB front end, write MediaPipe's metadata, classify the test set with MediaPipe."""
+    problem = _problem(context)
+    if problem:
+        context.fail(FILE, problem)
+        return [{"file": FILE, "error": problem}]
+    path = context.directory / FILE
+    context.log(f"{FILE}: converting for MediaPipe ImageClassifier ([1, H, W, 3] RGB, metadata inside)")
+    from zoo_exports.tflite import ConversionError, convert
+
+    try:
+        result = convert(context, "mediapipe", FILE)
+        _write_metadata(context, path)
+        classifier = _image_classifier(path)
+    except (ConversionError, ZooError, RuntimeError, ValueError) as exc:
+        message = str(exc).replace(f"{path}: ", "")
+        context.fail(FILE, message)
+        return [{"file": FILE, "error": message}]
+    images = _rgb_test_images(context)
+    try:
+        with context.progress(f"verifying {FILE} with MediaPipe", len(images)) as update:
+            scores = _classify(classifier, images, len(context.config["class_names"]), update)
+    finally:
+        classifier.close()  # left to interpreter shutdown, its __del__ fails with a traceback
+    # 8-bit images are what MediaPipe is given; a dataset stored as floats
+    # loses its fractions on the way, so it is judged by accuracy instead.
+    check = context.verify(FILE, scores, quantized=context.dataset.input_spec.dtype != "uint8")
+    return [{
+        "file": FILE, "variant": "mediapipe",
+        "description": "float32 with an RGB front end and MediaPipe metadata (normalisation, labels)",
+        "input": {"shape": [1, *_image_size(context), 3], "dtype": "float32",
+                  "front_end": "luma (0.299 R + 0.587 G + 0.114 B), frozen" if _gray(context) else "none (RGB)"},
+        "normalization": _normalization(context),
+        "runtime": f"MediaPipe Tasks ImageClassifier {_version('mediapipe')}",
+        "notes": result.get("notes", []),
+        **check.to_dict(),
+    }]
+
+
+def _problem(context) -> str | None:
+    """Why this run cannot become a MediaPipe image classifier, or None."""
+    spec = context.dataset.input_spec
+    if context.dataset.task.kind != "classification" or spec.layout != "image":
+        return (f"MediaPipe's ImageClassifier classifies images; this run is {context.dataset.task.kind} "
+                f"of {spec.layout} input")
+    if spec.channels not in ("gray", "rgb"):
+        return f"MediaPipe's ImageClassifier reads RGB; this model reads {spec.channels} images"
+    if not installed():
+        return f"needs the mediapipe package: {INSTALL}"
+    return None
+
+
+def installed() -> bool:
+    """Whether the mediapipe package can be imported here."""
+    return importlib.util.find_spec("mediapipe") is not None
+
+
+def _gray(context) -> bool:
+    return context.dataset.input_spec.channels == "gray"
+
+
+def _image_size(context) -> tuple:
+    return tuple(context.config["input_shape"][:2])
+
+
+def _normalization(context) -> dict:
+    """MediaPipe's ``(pixel - mean) / std`` for the run's ``pixel * scale + offset``."""
+    spec = context.dataset.input_spec
+    low, high = spec.black_white
+    # input = pixel * (high - low) / 255 * scale + (low * scale + offset)
+    std = 255.0 / ((high - low) * spec.scale)
+    mean = -(low * spec.scale + spec.offset) * std
+    return {"mean": [float(f"{mean:.12g}") + 0.0], "std": [float(f"{std:.12g}")]}
+
+
+def _version(name: str) -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def _metadata_writers():
+    """MediaPipe's metadata writer modules.
+
+    mediapipe 1.x wheels ship the writers but not the native helper they
+    import to stamp the metadata's minimum parser version
+    (``mediapipe.tasks.cc.metadata.python._pywrap_metadata_version``: "No
+    module named 'mediapipe.tasks.cc'"). Where it is missing, the same rules
+    as MediaPipe's ``metadata_version.cc`` stand in for it, on the Python
+    object API of the schema the wheel does ship.
+    """
+    name = "mediapipe.tasks.cc.metadata.python._pywrap_metadata_version"
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        helper = types.ModuleType(name)
+        helper.GetMinimumMetadataParserVersion = minimum_parser_version
+        for parent in ("mediapipe.tasks.cc", "mediapipe.tasks.cc.metadata", "mediapipe.tasks.cc.metadata.python"):
+            sys.modules.setdefault(parent, types.ModuleType(parent))
+        sys.modules[name] = helper
+    from mediapipe.tasks.python.metadata.metadata_writers import image_classifier, metadata_writer
+
+    return image_classifier, metadata_writer
+
+
+def minimum_parser_version(buffer: bytes) -> str:
+    """The oldest metadata parser that reads every field in ``buffer`` (MediaPipe's rules, schema 1.0-1.5)."""
+    from mediapipe.tasks.metadata import metadata_schema_py_generated as fb
+
+    metadata = fb.ModelMetadataT.InitFromObj(fb.ModelMetadata.GetRootAsModelMetadata(bytearray(buffer), 0))
+    found = [(1, 0, 0)]
+
+    def files(items):
+        for item in items or ():
+            if item.type == fb.AssociatedFileType.VOCABULARY:
+                found.append((1, 0, 1))
+            if item.type == fb.AssociatedFileType.SCANN_INDEX_FILE:
+                found.append((1, 4, 0))
+            if item.version is not None:
+                found.append((1, 4, 1))
+
+    def units(items):
+        for item in items or ():
+            if item.optionsType in (fb.ProcessUnitOptions.BertTokenizerOptions,
+                                    fb.ProcessUnitOptions.SentencePieceTokenizerOptions):
+                found.append((1, 1, 0))
+            if item.optionsType == fb.ProcessUnitOptions.RegexTokenizerOptions:
+                found.append((1, 2, 1))
+
+    def tensors(items):
+        for item in items or ():
+            files(item.associatedFiles)
+            units(item.processUnits)
+            if item.content is not None and item.content.contentPropertiesType == fb.ContentProperties.AudioProperties:
+                found.append((1, 3, 0))
+
+    for graph in metadata.subgraphMetadata or ():
+        tensors(graph.inputTensorMetadata)
+        tensors(graph.outputTensorMetadata)
+        files(graph.associatedFiles)
+        for present, version in ((graph.inputProcessUnits, (1, 1, 0)), (graph.outputProcessUnits, (1, 1, 0)),
+                                 (graph.inputTensorGroups, (1, 2, 0)), (graph.outputTensorGroups, (1, 2, 0)),
+                                 (graph.customMetadata, (1, 5, 0))):
+            if present is not None:
+                found.append(version)
+        units(graph.inputProcessUnits)
+        units(graph.outputProcessUnits)
+    files(metadata.associatedFiles)
+    return ".".join(map(str, max(found)))
+
+
+def _write_metadata(context, path) -> None:
+    """Normalisation and labels into the file, by MediaPipe's image classifier writer."""
+    image_classifier, metadata_writer = _metadata_writers()
+    labels = metadata_writer.Labels()
+    labels.add(list(context.config["class_names"]))
+    norm = _normalization(context)
+    writer = image_classifier.MetadataWriter.create(bytearray(path.read_bytes()), norm["mean"], norm["std"], labels)
+    model, _ = writer.populate()
+    path.write_bytes(model)
+    # The writer cleans its temporary folder in __del__, which fails with a
+    # traceback when it is left to interpreter shutdown: collect it now.
+    del writer, labels
+    gc.collect()
+
+
+def _image_classifier(path):
+    """MediaPipe's ImageClassifier on the file, every class scored (or a RuntimeError saying why not)."""
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)))
+    try:
+        return vision.ImageClassifier.create_from_options(options)
+    except Exception as exc:  # MediaPipe raises RuntimeError or ValueError with its status text
+        raise RuntimeError(f"MediaPipe's ImageClassifier refused the file: {str(exc).splitlines()[0][:300]}") from None
+
+
+def _rgb_test_images(context) -> np.ndarray:
+    """The test set as the 8-bit RGB images a camera would give (gray replicated into R, G and B)."""
+    spec = context.dataset.input_spec
+    low, high = spec.black_white
+    x = context.dataset.x_test.astype(np.float64)
+    pixels = np.clip(np.round((x - low) / (high - low) * 255.0), 0, 255).astype(np.uint8)
+    if pixels.ndim == 3 or pixels.shape[-1] == 1:
+        pixels = np.repeat(pixels.reshape(*pixels.shape[:3], 1), 3, axis=3)
+    return pixels
+
+
+def _classify(classifier, images: np.ndarray, classes: int, update) -> np.ndarray:
+    """MediaPipe's score for every class of every image, as an (images, classes) array."""
+    import mediapipe as mp
+
+    scores = np.zeros((len(images), classes), np.float32)
+    for i, image in enumerate(images):
+        result = classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image)))
+        for category in result.classifications[0].categories:
+            scores[i, category.index] = category.score
+        update(1)
+    return scores
+
+
+@zoo.hookimpl
+def register_exporters(register):
+    register(zoo.Exporter(
+        name="mediapipe", aliases=("mediapipe-tasks",),
+        summary="model.mediapipe.tflite for MediaPipe Tasks' ImageClassifier: RGB input, labels and "
+                "normalisation inside",
+        export=export, suffixes=(".tflite",),
+    ))

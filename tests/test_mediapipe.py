@@ -1,0 +1,81 @@
+"""`zoo export --mediapipe`: a file MediaPipe Tasks' ImageClassifier runs, with the Keras accuracy."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from zoo.cli import cli
+
+
+def test_mediapipe_classifies_a_fashion_run_with_the_keras_accuracy(good_run, tmp_path):
+    pytest.importorskip("mediapipe", reason="the mediapipe extra is not installed")
+    run = tmp_path / "run"
+    shutil.copytree(good_run, run)
+    result = CliRunner().invoke(cli, ["export", str(run), "--mediapipe", "--json"])
+    assert result.exit_code == 0, result.output
+    card = json.loads(result.stdout)
+    (entry,) = [f for f in card["files"] if f["file"] == "model.mediapipe.tflite"]
+    assert entry["verified"] and entry["runtime"].startswith("MediaPipe Tasks ImageClassifier")
+    keras_accuracy = card["verification"]["keras_test_accuracy"]
+    assert abs(entry["test_accuracy"] - keras_accuracy) <= 0.005
+    assert entry["agreement"] == 1.0 and entry["max_abs_diff"] <= 1e-4
+    assert entry["input"]["shape"] == [1, 28, 28, 3] and entry["normalization"] == {"mean": [0.0], "std": [255.0]}
+
+    # Read back by MediaPipe itself, as an app would: labels and normalisation come from the file.
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
+    from PIL import Image
+
+    from zoo import plugins
+
+    data = plugins.get("dataset", "fashion-sample").load()
+    options = vision.ImageClassifierOptions(
+        base_options=BaseOptions(model_asset_path=str(run / "export" / "model.mediapipe.tflite")), max_results=1)
+    classifier = vision.ImageClassifier.create_from_options(options)
+    rgb = np.asarray(Image.fromarray(data.x_test[0]).convert("RGB"))
+    top = classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)).classifications[0].categories[0]
+    assert top.category_name in data.class_names
+    classifier.close()
+
+
+def test_without_mediapipe_the_export_says_how_to_install_it(good_run, tmp_path, monkeypatch):
+    import zoo_exports.mediapipe as exporter
+
+    monkeypatch.setattr(exporter, "installed", lambda: False)
+    run = tmp_path / "run"
+    shutil.copytree(good_run, run)
+    result = CliRunner().invoke(cli, ["export", str(run), "--mediapipe"])
+    assert result.exit_code == 1
+    assert "model.mediapipe.tflite: needs the mediapipe package: pip install 'zoo[mediapipe]'" in result.output
+    assert not (run / "export").exists()
+
+
+def test_the_minimum_parser_version_follows_mediapipes_rules():
+    pytest.importorskip("mediapipe", reason="the mediapipe extra is not installed")
+    import flatbuffers
+    from mediapipe.tasks.metadata import metadata_schema_py_generated as fb
+
+    from zoo_exports.mediapipe import minimum_parser_version
+
+    def packed(metadata):
+        builder = flatbuffers.Builder(0)
+        builder.Finish(metadata.Pack(builder), b"M001")
+        return bytes(builder.Output())
+
+    labels = fb.AssociatedFileT()
+    labels.name, labels.type = "labels.txt", fb.AssociatedFileType.TENSOR_AXIS_LABELS
+    output = fb.TensorMetadataT()
+    output.associatedFiles = [labels]
+    graph = fb.SubGraphMetadataT()
+    graph.inputTensorMetadata, graph.outputTensorMetadata = [fb.TensorMetadataT()], [output]
+    metadata = fb.ModelMetadataT()
+    metadata.subgraphMetadata = [graph]
+    assert minimum_parser_version(packed(metadata)) == "1.0.0"  # what an image classifier needs
+    labels.type = fb.AssociatedFileType.VOCABULARY
+    assert minimum_parser_version(packed(metadata)) == "1.0.1"
+    graph.inputProcessUnits = []
+    assert minimum_parser_version(packed(metadata)) == "1.1.0"
+    labels.version = "2"
+    assert minimum_parser_version(packed(metadata)) == "1.4.1"
