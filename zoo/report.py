@@ -19,7 +19,7 @@ from zoo import runs, tasks
 
 REPORT = "report.html"
 FIGURES = (("curves.png", "Training curves"), ("confusion.png", "Confusion matrix"),
-           ("predictions.png", "Predictions on the first test examples"))
+           ("predictions.png", "Predictions on the test set"))
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222 }
 h1 { font-size: 1.5em } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ddd }
