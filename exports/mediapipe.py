@@ -16,7 +16,9 @@ the file as TFLite metadata, which MediaPipe reads.
   ``labels.txt`` packed into the file.
 * The file is verified by running it through MediaPipe's ``ImageClassifier``
   on the whole test set, each image handed over as 8-bit RGB: its class
-  scores must match Keras' as any float32 file's do.
+  scores must match Keras' as any float32 file's do. Where MediaPipe's native
+  library cannot start, LiteRT runs the file instead, fed as the metadata
+  read back from the file says (labels and normalisation), by the same rule.
 
 MediaPipe is an extra (``pip install 'zoo[mediapipe]'``); without it the
 export stops with that line and writes nothing.
@@ -28,6 +30,7 @@ import importlib
 import importlib.util
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 
@@ -51,17 +54,31 @@ def export(context) -> list:
     try:
         result = convert(context, "mediapipe", FILE)
         _write_metadata(context, path)
-        classifier = _image_classifier(path)
     except (ConversionError, ZooError, RuntimeError, ValueError) as exc:
         message = str(exc).replace(f"{path}: ", "")
         context.fail(FILE, message)
         return [{"file": FILE, "error": message}]
     images = _rgb_test_images(context)
     try:
-        with context.progress(f"verifying {FILE} with MediaPipe", len(images)) as update:
-            scores = _classify(classifier, images, len(context.config["class_names"]), update)
+        classifier = _image_classifier(path)
+        runtime = f"MediaPipe Tasks ImageClassifier {_version('mediapipe')}"
+    except (RuntimeError, OSError) as exc:
+        # MediaPipe's native library may not start on this machine: LiteRT
+        # runs the file instead, fed as the metadata read back from it says.
+        classifier, runtime = None, f"LiteRT with the metadata read back ({exc})"
+    try:
+        with context.progress(f"verifying {FILE} with {runtime.split(' (')[0]}", len(images)) as update:
+            if classifier is not None:
+                scores = _classify(classifier, images, len(context.config["class_names"]), update)
+            else:
+                scores = _classify_with_litert(context, path, images, update)
+    except ZooError as exc:
+        message = str(exc).replace(f"{path}: ", "")
+        context.fail(FILE, message)
+        return [{"file": FILE, "error": message}]
     finally:
-        classifier.close()  # left to interpreter shutdown, its __del__ fails with a traceback
+        if classifier is not None:
+            classifier.close()  # left to interpreter shutdown, its __del__ fails with a traceback
     # 8-bit images are what MediaPipe is given; a dataset stored as floats
     # loses its fractions on the way, so it is judged by accuracy instead.
     check = context.verify(FILE, scores, quantized=context.dataset.input_spec.dtype != "uint8")
@@ -71,7 +88,7 @@ def export(context) -> list:
         "input": {"shape": [1, *_image_size(context), 3], "dtype": "float32",
                   "front_end": "luma (0.299 R + 0.587 G + 0.114 B), frozen" if _gray(context) else "none (RGB)"},
         "normalization": _normalization(context),
-        "runtime": f"MediaPipe Tasks ImageClassifier {_version('mediapipe')}",
+        "runtime": runtime,
         "notes": result.get("notes", []),
         **check.to_dict(),
     }]
@@ -216,6 +233,55 @@ def _image_classifier(path):
         return vision.ImageClassifier.create_from_options(options)
     except Exception as exc:  # MediaPipe raises RuntimeError or ValueError with its status text
         raise RuntimeError(f"MediaPipe's ImageClassifier refused the file: {str(exc).splitlines()[0][:300]}") from None
+
+
+def read_back(path) -> dict:
+    """The labels and normalisation a MediaPipe app will find in the file, read from its bytes.
+
+    The metadata flatbuffer (the model's ``TFLITE_METADATA`` buffer) is
+    parsed with the schema mediapipe ships (pure Python); the labels file is
+    a member of the zip appended to the model.
+    """
+    import zipfile
+
+    from mediapipe.tasks.metadata import metadata_schema_py_generated as meta_fb
+    from mediapipe.tasks.metadata import schema_py_generated as model_fb
+
+    data = bytearray(Path(path).read_bytes())
+    model = model_fb.Model.GetRootAs(data, 0)
+    buffers = [model.Metadata(i).Buffer() for i in range(model.MetadataLength())
+               if model.Metadata(i).Name() == b"TFLITE_METADATA"]
+    if not buffers:
+        raise ZooError(f"{path}: holds no TFLITE_METADATA")
+    metadata = meta_fb.ModelMetadataT.InitFromObj(
+        meta_fb.ModelMetadata.GetRootAs(bytearray(model.Buffers(buffers[0]).DataAsNumpy().tobytes()), 0))
+    tensor = metadata.subgraphMetadata[0].inputTensorMetadata[0]
+    norm = next((unit.options for unit in tensor.processUnits or ()
+                 if unit.optionsType == meta_fb.ProcessUnitOptions.NormalizationOptions), None)
+    output = metadata.subgraphMetadata[0].outputTensorMetadata[0]
+    label_files = [f.name for f in output.associatedFiles or ()
+                   if f.type == meta_fb.AssociatedFileType.TENSOR_AXIS_LABELS]
+    if norm is None or not label_files:
+        raise ZooError(f"{path}: its metadata lacks the normalisation or the labels file")
+    with zipfile.ZipFile(path) as archive:
+        labels = archive.read(label_files[0].decode() if isinstance(label_files[0], bytes)
+                              else label_files[0]).decode("utf-8").splitlines()
+    return {"mean": [float(v) for v in norm.mean], "std": [float(v) for v in norm.std],
+            "labels": [line for line in labels if line]}
+
+
+def _classify_with_litert(context, path, images: np.ndarray, update) -> np.ndarray:
+    """The file on LiteRT, each 8-bit RGB image normalised as its own metadata says."""
+    from zoo import litert
+
+    found = read_back(path)
+    if found["labels"] != list(context.config["class_names"]):
+        raise ZooError(f"{path}: its metadata's labels are not the run's classes")
+    runner = litert.LiteRTModel(path)
+    mean, std = np.float32(found["mean"][0]), np.float32(found["std"][0])
+    scores = runner.predict((images.astype(np.float32) - mean) / std)
+    update(len(images))
+    return scores
 
 
 def _rgb_test_images(context) -> np.ndarray:

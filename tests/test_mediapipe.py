@@ -79,3 +79,24 @@ def test_the_minimum_parser_version_follows_mediapipes_rules():
     assert minimum_parser_version(packed(metadata)) == "1.1.0"
     labels.version = "2"
     assert minimum_parser_version(packed(metadata)) == "1.4.1"
+
+
+def test_where_mediapipe_cannot_start_litert_verifies_with_the_metadata_read_back(good_run, tmp_path, monkeypatch):
+    """The same file, verified by LiteRT fed as the file's own metadata says (labels, normalisation)."""
+    pytest.importorskip("mediapipe", reason="the mediapipe extra is not installed")
+    import zoo_exports.mediapipe as exporter
+
+    def refuse(path):
+        raise RuntimeError("MediaPipe's native library did not load")
+
+    monkeypatch.setattr(exporter, "_image_classifier", refuse)
+    run = tmp_path / "run"
+    shutil.copytree(good_run, run)
+    result = CliRunner().invoke(cli, ["export", str(run), "--mediapipe", "--json"])
+    assert result.exit_code == 0, result.output
+    (entry,) = [f for f in json.loads(result.stdout)["files"] if f["file"] == "model.mediapipe.tflite"]
+    assert entry["runtime"].startswith("LiteRT with the metadata read back (MediaPipe's native library")
+    assert entry["verified"] and entry["agreement"] == 1.0
+    found = exporter.read_back(run / "export" / "model.mediapipe.tflite")
+    assert found["labels"] == json.loads((run / "config.json").read_text())["class_names"]
+    assert found["mean"] == [0.0] and found["std"] == [255.0]
