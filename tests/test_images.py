@@ -56,7 +56,8 @@ def train_and_export(folder, out, *extra):
                                  "-o", str(out), "-q", *extra])
     assert result.exit_code == 0, result.output
     mediapipe = ["--mediapipe"] if MEDIAPIPE else []  # the extra: every variant there is
-    result = runner.invoke(cli, ["export", str(out), "--tflite", "--quantize", "float16,dynamic,int8", *mediapipe])
+    result = runner.invoke(cli, ["export", str(out), "--tflite", "--quantize", "float16,dynamic,int8,int16x8",
+                                 *mediapipe])
     assert result.exit_code == 0, result.output
     return json.loads((out / "config.json").read_text())
 
@@ -99,7 +100,8 @@ def test_a_colour_folder_trains_in_rgb_at_its_own_size(rgb_run):
     assert card["input"]["layout"] == "image 64 x 64, rgb"
     assert card["input"]["from_image_file"]["color"].startswith("RGB")
     formats = {f["file"] for f in card["files"]}
-    assert {"model.tflite", "model.float16.tflite", "model.dynamic.tflite", "model.int8.tflite"} <= formats
+    assert {"model.tflite", "model.float16.tflite", "model.dynamic.tflite", "model.int8.tflite",
+            "model.int16x8.tflite"} <= formats
     assert all(f["verified"] for f in card["files"])
     if MEDIAPIPE:  # an RGB model reads MediaPipe's [1, 64, 64, 3] as it is, with no front end
         (mediapipe,) = [f for f in card["files"] if f["file"] == "model.mediapipe.tflite"]
