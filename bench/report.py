@@ -5,7 +5,8 @@ from __future__ import annotations
 def _where(m: dict) -> str:
     v = m.get("versions", {})
     libs = ", ".join(f"{k} {v[k]}" for k in ("python", "tensorflow", "keras", "ai-edge-litert", "zoo") if v.get(k))
-    return f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores; {libs}"
+    flags = f" (flags {' '.join(m['cpu_flags']) or 'none of those checked'})" if "cpu_flags" in m else ""
+    return f"{m.get('cpu', '?')}{flags}, {m.get('cores', '?')} cores; {libs}"
 
 
 def _machines(section: dict) -> list[str]:
@@ -63,8 +64,125 @@ def _anchor(arch: str, recipe: str, data: str) -> str:
     return PUBLISHED.get(arch, "") if recipe == "tutorial" else OFFICIAL.get(arch, "")
 
 
+def _stats(values):
+    return sum(values) / len(values), min(values), max(values)
+
+
+def _first_reaching(row: dict, mark: float):
+    """(training seconds, epoch) when a run's test accuracy first reached ``mark``, or None."""
+    for epoch, seconds, accuracy in row.get("timeline", []):
+        if accuracy >= mark:
+            return seconds, epoch
+    return None
+
+
 def accuracy(section: dict) -> str:
-    from bench.__main__ import ARCHITECTURES, TARGETS
+    """Tuned rows as the mean of their seeds (min-max), per CPU; tutorial rows one seed; then time to accuracy."""
+    from bench.__main__ import ARCHITECTURES, PUBLISHED_ACCURACY, TARGETS
+
+    groups: dict = {}
+    for key, r in section["rows"].items():
+        arch, recipe, data, _ = key.split("/")
+        where = _measured(section, r).split(" ")[-1] if len(_machines(section)) > 1 else ""
+        groups.setdefault((arch, recipe, data, where), []).append(r)
+    order = lambda g: (ARCHITECTURES.index(g[0]) if g[0] in ARCHITECTURES else 99, g[2] != "fashion",
+                       g[1] != "tutorial", g[3])
+    rows = []
+    for group in sorted(groups, key=order):
+        arch, recipe, data, where = group
+        runs = sorted(groups[group], key=lambda r: r["seed"])
+        good = [r for r in runs if "error" not in r]
+        failed = [f"seed {r['seed']}: " + " ".join(r["error"]) for r in runs if "error" in r]
+        dates = sorted({r["machine"]["date"][:10] for r in runs})
+        measured = ", ".join(dates) + (f" {where}" if where else "")
+        if not good:
+            rows.append([arch, recipe, data, "error", "", "; ".join(failed), "", "", "", "", "", measured])
+            continue
+        accuracy, low, high = _stats([r["test_accuracy"] for r in good])
+        fit = sum(r["fit_seconds"] for r in good) / len(good)
+        target = ""
+        if recipe == "tuned" and data == "fashion" and arch in TARGETS:
+            goal, budget = TARGETS[arch]
+            if len(good) < 3:
+                target = f">= {goal} in <= {budget // 60} min: not judged ({len(good)} of 3 seeds so far)"
+            else:
+                met = accuracy >= goal and fit <= budget
+                why = "" if met else " (" + "; ".join(
+                    ([f"mean {accuracy:.4f} < {goal}"] if accuracy < goal else [])
+                    + ([f"mean fit {fit:.0f} s > {budget} s"] if fit > budget else [])) + ")"
+                target = f">= {goal} in <= {budget // 60} min: {'met' if met else 'MISSED'}{why}"
+        seeds = ", ".join(f"{r['seed']}: {r['test_accuracy']:.4f}" for r in good) + \
+            ("; " + "; ".join(failed) if failed else "")
+        rows.append([arch, recipe, data + (" (subset)" if data == "mnist-10k" else ""), f"{accuracy:.4f}",
+                     f"{low:.4f} to {high:.4f}" if len(good) > 1 else "-", seeds,
+                     "/".join(str(r["epochs_run"]) for r in good), f"{fit:.0f}",
+                     max(r["peak_rss_mb"] for r in good), _anchor(arch, recipe, data), target, measured])
+    table = _table(["arch", "recipe", "dataset", "test accuracy (mean)", "range", "seed: accuracy", "epochs",
+                    "fit s (mean)", "peak RSS MB", "published (tutorial) / official benchmark (tuned)",
+                    "target (on the mean)", "measured"], rows)
+    measured = {(g[0], g[1]) for g in groups if g[2] == "fashion"}
+    missing = [f"{arch}/{recipe}" for arch in ARCHITECTURES for recipe in ("tutorial", "tuned")
+               if (arch, recipe) not in measured]
+    if missing:
+        table += "\n\nNot measured yet on Fashion-MNIST: " + ", ".join(missing) + "."
+    table += ("\n\nfit s: training only (Keras fit, zoo's callbacks included), without the benchmark's "
+              "own test scoring after each epoch. Tutorial rows are one seed (0), as the tutorials ran them.")
+    return table + "\n\n" + time_to_accuracy(section, PUBLISHED_ACCURACY)
+
+
+def time_to_accuracy(section: dict, published: dict) -> str:
+    """Per architecture and sitting: training seconds to first reach the tutorial's accuracy, tuned / tutorial."""
+    rows = []
+    by_sitting: dict = {}
+    for key, r in section["rows"].items():
+        arch, recipe, data, _ = key.split("/")
+        if data == "fashion" and "error" not in r and r.get("timeline"):
+            by_sitting.setdefault((arch, r.get("sitting")), {}).setdefault(recipe, []).append(r)
+    from bench.__main__ import ARCHITECTURES
+
+    for (arch, sitting), recipes in sorted(by_sitting.items(),
+                                           key=lambda i: (ARCHITECTURES.index(i[0][0]), i[0][1] or "")):
+        tutorial = (recipes.get("tutorial") or [None])[0]
+        tuned = sorted(recipes.get("tuned", []), key=lambda r: r["seed"])
+        if tutorial is None or not tuned:
+            continue
+        mark = published.get(arch, tutorial["test_accuracy"])
+        what = "published" if arch in published else "the tutorial run's own"
+        reached = _first_reaching(tutorial, mark)
+        if reached:
+            base, base_text = reached[0], f"{reached[0]:.0f} s (epoch {reached[1]})"
+        else:
+            best = max(a for _, _, a in tutorial["timeline"])
+            base = tutorial["timeline"][-1][1]
+            base_text = f"not reached in {len(tutorial['timeline'])} epochs (best {best:.4f}; {base:.0f} s in all)"
+        tuned_times, tuned_text = [], []
+        for r in tuned:
+            hit = _first_reaching(r, mark)
+            if hit:
+                tuned_times.append(hit[0])
+                tuned_text.append(f"seed {r['seed']}: {hit[0]:.0f} s (epoch {hit[1]})")
+            else:
+                tuned_text.append(f"seed {r['seed']}: not reached")
+        if tuned_times and len(tuned_times) == len(tuned):
+            ratio = sum(tuned_times) / len(tuned_times) / base
+            ratio_text = f"{ratio:.2f}" if reached else f"< {ratio:.2f} (the tutorial never reached it)"
+        else:
+            ratio_text = "-"
+        rows.append([arch, f"{mark:.4f} ({what})", base_text, "; ".join(tuned_text), ratio_text, sitting])
+    if not rows:
+        return "Time to the tutorial's accuracy: no sitting has both recipes of an architecture yet."
+    return ("Time to the tutorial's accuracy (test set scored after every epoch, in the benchmark only; "
+            "training seconds; tuned and tutorial rows of the same sitting, back to back on one machine):\n\n"
+            + _table(["arch", "mark", "tutorial recipe (seed 0)", "tuned recipe", "ratio tuned (mean) / tutorial",
+                      "sitting"], rows))
+
+
+def accuracy_single(section: dict) -> str:
+    """The single runs recorded before rows became means over seeds (the targets of their day)."""
+    from bench.__main__ import ARCHITECTURES
+
+    TARGETS = {"dense": (0.905, 300), "cnn": (0.930, 1200), "vgg": (0.940, 3600), "simplernn": (0.885, 600),
+               "lstm-bn": (0.910, 900)}
 
     rows = []
     for key in sorted(section["rows"], key=_accuracy_order):
@@ -266,6 +384,8 @@ def digits(section: dict) -> str:
 
 TITLES = {
     "accuracy": ("Accuracy on the full Fashion-MNIST test set", accuracy),
+    "accuracy-single": ("Earlier single runs (2026-11-26 and 27, one seed each; superseded by the table above)",
+                        accuracy_single),
     "overhead": ("Overhead against plain Keras (../shared/baselines/seed_keras.py), same recipe", overhead),
     "startup": ("Start-up", startup),
     "export": ("Export: sizes, accuracy, latency", export),
