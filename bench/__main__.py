@@ -33,7 +33,7 @@ BASELINE = REPO.parent / "shared" / "baselines" / "seed_keras.py"
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 MNIST_SUBSET = REPO.parent / "shared" / "data" / "mnist-10k"
 ARCHITECTURES = ("dense", "cnn", "vgg", "simplernn", "lstm-bn")
-PARTS = ("accuracy", "overhead", "startup", "export", "sequences", "forecast", "digits")
+PARTS = ("accuracy", "overhead", "startup", "export", "int16x8", "sequences", "forecast", "digits")
 FORECAST_ARCHITECTURES = ("simplernn", "lstm-bn", "gru")
 # The CNN/RNN tutorial's multiplication problem: correctness (share of the 440
 # test predictions within 0.04 of the truth) it published for each model.
@@ -385,6 +385,23 @@ def part_export(archs, workdir: Path, runs: dict) -> dict:
     return rows
 
 
+def part_int16x8(archs, workdir: Path, runs: dict) -> dict:
+    """int16x8 by the converter's 16x8 mode and by ai-edge-quantizer on each tuned run (bench.int16x8_routes)."""
+    rows = {}
+    for arch in archs:
+        if arch not in runs:
+            rows[arch] = {"error": ["no tuned run on Fashion-MNIST recorded on this CPU: run the accuracy part"]}
+            continue
+        print(f"int16x8: {arch}, two routes", flush=True)
+        out = Path(tempfile.mkdtemp(prefix=f"{arch}-int16x8-", dir=workdir))
+        result = timed([sys.executable, "-m", "bench.int16x8_routes", runs[arch], str(out)], cwd=REPO)
+        if result["rc"] != 0:
+            rows[arch] = {"error": result["stderr"].strip().splitlines()[-1:] or ["?"]}
+            continue
+        rows[arch] = {"run_dir": runs[arch], **json.loads(result["stdout"].strip().splitlines()[-1])}
+    return rows
+
+
 def tuned_runs(results: dict) -> dict:
     """Each architecture's tuned run on Fashion-MNIST to export: seed 0 of this CPU's rows, else the newest."""
     here, found = _cpu_stamp(machine()), {}
@@ -472,6 +489,8 @@ def main(argv=None):
                 _write_png(image)
                 model = next((m for m in exported if m.is_file()), None)
                 rows = part_startup(args.repeats, model, image)
+            elif part == "int16x8":
+                rows = part_int16x8(archs, args.workdir, tuned_runs(results))
             else:
                 rows = part_export(archs, args.workdir, tuned_runs(results))
             # Read again: another bench may have finished a part meanwhile.

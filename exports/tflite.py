@@ -32,7 +32,8 @@ DESCRIPTIONS = {
     "float16": "float16 weights, float32 computation",
     "dynamic": "dynamic-range quantization: int8 weights, float activations",
     "int8": "full-integer quantization: int8 weights and activations",
-    "int16x8": "int8 weights, int16 activations (builtin ops; for models int8 activations hurt, e.g. recurrent)",
+    "int16x8": "int8 weights (per channel), int16 activations, by ai-edge-quantizer's static_wi8_ai16 "
+               "(builtin ops; for models int8 activations hurt, e.g. recurrent)",
 }
 CONVERT_TIMEOUT = 1800  # seconds per file; a hung converter is an error, not a hang
 
@@ -90,14 +91,15 @@ def convert(context, variant: str, filename: str) -> dict:
         except ValueError:
             name = f"signal {-proc.returncode}"
         hint = ""
-        if variant in ("int8", "int16x8") and not request["can_unroll"]:
+        if variant == "int8" and not request["can_unroll"]:
             hint = (f"; full-integer calibration crashes on looping recurrent layers, and "
                     f"'{request['architecture']}' cannot be rebuilt unrolled here (its plugin is "
                     f"missing or has no 'unroll' parameter): leave out --quantize int8")
         raise ConversionError(f"the TFLite converter crashed ({name}) converting to {variant}{hint}")
     if proc.returncode != 0 or "error" in result:
         message = result.get("error") or _last_line(proc.stderr) or f"exit status {proc.returncode}"
-        raise ConversionError(f"the TFLite converter failed: {message}")
+        tool = "the TFLite converter" + (" or ai-edge-quantizer" if variant == "int16x8" else "")
+        raise ConversionError(f"{tool} failed converting to {variant}: {message}")
     return result
 
 

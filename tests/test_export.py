@@ -26,15 +26,14 @@ from zoo.litert import LiteRTModel, read_ops
 from zoo.registry import Exporter
 
 ARCHS = [e.name for e in plugins.registry().entries("architecture")]
-BUILTIN_ARCHS = [e.name for e in plugins.registry().entries("architecture") if e.plugin == "zoo"]
 TFLITE = {"float32": "model.tflite", "float16": "model.float16.tflite",
           "dynamic": "model.dynamic.tflite", "int8": "model.int8.tflite", "int16x8": "model.int16x8.tflite"}
 QUIET = {"log": lambda message: None}
 
 
 def files_of(arch: str) -> dict:
-    """The TFLite variants the ``exported`` fixture writes for ``arch``."""
-    return {v: f for v, f in TFLITE.items() if v != "int16x8" or arch in BUILTIN_ARCHS}
+    """The TFLite variants the ``exported`` fixture writes (every one, for every architecture)."""
+    return dict(TFLITE)
 
 
 def train(arch: str, output: Path) -> Path:
@@ -54,8 +53,10 @@ def exported(request, tmp_path_factory):
     """(arch, run directory, export result) with every TFLite variant."""
     run = train(request.param, tmp_path_factory.mktemp(request.param) / "run")
     started = time.perf_counter()
-    # int16x8 for every built-in; the example plugin's GRU fails its verification (below).
-    quantize = ["float16", "dynamic", "int8"] + (["int16x8"] if request.param in BUILTIN_ARCHS else [])
+    # int16x8 for every architecture, the example plugin's GRU too: the
+    # converter's 16x8 mode broke it (16.7% against Keras' 67.3%);
+    # ai-edge-quantizer's static_wi8_ai16 keeps it within a point.
+    quantize = ["float16", "dynamic", "int8", "int16x8"]
     result = export.export(str(run), formats=["tflite"], quantize=quantize, **QUIET)
     print(f"\n{request.param}: export {time.perf_counter() - started:.1f} s")
     return request.param, run, result
@@ -97,6 +98,18 @@ def test_tflite_files_use_builtin_ops_only(exported):
         assert described[name]["ops"] == ops
         # Stock LiteRT (no Flex delegate) prepares it.
         LiteRTModel(result.directory / name)
+
+
+def test_int16x8_is_int16_activations_with_float_io(exported):
+    """ai-edge-quantizer's file: int16 activations, int8 weights, float32 in and out as zoo's other files."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    arch, run, result = exported
+    interpreter = Interpreter(model_path=str(result.directory / "model.int16x8.tflite"))
+    io = interpreter.get_input_details() + interpreter.get_output_details()
+    assert [np.dtype(d["dtype"]) for d in io] == [np.float32, np.float32], arch
+    kinds = {np.dtype(t["dtype"]).name for t in interpreter.get_tensor_details()}
+    assert {"int16", "int8"} <= kinds, (arch, kinds)
 
 
 def test_each_file_matches_keras(exported, dataset):
@@ -164,17 +177,6 @@ def test_predict_cli_gives_keras_class(exported, dataset, tmp_path):
 
 # --------------------------------------------------------------------------
 # Options, errors and atomic writes (one small dense run).
-
-def test_int16x8_that_fails_verification_is_refused(exported, tmp_path):
-    """The converter's 16x8 mode breaks the example GRU (measured: 16.7% against Keras' 67.3%): refused, not written."""
-    arch, run, _ = exported
-    if arch != "gru":
-        pytest.skip("measured on the example plugin's GRU")
-    out = tmp_path / "e"
-    with pytest.raises(ZooError, match=r"model\.int16x8\.tflite: failed verification: accuracy .* points; at most -1"):
-        export.export(str(run), formats=["tflite"], quantize=["int16x8"], output=str(out), **QUIET)
-    assert not out.exists()
-
 
 def test_int8_io(dense_run, tmp_path):
     out = tmp_path / "int8io"

@@ -574,6 +574,6 @@ def model_card(context: ExportContext, files: list, reference: np.ndarray) -> di
                     "representative_size": (len(context._representative)
                                             if context._representative is not None else None)},
         "files": files,
-        "versions": versions("ai-edge-litert", "pillow"),
+        "versions": versions("ai-edge-litert", "ai-edge-quantizer", "pillow"),
         "trained_with": config.get("versions", {}),
     }
