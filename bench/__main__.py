@@ -5,6 +5,14 @@
     python -m bench --parts accuracy --arch vgg --recipes tuned --datasets fashion
     python -m bench --note "lstm-bn/tuned shared the CPU with vgg/tuned"
     python -m bench --render                 # rewrite RESULTS.md from results.json
+    python -m bench --parts accuracy,export,int16x8 --arch vgg   # goes on where it stopped
+
+The accuracy part trains each tutorial recipe once (seed 0) and each tuned
+recipe once per seed (--seeds, default 0,1,2), scoring the test set after
+every epoch for the time-to-accuracy table; every row is recorded the moment
+it is measured, and rows this CPU (model and flags) has already measured are
+skipped (--again trains them anew), so a benchmark of hours can be spread
+over several sittings.
 
 Each part runs real `zoo` processes (and ../shared/baselines/seed_keras.py for
 the overhead part), records figures in bench/results.json (merged with what

@@ -300,7 +300,8 @@ def export(section: dict) -> str:
                    default=None)
         if base is None or best is None:
             continue
-        verdicts.append(f"{arch} {'met' if best - base >= -0.005 else 'MISSED'} ({(best - base) * 100:+.2f} points)")
+        verdicts.append(f"{arch} {'met' if best - base >= -0.005 else 'MISSED'} ({(best - base) * 100:+.2f} points, "
+                        f"{_measured(section, r)})")
     if verdicts:
         out.append("\nint8 or int16x8 within 0.5 point of float32, the better of the two: " + "; ".join(verdicts) + ".")
     if latency_rows:
