@@ -9,9 +9,9 @@ test set with stock LiteRT: size, accuracy, agreement with Keras, and the
 median latency of one image. Needs ``ai-edge-quantizer`` importable (it pins
 ai-edge-litert to the version zoo uses).
 
-ai-edge-quantizer calibrates with a moving average of each tensor's range,
-so it is fed a few large batches rather than single images; it cannot
-quantize a WHILE loop, so it gets the unrolled float32 file.
+ai-edge-quantizer is called as zoo's export calls it
+(``zoo_exports._convert.ai_edge_quantize``); it cannot quantize a WHILE loop,
+so it gets the unrolled float32 file.
 """
 from __future__ import annotations
 
@@ -23,35 +23,21 @@ from pathlib import Path
 
 import numpy as np
 
-CALIBRATION_BATCH = 50  # 200 images in 4 batches
-
-
-def _latency_ms(runner, one, repeats: int = 200) -> float:
-    runner.predict(one)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        runner.predict(one)
-        times.append(time.perf_counter() - started)
-    return round(1e3 * sorted(times)[len(times) // 2], 3)
-
-
 def _score(path: Path, x_test, y_test, keras_classes) -> dict:
     from zoo.litert import LiteRTModel
+    from zoo_exports.tflite import _latency_ms  # the model card's own measure
 
     runner = LiteRTModel(path)
     predicted = np.argmax(runner.predict(x_test), axis=1)
     return {"bytes": path.stat().st_size, "test_accuracy": round(float(np.mean(predicted == y_test)), 6),
             "agreement": round(float(np.mean(predicted == keras_classes)), 6),
-            "latency_ms": _latency_ms(runner, x_test[:1])}
+            "latency_ms": _latency_ms(runner, x_test[:1], repeats=200)}
 
 
 def main(argv=None) -> int:
     run_dir, out = (Path(a) for a in (argv or sys.argv[1:]))
     out.mkdir(parents=True, exist_ok=True)
-    import keras
     import tensorflow as tf
-    from ai_edge_quantizer import quantizer, recipe
 
     from zoo import calls, evaluation, plugins, runs, trainer
     from zoo_exports import _convert
@@ -92,12 +78,6 @@ def main(argv=None) -> int:
         converter_path.write_bytes(c.convert())
         converter_seconds = time.perf_counter() - started
 
-    signatures = tf.lite.Interpreter(model_path=str(float_path)).get_signature_list()
-    signature = next(iter(signatures))
-    name = signatures[signature]["inputs"][0]
-    batches = [{name: calibration[i:i + CALIBRATION_BATCH]} for i in range(0, len(calibration), CALIBRATION_BATCH)]
-    # Float32 input and output, as zoo's converter files have: an app feeds the image as it is.
-    float_io = [{"regex": ".*", "operation": op, "algorithm_key": "no_quantize"} for op in ("INPUT", "OUTPUT")]
     result["float32 (unrolled)"] = _score(float_path, x_test, data.y_test, keras_classes)
     result["converter 16x8"] = {**_score(converter_path, x_test, data.y_test, keras_classes),
                                 "quantize_seconds": round(converter_seconds, 1)}
@@ -106,10 +86,9 @@ def main(argv=None) -> int:
         result["converter int8 (zoo's model.int8.tflite)"] = _score(zoo_int8, x_test, data.y_test, keras_classes)
     for recipe_name in ("static_wi8_ai16", "static_wi8_ai8"):
         started = time.perf_counter()
-        qt = quantizer.Quantizer(str(float_path), getattr(recipe, recipe_name)() + float_io)
-        calibrated = qt.calibrate({signature: batches})
         path = out / f"ai-edge-quantizer.{recipe_name}.tflite"
-        qt.quantize(calibrated, enable_progress_report=False).export_model(str(path), overwrite=True)
+        # zoo's own int16x8 route (float32 input and output, batches of 50), with this recipe.
+        path.write_bytes(_convert.ai_edge_quantize(float_path.read_bytes(), calibration, None, recipe_name))
         seconds = time.perf_counter() - started
         result[f"ai-edge-quantizer {recipe_name}"] = {**_score(path, x_test, data.y_test, keras_classes),
                                                       "quantize_seconds": round(seconds, 1)}

@@ -183,14 +183,17 @@ def convert(request: dict) -> dict:
                 converter.inference_output_type = tf.int8
         data = converter.convert()
     if variant == "int16x8":
-        data = _int16x8(data, np.load(request["representative"]).astype(np.float32), batch)
+        data = ai_edge_quantize(data, np.load(request["representative"]).astype(np.float32), batch)
     Path(request["output"]).write_bytes(data)
     return {"batch": batch, "unrolled": unrolled, "notes": notes,
             "convert_seconds": round(time.perf_counter() - started, 2)}
 
 
-def _int16x8(float_model: bytes, samples, batch: int | None) -> bytes:
+def ai_edge_quantize(float_model: bytes, samples, batch: int | None, recipe_name: str = "static_wi8_ai16") -> bytes:
     """The float32 file quantized by ai-edge-quantizer: int8 weights (per channel), int16 activations.
+
+    ``recipe_name`` is one of ai-edge-quantizer's recipes (the benchmark
+    also measures ``static_wi8_ai8`` this way).
 
     int16 activations keep what int8 loses in recurrent state and batch norm;
     every op stays a builtin. Input and output stay float32, as in zoo's
@@ -205,7 +208,7 @@ def _int16x8(float_model: bytes, samples, batch: int | None) -> bytes:
     name = signatures[key]["inputs"][0]
     step = batch or CALIBRATION_BATCH
     float_io = [{"regex": ".*", "operation": op, "algorithm_key": "no_quantize"} for op in ("INPUT", "OUTPUT")]
-    qt = quantizer.Quantizer(bytearray(float_model), recipe.static_wi8_ai16() + float_io)
+    qt = quantizer.Quantizer(bytearray(float_model), getattr(recipe, recipe_name)() + float_io)
     calibrated = qt.calibrate({key: [{name: samples[i:i + step]} for i in range(0, len(samples), step)]},
                               num_threads=os.cpu_count() or 1)
     return bytes(qt.quantize(calibrated, enable_progress_bar=False, enable_progress_report=False).quantized_model)

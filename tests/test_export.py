@@ -199,6 +199,15 @@ def test_failed_verification_writes_nothing(dense_run, tmp_path, monkeypatch):
     assert not list(tmp_path.iterdir())
 
 
+def test_quantized_file_below_the_accuracy_limit_is_refused(dense_run, tmp_path, monkeypatch):
+    """A quantized file (int16x8 here) is judged on accuracy: outside the limit it is refused, nothing written."""
+    monkeypatch.setattr(export, "QUANTIZED_POINTS", -5.0)  # demand 5 points above Keras: no file passes
+    out = tmp_path / "strict"
+    with pytest.raises(ZooError, match=r"model\.int16x8\.tflite: failed verification: accuracy .* points; at most --5"):
+        export.export(str(dense_run), formats=["tflite"], quantize=["int16x8"], output=str(out), **QUIET)
+    assert not out.exists()
+
+
 def test_converter_crash_is_one_line_error(exported, tmp_path):
     """A converter that crashes (int8 of a WHILE-loop LSTM) is reported, never a core dump."""
     arch, run, result = exported
