@@ -6,6 +6,7 @@
     python -m bench --note "lstm-bn/tuned shared the CPU with vgg/tuned"
     python -m bench --render                 # rewrite RESULTS.md from results.json
     python -m bench --parts accuracy,export,int16x8 --arch vgg   # goes on where it stopped
+    python -m bench --parts accuracy --arch vgg --sitting '2026-12-02 06:56:20'  # ... in that sitting
 
 The accuracy part trains each tutorial recipe once (seed 0) and each tuned
 recipe once per seed (--seeds, default 0,1,2), scoring the test set after
@@ -444,11 +445,23 @@ def main(argv=None):
     parser.add_argument("--record", nargs="+", type=Path, metavar="RUN",
                         help="add finished `zoo train` runs on fashion to the accuracy table "
                              "(marked as recorded: no peak memory, fit time only)")
+    parser.add_argument("--sitting", metavar="'YYYY-MM-DD HH:MM:SS'",
+                        help="accuracy part: go on with an earlier sitting on this machine (its start, as "
+                             "results.json records it), so the time-to-accuracy table pairs these rows with its")
     parser.add_argument("--note", action="append", default=[],
                         help="add a line to RESULTS.md's notes (e.g. what shared the CPU during a run)")
     parser.add_argument("--clear-notes", action="store_true", help="drop the notes recorded so far")
     args = parser.parse_args(argv)
     from bench.report import render
+
+    global SITTING
+    if args.sitting:
+        # Only a sitting this CPU recorded: pairing rows across machines is what sittings prevent.
+        here = _cpu_stamp(machine())
+        if not any(r.get("sitting") == args.sitting and _cpu_stamp(r.get("machine", {})) == here
+                   for r in _load_results().get("accuracy", {}).get("rows", {}).values()):
+            parser.error(f"--sitting {args.sitting!r}: no accuracy row of that sitting on this CPU")
+        SITTING = args.sitting
 
     results = _load_results()
     if args.note or args.clear_notes:
