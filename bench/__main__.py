@@ -454,16 +454,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from bench.report import render
 
+    results = _load_results()
     global SITTING
     if args.sitting:
         # Only a sitting this CPU recorded: pairing rows across machines is what sittings prevent.
         here = _cpu_stamp(machine())
         if not any(r.get("sitting") == args.sitting and _cpu_stamp(r.get("machine", {})) == here
-                   for r in _load_results().get("accuracy", {}).get("rows", {}).values()):
+                   for r in results.get("accuracy", {}).get("rows", {}).values()):
             parser.error(f"--sitting {args.sitting!r}: no accuracy row of that sitting on this CPU")
         SITTING = args.sitting
-
-    results = _load_results()
     if args.note or args.clear_notes:
         results["notes"] = ([] if args.clear_notes else results.get("notes", [])) + args.note
         _save_results(results)
