@@ -208,6 +208,18 @@ def test_quantized_file_below_the_accuracy_limit_is_refused(dense_run, tmp_path,
     assert not out.exists()
 
 
+def test_refused_int8_points_to_int16x8(dense_run, tmp_path, monkeypatch, cli_runner):
+    """An int8 file outside the limit is refused with what to try instead (the tuned lstm-bn's loses 1.16 points)."""
+    monkeypatch.setattr(export, "QUANTIZED_POINTS", -5.0)  # demand 5 points above Keras: no file passes
+    out = tmp_path / "strict"
+    result = cli_runner.invoke(cli, ["export", str(dense_run), "--tflite", "--quantize", "int8", "-o", str(out)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    error = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error) == 1 and "model.int8.tflite: failed verification" in error[0], result.output
+    assert "--quantize int16x8" in error[0]
+    assert not out.exists()
+
+
 def test_converter_crash_is_one_line_error(exported, tmp_path):
     """A converter that crashes (int8 of a WHILE-loop LSTM) is reported, never a core dump."""
     arch, run, result = exported

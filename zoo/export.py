@@ -180,13 +180,15 @@ class ExportContext:
             self._representative = self.dataset.normalise(x[picked])
         return self._representative
 
-    def verify(self, name: str, probabilities, quantized: bool) -> Check:
+    def verify(self, name: str, probabilities, quantized: bool, hint: str | None = None) -> Check:
         """Compare a file's test-set probabilities with Keras'; a failure drops the file.
 
         Args:
             name: the file's name inside ``directory``, as the exporter returns it.
             probabilities: the file's outputs on ``x_test``, shape (images, classes).
             quantized: judge by accuracy (within 1 point) instead of matching Keras.
+            hint: what to try instead, added to the error if the file fails
+                (e.g. another quantization).
 
         Returns:
             The ``Check``; zoo copies its figures into the model card.
@@ -198,7 +200,7 @@ class ExportContext:
         check = compare(name, probabilities, self.reference, self.dataset.y_test, quantized, self.dataset.task)
         self.checks[name] = check
         if not check.passed:
-            self.fail(name, f"failed verification: {check.describe()}")
+            self.fail(name, f"failed verification: {check.describe()}" + (f"; {hint}" if hint else ""))
         return check
 
     def fail(self, name: str, message: str) -> None:

@@ -135,7 +135,8 @@ def register_exporters(register):
     and ``directory``, a temporary directory moved in place only when every
     exporter succeeded. The exporter writes its files into ``directory``,
     runs each through ``context.verify(name, probabilities, quantized)``
-    (the file's own outputs on ``x_test``; a failure drops the file) or drops
+    (the file's own outputs on ``x_test``; a failure drops the file, and
+    ``hint=`` adds what to try instead to its error) or drops
     it with ``context.fail(name, message)``, and returns a list with one dict
     per file: ``{"file": name}`` plus anything it wants in the model card.
     zoo checks the list, that each file exists and was verified (a file not
