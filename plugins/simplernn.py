@@ -15,8 +15,12 @@ RECIPES = {
     # Seeds 002/003: rmsprop, batch 128, 5 epochs, validation 0.2 -> 0.9307 on MNIST.
     "tutorial": Recipe(optimizer="rmsprop", batch_size=128, epochs=5, validation_split=0.2,
                        note="RNN tutorial: SimpleRNN(64), rmsprop, 5 epochs, val 0.2 (published 0.9307 on MNIST)"),
+    # Every training image, no hold-out: the cosine schedule fixes the epochs,
+    # and the 10% hold-out only chose which epoch to keep.
+    # Means of 3 seeds on the full test set (bench/RESULTS.md): 0.8888 with a
+    # 10% hold-out, 0.8910 without, in the same fit time (214 s, 215 s).
     "tuned": Recipe(optimizer="adam", learning_rate=2e-3, batch_size=128, epochs=25,
-                    validation_split=0.1, patience=6, schedule="cosine", label_smoothing=0.05,
+                    validation_split=0.0, patience=6, schedule="cosine", label_smoothing=0.05,
                     params={"units": 128, "depth": 2, "batch_norm": True},
                     note="two stacked SimpleRNN(128) + batch norm, adam + cosine decay"),
 }
