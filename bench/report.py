@@ -419,6 +419,34 @@ def digits(section: dict) -> str:
                   table) + verdict
 
 
+def small_folders(section: dict) -> str:
+    """Tutorial against tuned recipe per small folder: mean and range of test accuracy over seeds."""
+    import statistics
+
+    groups: dict = {}
+    for key, row in section["rows"].items():
+        if "test_accuracy" in row:
+            arch, recipe = key.split("/")[:2]
+            groups.setdefault((row["classes"], row["per_class"], arch, recipe), []).append(row)
+    table, verdicts = [], []
+    for (classes, per_class, arch, recipe), found in sorted(groups.items()):
+        scores = [r["test_accuracy"] for r in found]
+        table.append([f"{classes} x {per_class}", f"{arch} {recipe}", f"{statistics.mean(scores):.4f}",
+                      f"{min(scores):.4f} to {max(scores):.4f}", ", ".join(str(r["seed"]) for r in found),
+                      ", ".join(sorted({str(r.get("batch_size")) for r in found})),
+                      f"{statistics.mean(r['epochs_run'] for r in found):.0f}",
+                      f"{statistics.mean(r['fit_seconds'] for r in found):.0f} s"])
+        other = groups.get((classes, per_class, arch, "tutorial"))
+        if recipe == "tuned" and other:
+            gain = statistics.mean(scores) - statistics.mean(r["test_accuracy"] for r in other)
+            verdicts.append(f"{classes} x {per_class}: tuned minus tutorial {gain:+.4f} "
+                            f"({'met' if gain >= 0 else 'MISSED'})")
+    verdict = ("\n\nTarget: the default (tuned) recipe at least as accurate as the tutorial's, mean over "
+               "the same seeds. " + "; ".join(verdicts) + ".") if verdicts else ""
+    return _table(["folder (classes x photos)", "model", "test accuracy, mean", "range", "seeds", "batch",
+                   "epochs", "fit"], table) + verdict
+
+
 TITLES = {
     "accuracy": ("Accuracy on the full Fashion-MNIST test set", accuracy),
     "accuracy-single": ("Earlier single runs (2026-11-26 and 27, one seed each; superseded by the table above)",
@@ -431,6 +459,8 @@ TITLES = {
     "forecast": ("Sunspots, next-year forecast (hundreds of sunspots)", forecast),
     "digits": ("Digits are not mirrored: cnn on the MNIST subset (10,000 real digits), tutorial against tuned",
                digits),
+    "small-folders": ("Small photo folders (CIFAR-10 JPEG subsets): tutorial against tuned recipe",
+                      small_folders),
 }
 
 

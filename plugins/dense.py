@@ -1,7 +1,7 @@
 """`dense`: the DNN tutorial's multilayer perceptron (Flatten-128-10; 256-64-10)."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._common import head, model_input, require_classes
+from zoo_plugins._common import SMALL_DATA_STEPS, head, model_input, require_classes
 
 PARAMS = {
     "units": Param((128,), "hidden layer sizes, comma-separated (the wider tutorial used 256,64)", low=1,
@@ -16,7 +16,7 @@ RECIPES = {
                        note="DNN tutorial: Flatten-128-10, adam, 5 epochs (published 0.8758)"),
     # Wider, normalised and regularised; large batches keep the 2-core CPU busy
     # and a cosine schedule lets the last epochs settle.
-    "tuned": Recipe(optimizer="adamw", learning_rate=2e-3, weight_decay=1e-4, batch_size=256,
+    "tuned": Recipe(min_steps=SMALL_DATA_STEPS, optimizer="adamw", learning_rate=2e-3, weight_decay=1e-4, batch_size=256,
                     epochs=30, validation_split=0.1, patience=8, label_smoothing=0.1,
                     schedule="cosine",
                     params={"units": (512, 256), "dropout": 0.3, "batch_norm": True},

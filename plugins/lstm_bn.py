@@ -1,7 +1,7 @@
 """`lstm-bn`: the LSTM tutorial's LSTM(64) + BatchNormalization + Dense(10)."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._common import recurrent_model
+from zoo_plugins._common import SMALL_DATA_STEPS, recurrent_model
 
 PARAMS = {
     "units": Param(64, "LSTM units", low=1, search=(16, 256)),
@@ -26,7 +26,7 @@ RECIPES = {
     # chose the kept epoch, raised the mean of 3 seeds to 0.9114.
     # Measured in bench/RESULTS.md. `--validation-split 0.1` brings the
     # hold-out back, and with it the best epoch by validation accuracy.
-    "tuned": Recipe(optimizer="adam", learning_rate=3e-3, batch_size=128, epochs=30,
+    "tuned": Recipe(min_steps=SMALL_DATA_STEPS, optimizer="adam", learning_rate=3e-3, batch_size=128, epochs=30,
                     validation_split=0.0, patience=10, monitor="val_accuracy", schedule="cosine",
                     label_smoothing=0.05,
                     params={"units": 128, "bidirectional": True, "bn_momentum": 0.9, "dropout": 0.4},

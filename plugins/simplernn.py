@@ -1,7 +1,7 @@
 """`simplernn`: the RNN tutorial's SimpleRNN reading image rows as time steps."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._common import recurrent_model
+from zoo_plugins._common import SMALL_DATA_STEPS, recurrent_model
 
 PARAMS = {
     "units": Param(64, "SimpleRNN units", low=1, search=(16, 256)),
@@ -19,7 +19,7 @@ RECIPES = {
     # and the 10% hold-out only chose which epoch to keep.
     # Means of 3 seeds on the full test set (bench/RESULTS.md): 0.8888 with a
     # 10% hold-out, 0.8910 without, in the same fit time (214 s, 215 s).
-    "tuned": Recipe(optimizer="adam", learning_rate=2e-3, batch_size=128, epochs=25,
+    "tuned": Recipe(min_steps=SMALL_DATA_STEPS, optimizer="adam", learning_rate=2e-3, batch_size=128, epochs=25,
                     validation_split=0.0, patience=6, schedule="cosine", label_smoothing=0.05,
                     params={"units": 128, "depth": 2, "batch_norm": True},
                     note="two stacked SimpleRNN(128) + batch norm, adam + cosine decay"),

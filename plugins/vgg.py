@@ -1,7 +1,7 @@
 """`vgg`: the VGG-style CNN tutorial: paired 3x3 convolutions, heavy dropout."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._common import head, image_inputs, pool_features, require_classes, require_image
+from zoo_plugins._common import SMALL_DATA_STEPS, head, image_inputs, pool_features, require_classes, require_image
 
 PARAMS = {
     "filters": Param((32, 64, 128, 256), "filters of the four 3x3 convolutions (two blocks of two)", low=1),
@@ -25,7 +25,7 @@ RECIPES = {
     # (0.9360 in 48 epochs). Dropout 0.1 gave 0.9398 in 48 epochs with 10% held
     # out, and 0.9425 (target 0.94) in 45 minutes (budget 60) on all 60,000
     # images in 43 epochs, the same number of steps. Measured in bench/RESULTS.md.
-    "tuned": Recipe(optimizer="adamw", learning_rate=2e-3, weight_decay=1e-4, batch_size=128,
+    "tuned": Recipe(min_steps=SMALL_DATA_STEPS, optimizer="adamw", learning_rate=2e-3, weight_decay=1e-4, batch_size=128,
                     epochs=43, validation_split=0.0, patience=10, label_smoothing=0.1,
                     schedule="cosine", augment="flip-shift",
                     params={"filters": (32, 32, 64, 64), "units": (512,), "batch_norm": True,

@@ -450,6 +450,7 @@ def export(run: str | None = None, *, formats=(), quantize=(), int8_io: bool = F
 
     run_dir = runs.resolve_run(run)
     config = runs.read_config(run_dir)
+    runs.require_finished(run_dir, config, "exported")
     dest = Path(output) if output else run_dir / EXPORT_DIR
     flag = "--output" if output else "export"
     check_destination(dest, force, flag)

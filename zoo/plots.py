@@ -41,7 +41,7 @@ def for_task(data, metrics: dict, history: dict, outputs, run_dir: Path) -> None
         curves(history, run_dir / "curves.png")
         confusion(np.array(metrics["confusion_matrix"]), data.class_names, run_dir / "confusion.png")
         predictions(data.x_test[:15], data.y_test[:15], outputs[:15], data.class_names,
-                    run_dir / "predictions.png")
+                    run_dir / "predictions.png", layout=data.input_spec.layout)
     else:
         curves(history, run_dir / "curves.png", metrics=("loss", "mae"))
         predicted_vs_true(np.asarray(outputs), np.asarray(data.y_test), data.task,
@@ -107,11 +107,34 @@ def confusion(matrix: np.ndarray, class_names, path: Path) -> None:
     plt.close(fig)
 
 
-def predictions(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
-                class_names, path: Path, rows: int = 5, cols: int = 3) -> None:
-    """The tutorials' grid: each image with its prediction, beside its probabilities.
+def draw_example(ax, example: np.ndarray, layout: str) -> None:
+    """One example as its layout is seen: a picture, a line per feature over time, or a bar per feature.
 
-    The caption is "predicted probability% (true)", blue when right, red when wrong.
+    Only an image is a picture: a vector of 13 measurements drawn with
+    ``imshow`` is an error, a sequence drawn so is noise.
+    """
+    example = np.asarray(example)
+    if layout == "image":
+        plt = _pyplot()
+        # One channel: gray, as the tutorials draw it; colour as it is (floats must lie in [0, 1]).
+        picture = example[..., 0] if example.ndim == 3 and example.shape[2] == 1 else example
+        if picture.ndim == 3 and not np.issubdtype(picture.dtype, np.integer):
+            picture = np.clip(picture, 0.0, 1.0)
+        ax.imshow(picture, cmap=plt.cm.binary if picture.ndim == 2 else None)
+    elif layout == "sequence":
+        ax.plot(example.reshape(len(example), -1), lw=0.8)
+    else:  # a vector: one bar per feature
+        values = example.reshape(-1)
+        ax.bar(range(len(values)), values, color="#555555")
+        ax.axhline(0, color="black", lw=0.5)
+
+
+def predictions(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
+                class_names, path: Path, rows: int = 5, cols: int = 3, layout: str = "image") -> None:
+    """The tutorials' grid: each example with its prediction, beside its probabilities.
+
+    The example is drawn as its ``layout`` is (``draw_example``). The caption
+    is "predicted probability% (true)", blue when right, red when wrong.
     """
     plt = _pyplot()
     count = min(rows * cols, len(images))
@@ -120,7 +143,7 @@ def predictions(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarra
         predicted = int(np.argmax(probabilities[i]))
         color = "blue" if predicted == int(labels[i]) else "red"
         ax = plt.subplot(rows, 2 * cols, 2 * i + 1)
-        ax.imshow(images[i], cmap=plt.cm.binary)
+        draw_example(ax, images[i], layout)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_xlabel(f"{class_names[predicted]} {100 * np.max(probabilities[i]):2.0f}% "

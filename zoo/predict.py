@@ -80,10 +80,43 @@ def _read_card(path: Path) -> dict:
     if not card.is_file():
         return {}
     try:
-        data = json.loads(card.read_text())
+        data = json.loads(card.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except RecursionError:
+        raise DataError(f"{card}: unreadable (nested too deeply)") from None
     except (OSError, ValueError) as exc:
-        raise DataError(f"{card}: unreadable ({exc})") from None
-    return data if isinstance(data, dict) else {}
+        raise DataError(f"{card}: unreadable ({str(exc).splitlines()[0][:160]})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{card}: not a model card (expected a JSON object)")
+    return data
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _field(card: dict, key: str, kind, path: Path, default=None):
+    """``card[key]`` checked to be a ``kind`` (a damaged or hand-edited card is named, never trusted)."""
+    value = card.get(key, default)
+    if value is default:
+        return value
+    if not isinstance(value, kind) or isinstance(value, bool):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise DataError(f"{path.parent / CARD}: '{key}' must be a {names}, found {type(value).__name__}")
+    return value
+
+
+def _names(values, what: str, where: Path) -> list:
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+        raise DataError(f"{where}: {what} must be a list of non-empty names")
+    return values
+
+
+def _read_labels(labels: Path) -> list:
+    try:
+        text = labels.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{labels}: not UTF-8 text (byte {exc.start})") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def load(model: str) -> Classifier:
@@ -91,30 +124,51 @@ def load(model: str) -> Classifier:
 
     Class names and the pixel scale come from the ``model_card.json`` beside
     the file, else ``labels.txt``; without either, classes are numbered and
-    pixels scaled by 1/255.
+    pixels scaled by 1/255. Every field read from the card is checked (type,
+    finite numbers, the input shape against the file's), so a damaged card is
+    refused by name instead of giving wrong answers.
     """
     path = find_model(model)
     runner = LiteRTModel(path)
     card = _read_card(path)
+    card_path = path.parent / CARD
     classes = runner.describe()["output"]["shape"][-1]
-    task = (card.get("task") or {}).get("kind", "classification") if isinstance(card.get("task"), dict) \
-        else "classification"
-    names = card.get("class_names") if task == "classification" else (card.get("task") or {}).get("outputs")
+    if any(d < 1 for d in runner.image_shape):
+        raise DataError(f"{path}: its input has sizes that vary ({runner.input_shape}); zoo predict needs "
+                        "a model whose example shape is fixed, as zoo export writes them")
+    described = _field(card, "task", dict, path, {})
+    task = described.get("kind", "classification")
+    if task not in ("classification", "regression"):
+        raise DataError(f"{card_path}: task.kind {str(task)[:40]!r} is not classification or regression")
+    if task == "classification":
+        names = _field(card, "class_names", list, path)
+        names = _names(names, "'class_names'", card_path) if names is not None else None
+    else:
+        names = _names(described.get("outputs"), "task.outputs", card_path) if "outputs" in described else None
     labels = path.parent / LABELS
     if not names and labels.is_file():
-        names = [line.strip() for line in labels.read_text().splitlines() if line.strip()]
+        names = _read_labels(labels)
     if not names:
         names = [str(i) for i in range(classes)]
     if len(names) != classes:
-        raise DataError(f"{path}: gives {classes} classes but its labels name {len(names)}")
-    section = card.get("input") if isinstance(card.get("input"), dict) else {}
-    spec = section.get("spec") if isinstance(section.get("spec"), dict) else {}
+        raise DataError(f"{path}: gives {classes} {'classes' if task == 'classification' else 'outputs'} "
+                        f"but its labels name {len(names)}")
+    section = _field(card, "input", dict, path, {})
+    shape = section.get("shape")
+    if shape is not None and (not isinstance(shape, list) or list(shape[1:]) != list(runner.image_shape)):
+        raise DataError(f"{card_path}: input.shape {str(shape)[:80]} does not fit {path.name}, which reads "
+                        f"{[None, *runner.image_shape]}; the card belongs to another model")
+    spec = section.get("spec", {})
+    if not isinstance(spec, dict):
+        raise DataError(f"{card_path}: input.spec must be an object, found {type(spec).__name__}")
     if "from_array_file" not in section:
         layout = "image"
     elif spec.get("layout") in ("sequence", "vector"):
         layout = spec["layout"]
     else:  # cards written before the input spec: "sequence: 100 x 2 ..."
         layout = str(section.get("layout", "sequence")).split(":")[0]
+        if layout not in ("sequence", "vector"):
+            raise DataError(f"{card_path}: input.layout {layout[:40]!r} is not sequence or vector")
     if layout == "image":
         scale, offset = image_scaling(card, path)
         shape = runner.image_shape
@@ -123,36 +177,76 @@ def load(model: str) -> Classifier:
             raise DataError(f"{path}: expects input of shape {runner.input_shape}; zoo predict reads "
                             "images (batch, height, width) or (batch, height, width, 1, 3 or 4 channels)")
         return Classifier(path, runner, list(names), scale, offset, task, color=channels)
-    try:
-        array_scale = float(spec.get("scale") or section.get("pixel_scale") or 1.0)
-        array_offset = float(spec.get("offset") or 0.0)
-    except (TypeError, ValueError):
-        raise DataError(f"{path.parent / CARD}: input.spec is damaged") from None
+    array_scale = _number(spec.get("scale", section.get("pixel_scale", 1.0)), "input.spec.scale", card_path)
+    array_offset = _number(spec.get("offset", 0.0), "input.spec.offset", card_path)
+    if array_scale is None or array_scale <= 0:
+        raise DataError(f"{card_path}: input.spec.scale must be a positive number")
     return Classifier(path, runner, list(names), 1.0, 0.0, task, layout, array_scale=array_scale,
-                      array_offset=array_offset)
+                      array_offset=array_offset or 0.0)
 
 
-def load_array(path, shape: tuple) -> np.ndarray:
-    """One example from a ``.npy`` (no pickle) or ``.csv`` file, checked against the model's shape."""
+def _number(value, key: str, where: Path) -> float | None:
+    """A finite number from a card (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise DataError(f"{where}: {key} must be a finite number, found {str(value)[:40]!r}")
+    return float(value)
+
+
+# A .csv given to zoo predict is read whole: at most this many bytes.
+MAX_CSV_BYTES = 256 * 1024**2
+
+
+def load_examples(path, shape: tuple) -> tuple[np.ndarray, bool]:
+    """The examples in a ``.npy`` (no pickle) or ``.csv`` file, as ``(N, *shape)``, and whether it held a batch.
+
+    A file holds one example of the model's ``shape``, or N of them behind a
+    leading batch axis (a batch of one too). A CSV holds rows: N rows of a
+    vector model's features (one column of them is one example too), or one
+    sequence's time steps. A ``.npy`` header is checked against ``shape``
+    before its data is read.
+    """
     path = Path(path)
+    shape = tuple(shape)
     if not path.is_file():
         raise DataError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
-    try:
-        if path.suffix.lower() == ".npy":
-            array = np.load(path, allow_pickle=False)
-        elif path.suffix.lower() == ".csv":
-            array = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
-        else:
-            raise DataError(f"{path}: expected a .npy or .csv file holding one example")
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{path}: unreadable ({exc})") from None
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        from zoo.arrays import load_npy, npy_header
+
+        header = npy_header(path)
+        if header.shape != shape and header.shape[1:] != shape:
+            raise DataError(f"{path}: holds an array of shape {list(header.shape)}; the model reads "
+                            f"{list(shape)} (one example, or N of them as {['N', *shape]})")
+        array = load_npy(path)
+    elif suffix == ".csv":
+        if path.stat().st_size > MAX_CSV_BYTES:
+            raise DataError(f"{path}: {path.stat().st_size} bytes, more than the {MAX_CSV_BYTES} a .csv "
+                            "given to zoo predict may have")
+        try:
+            array = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64, encoding="utf-8")
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: not a CSV of numbers ({str(exc).splitlines()[0][:160]})") from None
+        if len(shape) == 1 and array.shape == (shape[0], 1) and shape[0] > 1:
+            array = array.reshape(shape)  # one column: one example's features
+    else:
+        raise DataError(f"{path}: expected a .npy or .csv file of examples")
     if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
         raise DataError(f"{path}: holds {array.dtype}, not numbers")
-    if array.shape != tuple(shape):
-        raise DataError(f"{path}: an example of shape {list(array.shape)}; the model reads {list(shape)}")
-    if not np.isfinite(array).all():
-        raise DataError(f"{path}: holds NaN or infinity")
-    return array
+    if array.shape == shape:
+        examples, batched = array[None], False
+    elif array.shape[1:] == shape and array.ndim == len(shape) + 1:
+        examples, batched = array, True
+    else:
+        raise DataError(f"{path}: holds {list(array.shape)}; the model reads {list(shape)} "
+                        f"(one example, or N of them as {['N', *shape]})")
+    if not len(examples):
+        raise DataError(f"{path}: holds no examples")
+    if not np.isfinite(examples).all():
+        bad = int(np.argmax(~np.isfinite(examples).reshape(len(examples), -1).all(axis=1)))
+        raise DataError(f"{path}: example {bad} holds NaN or infinity")
+    return examples, batched
 
 
 def image_scaling(card: dict, path: Path) -> tuple[float, float]:
@@ -193,8 +287,14 @@ def predict(model: str, images, top_k: int = 3) -> dict:
     """
     classifier = load(model)
     if classifier.layout != "image":
-        examples = [load_array(f, classifier.runner.image_shape) for f in images]
-        x = (np.stack(examples).astype(np.float32) * np.float32(classifier.array_scale)
+        # A file may hold a batch: each of its examples gets a line, named FILE[i].
+        examples, named = [], []
+        for f in images:
+            held, batched = load_examples(f, classifier.runner.image_shape)
+            examples.append(held)
+            named += [f"{f}[{i}]" for i in range(len(held))] if batched else [str(f)]
+        images = named
+        x = (np.concatenate(examples).astype(np.float32) * np.float32(classifier.array_scale)
              + np.float32(classifier.array_offset)) if examples else None
         outputs = classifier.runner.predict(x) if examples else np.zeros((0, 0))
     else:

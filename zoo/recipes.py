@@ -169,6 +169,8 @@ def resolve(arch: Architecture, recipe_name: str | None = None, overrides: dict 
         from zoo.augment import narrowed
 
         changes["augment"] = narrowed(recipe.augment, dataset)
+    if "batch_size" in changes and "min_steps" not in changes:
+        changes["min_steps"] = None  # a batch size asked for is used as given
     recipe = dataclasses.replace(recipe, **changes)
     validate(recipe)
     hyper = {key: p.default for key, p in arch.params.items()}
@@ -176,6 +178,34 @@ def resolve(arch: Architecture, recipe_name: str | None = None, overrides: dict 
     hyper.update(file_params)
     hyper.update(params or {})
     return name, recipe, hyper
+
+
+# The smallest batch a recipe's ``min_steps`` shrinks to: smaller batches make
+# batch-norm statistics noisy (and a 2-core CPU idle).
+MIN_ADAPTED_BATCH = 8
+
+
+def for_data(recipe: Recipe, task, train_examples: int) -> tuple[Recipe, str | None]:
+    """The recipe as it trains on ``train_examples`` examples of ``task``, and what was changed (or None).
+
+    * ``min_steps``: the batch size shrinks so that an epoch takes at least
+      that many steps (not below ``MIN_ADAPTED_BATCH``). Applying it twice
+      changes nothing, so a resumed run trains with the batch size it began with.
+    * the task's own settings (``task.recipe_for``): label smoothing means
+      nothing to regression targets, so a regression run records 0.
+    """
+    changed = []
+    adapted = task.recipe_for(recipe) if hasattr(task, "recipe_for") else recipe
+    if adapted.label_smoothing != recipe.label_smoothing:
+        changed.append(f"label smoothing {recipe.label_smoothing:g} -> {adapted.label_smoothing:g} "
+                       f"({task.kind} has no classes to smooth)")
+    if adapted.min_steps and train_examples:
+        batch = min(adapted.batch_size, max(MIN_ADAPTED_BATCH, train_examples // adapted.min_steps))
+        if batch != adapted.batch_size:
+            changed.append(f"batch size {adapted.batch_size} -> {batch} (an epoch of {train_examples} "
+                           f"examples takes at least {adapted.min_steps} steps)")
+            adapted = dataclasses.replace(adapted, batch_size=batch)
+    return adapted, "; ".join(changed) or None
 
 
 MAX_EPOCHS = 1_000_000
@@ -204,6 +234,9 @@ def validate(recipe: Recipe) -> None:
         raise UsageError(f"weight decay must not be negative. Received: {recipe.weight_decay}")
     if not 0 <= recipe.validation_split < 1:
         raise UsageError(f"--validation-split must be in [0, 1). Received: {recipe.validation_split}")
+    if recipe.min_steps is not None and (isinstance(recipe.min_steps, bool) or not isinstance(recipe.min_steps, int)
+                                         or not 1 <= recipe.min_steps <= MAX_EPOCHS):
+        raise UsageError(f"min_steps must be an integer in 1..{MAX_EPOCHS}. Received: {recipe.min_steps!r}")
     if recipe.patience is not None and recipe.patience < 1:
         raise UsageError(f"--patience must be at least 1. Received: {recipe.patience}")
     if recipe.optimizer not in OPTIMIZERS:

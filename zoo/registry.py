@@ -71,7 +71,16 @@ class Recipe:
     """How to train: optimizer, schedule and stopping rule.
 
     ``params`` overrides the architecture's hyperparameter defaults, so a recipe
-    can change the model as well as how it is fitted.
+    can change the model as well as how it is fitted; ``note`` is the one
+    line ``zoo show ARCH`` prints for it (where its settings come from, what
+    they were measured to give).
+
+    ``min_steps`` makes a recipe fit the data's size: a recipe written for
+    60,000 images at batch 128 gives a folder of 200 photos two steps an
+    epoch, too few for batch-norm statistics (or anything else) to settle. On
+    such data the batch size shrinks, never below ``MIN_ADAPTED_BATCH``,
+    until an epoch takes at least ``min_steps`` steps; a ``--batch-size``
+    (or a recipe file's) is used as given.
     """
 
     optimizer: str = "adam"
@@ -88,6 +97,7 @@ class Recipe:
     label_smoothing: float = 0.0
     schedule: str = "constant"  # or "cosine": cosine decay over all steps
     weight_decay: float | None = None  # for adamw
+    min_steps: int | None = None  # see above; None: the batch size whatever the data's size
     params: Mapping[str, Any] = field(default_factory=dict)
     note: str = ""
 

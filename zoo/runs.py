@@ -176,6 +176,23 @@ def read_config(run_dir: Path, resume: bool = False) -> dict:
     return config
 
 
+def require_finished(run_dir: Path, config: dict, what: str) -> None:
+    """Refuse a run that did not finish (killed, failed, or still training), as ``zoo compare`` does.
+
+    Raises:
+        ZooError: its config.json's status is not "complete" (runs made
+            before zoo recorded a status are taken as they are).
+    """
+    status = config.get("status", "complete")
+    if status == "complete":
+        return
+    if isinstance(status, str) and status.startswith("failed"):
+        hint = f"; zoo train --resume {run_dir} finishes it" if "finishing" in status or "write" in status else ""
+    else:
+        hint = f"; if it was interrupted, zoo train --resume {run_dir} finishes it"
+    raise ZooError(f"{run_dir}: not finished (status: {str(status)[:200]}), so it cannot be {what}{hint}")
+
+
 # What ``zoo runs`` reads from a finished run's metrics.json.
 METRICS_FIELDS = {"epochs_run": int}  # and each task's headline figures (zoo.tasks.METRICS_FIELDS)
 

@@ -58,6 +58,10 @@ class Classification:
         return {"loss": keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
                 "metrics": [keras.metrics.CategoricalAccuracy(name="accuracy")]}
 
+    def recipe_for(self, recipe):
+        """``recipe`` as this task trains it: unchanged (label smoothing is for classes)."""
+        return recipe
+
     def encode(self, labels):
         """Batch labels as the loss reads them (a tf op, inside tf.data): one-hot."""
         import tensorflow as tf
@@ -111,6 +115,12 @@ class Regression:
 
     def encode(self, targets):
         return targets
+
+    def recipe_for(self, recipe):
+        """``recipe`` without what only classes have: label smoothing (recorded as 0)."""
+        import dataclasses
+
+        return dataclasses.replace(recipe, label_smoothing=0.0) if recipe.label_smoothing else recipe
 
     def scores(self, outputs: np.ndarray, y: np.ndarray) -> dict:
         predicted = np.asarray(outputs, dtype=np.float64).reshape(len(outputs), self.units)

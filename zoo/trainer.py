@@ -351,6 +351,7 @@ class RunPlan:
     run_dir: Path | None = None  # known before loading only when resuming
     config: dict | None = None  # the resumed run's config.json
     recipe_file: str | None = None  # --recipe FILE (zoo tune's best-recipe.json), recorded in config.json
+    adapted: str | None = None  # how the recipe was fitted to the data (zoo.recipes.for_data), or None
 
     @property
     def chief(self) -> bool:
@@ -451,6 +452,13 @@ def load_data(plan: RunPlan):
     return data
 
 
+def fit_recipe(plan: RunPlan, data) -> None:
+    """Step: the recipe as it trains on this data (``zoo.recipes.for_data``): its batch size for a
+    small dataset, its task's own settings. What changed is recorded in config.json."""
+    examples = int(len(data.x_train) * (1 - plan.settings.validation_split))
+    plan.settings, plan.adapted = recipes.for_data(plan.settings, data.task, examples)
+
+
 def build(plan: RunPlan, data, dist):
     """Step: the architecture's model for the loaded data's spec and task, its variables in ``dist``'s scope."""
     with dist.scope():  # variables are mirrored on every device (and worker)
@@ -486,7 +494,8 @@ def open_run(plan: RunPlan, data, dist, held) -> tuple[Path, dict]:
             "pixel_scale": spec.scale,
             "normalisation": spec.normalisation, "image_input": spec.image_input(),
             "recipe": plan.recipe_name, "recipe_file": plan.recipe_file,
-            "recipe_settings": plan.settings.to_dict(), "params": plan.hyper,
+            "recipe_settings": plan.settings.to_dict(), "recipe_adapted": plan.adapted,
+            "params": plan.hyper,
             "seed": plan.seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "status": "running", "versions": versions(),
         }
@@ -513,6 +522,12 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
         # Build once on the declared spec so a bad pairing fails before loading.
         calls.build_model(plan.arch_entry, declared_spec.shape, declared_task, plan.hyper, declared_spec)
     data = load_data(plan)
+    fitted = (plan.config or {}).get("fitted") if resume else None
+    if isinstance(fitted, dict) and dist.is_chief:
+        # Every epoch was trained and the finish failed: resuming only finishes.
+        return finish(plan.run_dir, plan.config, data, float(fitted.get("training_seconds") or 0.0),
+                      str(fitted.get("final_weights_sha256") or ""), resume)
+    fit_recipe(plan, data)
     model = build(plan, data, dist)
     run_dir, config = open_run(plan, data, dist, held)
     training, validation, steps, seeding = pipelines(data, plan.settings, dist, plan.seed)
@@ -530,6 +545,8 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
                                      "epochs_run": finished, "training_seconds": round(seconds, 2),
                                      "final_weights_sha256": final_weights}, config)
 
+    # Recorded before finishing: a finish that fails is resumed without training again.
+    config["fitted"] = {"training_seconds": round(seconds, 2), "final_weights_sha256": final_weights}
     return finish(run_dir, config, data, seconds, final_weights, resume)
 
 
@@ -632,6 +649,24 @@ def finish(run_dir: Path, config: dict, data, seconds: float, final_weights: str
     The backup goes last, once metrics.json is written: a kill before that
     resumes after the last epoch instead of training again.
     """
+    try:
+        return _finish(run_dir, config, data, seconds, final_weights, resume)
+    except TrainingError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever it was, the run must not be left "running"
+        if isinstance(exc, OSError):
+            _write_failed(exc, run_dir, config)
+        reason = exc.args[0] if isinstance(exc, ZooError) and exc.args else one_line(exc)
+        config["status"] = f"failed while finishing: {reason}"
+        try:
+            runs.write_json(run_dir / runs.CONFIG, config)
+        except ZooError:
+            pass
+        raise TrainingError(f"{run_dir}: training ended but finishing the run failed ({reason}); "
+                            f"the trained model is kept: zoo train --resume {run_dir} finishes it") from None
+
+
+def _finish(run_dir: Path, config: dict, data, seconds: float, final_weights: str, resume) -> TrainResult:
     backup, history_path = run_dir / runs.BACKUP, run_dir / runs.HISTORY
     best = load_run_model(run_dir)
     probabilities = evaluation.predict(best, data.normalise(data.x_test))
@@ -644,12 +679,10 @@ def finish(run_dir: Path, config: dict, data, seconds: float, final_weights: str
         "resumed": bool(resume),
         "distribution": {**config["distribution"], "final_weights_sha256": final_weights},
     })
-    try:
-        plots.for_task(data, metrics, recorded, probabilities, run_dir)
-    except OSError as exc:
-        _write_failed(exc, run_dir, config)
+    plots.for_task(data, metrics, recorded, probabilities, run_dir)
     runs.write_json(run_dir / runs.METRICS, metrics)
     config["status"] = "complete"
+    config.pop("fitted", None)
     runs.write_json(run_dir / runs.CONFIG, config)
     shutil.rmtree(backup, ignore_errors=True)
     from zoo import report
