@@ -4,10 +4,11 @@ from zoo.registry import Param, Recipe
 from zoo_plugins._common import SMALL_DATA_STEPS, head, image_inputs, pool_features, require_classes, require_image
 
 PARAMS = {
-    "filters": Param((32, 64, 128), "filters of each 3x3 convolution; pooling follows all but the last", low=1),
+    "filters": Param((32, 64, 128), "filters of each 3x3 convolution; pooling follows all but the last", low=1, high=4096,
+                     max_length=8),
     "conv_activation": Param("linear", "activation of the convolutions (the tutorial used none)"),
     "padding": Param("valid", "convolution padding: valid or same", choices=("valid", "same")),
-    "units": Param(128, "width of the hidden Dense layer", low=1, search=(64, 512)),
+    "units": Param(128, "width of the hidden Dense layer", low=1, high=65536, search=(64, 512)),
     "dropout": Param(0.3, "dropout before the classifier", low=0, high=0.95, search=(0.0, 0.5)),
     "batch_norm": Param(False, "BatchNormalization after each convolution"),
     "pooling": Param("flatten", "how the last feature map becomes a vector: flatten (the tutorial), avg "

@@ -5,6 +5,7 @@ from zoo_plugins._common import SMALL_DATA_STEPS, head, model_input, require_cla
 
 PARAMS = {
     "units": Param((128,), "hidden layer sizes, comma-separated (the wider tutorial used 256,64)", low=1,
+                   high=65536,
                    search=((128,), (256,), (512,), (256, 128))),
     "dropout": Param(0.0, "dropout after each hidden layer", low=0, high=0.95, search=(0.0, 0.5)),
     "batch_norm": Param(False, "BatchNormalization before each hidden activation"),

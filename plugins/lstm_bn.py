@@ -4,8 +4,9 @@ from zoo.registry import Param, Recipe
 from zoo_plugins._common import SMALL_DATA_STEPS, recurrent_model
 
 PARAMS = {
-    "units": Param(64, "LSTM units", low=1, search=(16, 256)),
-    "depth": Param(1, "stacked LSTM layers (each but the last passes on its whole sequence)", low=1),
+    "units": Param(64, "LSTM units", low=1, high=4096, search=(16, 256)),
+    "depth": Param(1, "stacked LSTM layers (each but the last passes on its whole sequence)", low=1,
+                   high=16),
     "bidirectional": Param(False, "read the rows top-down and bottom-up (keras.layers.Bidirectional)"),
     "batch_norm": Param(True, "BatchNormalization after the LSTM"),
     "bn_momentum": Param(0.99, "BatchNormalization momentum (Keras' default, as in the tutorial)", low=0, high=1),

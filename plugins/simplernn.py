@@ -4,8 +4,9 @@ from zoo.registry import Param, Recipe
 from zoo_plugins._common import SMALL_DATA_STEPS, recurrent_model
 
 PARAMS = {
-    "units": Param(64, "SimpleRNN units", low=1, search=(16, 256)),
-    "depth": Param(1, "stacked SimpleRNN layers (each but the last passes on its whole sequence)", low=1),
+    "units": Param(64, "SimpleRNN units", low=1, high=4096, search=(16, 256)),
+    "depth": Param(1, "stacked SimpleRNN layers (each but the last passes on its whole sequence)",
+                   low=1, high=16),
     "batch_norm": Param(False, "BatchNormalization after the recurrent layer"),
     "dropout": Param(0.0, "dropout before the classifier", low=0, high=0.95, search=(0.0, 0.5)),
     "unroll": Param(False, "unroll the time loop (larger graph; exporters use it for int8)"),

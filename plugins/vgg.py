@@ -4,8 +4,9 @@ from zoo.registry import Param, Recipe
 from zoo_plugins._common import SMALL_DATA_STEPS, head, image_inputs, pool_features, require_classes, require_image
 
 PARAMS = {
-    "filters": Param((32, 64, 128, 256), "filters of the four 3x3 convolutions (two blocks of two)", low=1),
-    "units": Param((512, 256), "hidden Dense layer sizes", low=1),
+    "filters": Param((32, 64, 128, 256), "filters of the four 3x3 convolutions (two blocks of two)", low=1,
+                     high=4096, max_length=4),
+    "units": Param((512, 256), "hidden Dense layer sizes", low=1, high=65536),
     "dropout": Param(0.5, "dropout after each block and each hidden Dense layer", low=0, high=0.95,
                      search=(0.0, 0.5)),
     "batch_norm": Param(False, "BatchNormalization after each convolution"),

@@ -27,6 +27,18 @@ def contained(entry, action: str):
         yield
     except ZooError:
         raise
+    except OSError as exc:  # permission denied, a vanished file: the user's files, not the plugin
+        where = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+        reason = exc.strerror or one_line(exc)
+        raise DataError(f"{where}: {reason}" if where else f"{who(entry)} could not read its files: {reason}") \
+            from None
+    except UnicodeEncodeError as exc:
+        if "surrogate" not in str(exc.reason):
+            raise PluginError(f"{who(entry)} failed in {action}: {one_line(exc)}") from None
+        # A file or folder name that is not UTF-8 reaches Python with surrogates in it.
+        shown = str(exc.object).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise DataError(f"{who(entry)}: the name {shown[:200]!r} is not valid UTF-8; rename that file "
+                        "or folder") from None
     except Exception as exc:  # a plugin may raise anything
         raise PluginError(f"{who(entry)} failed in {action}: {one_line(exc)}") from None
 
@@ -64,7 +76,9 @@ def load_dataset(entry, data_dir=None, seed: int = 0, options: dict | None = Non
     declared = entry.declared_spec()
     problem = declared.problem() or data.problem(entry.input_shape, entry.class_names, declared)
     if problem:
-        raise DataError(f"{who(entry)}: {problem}")
+        source = data.source if isinstance(getattr(data, "source", None), dict) else {}
+        where = f" (read from {source['path']})" if isinstance(source.get("path"), str) else ""
+        raise DataError(f"{who(entry)}: {problem}{where}")
     return data
 
 

@@ -505,15 +505,16 @@ def export_command(run, tflite, mediapipe, quantize, int8_io, representative_siz
         _echo_json(result.card)
         return
     card = result.card
-    figure = "test accuracy" if card.get("task", {}).get("kind", "classification") == "classification" \
-        else "correctness"
-    click.echo(f"Keras model: {figure} {card['verification']['keras_test_accuracy']:.4f} on "
+    key, figure = (("test_accuracy", "test accuracy")
+                   if card.get("task", {}).get("kind", "classification") == "classification"
+                   else ("test_correctness", "correctness"))
+    click.echo(f"Keras model: {figure} {card['verification']['keras_' + key]:.4f} on "
                f"{card['verification']['test_set']}")
     rows = []
     for f in card["files"]:
         size = f.get("size_bytes")
         rows.append([f["file"], f"{size / 1024:.0f} KiB" if size else "-",
-                     f"{f['test_accuracy']:.4f}", f"{f['agreement']:.2%}", f"{f['max_abs_diff']:.1e}",
+                     f"{f[key]:.4f}", f"{f['agreement']:.2%}", f"{f['max_abs_diff']:.1e}",
                      "dynamic" if str(f.get("batch", "")).startswith("dynamic") else "fixed 1"])
     scores = ["ACCURACY", "SAME CLASS"] if figure == "test accuracy" else ["CORRECT", "NEAR KERAS"]
     _table(rows, ["FILE", "SIZE", *scores, "MAX DIFF", "BATCH"])
@@ -522,16 +523,18 @@ def export_command(run, tflite, mediapipe, quantize, int8_io, representative_siz
 
 @cli.command(name="predict")
 @click.argument("model")
-@click.argument("images", nargs=-1, required=True)
+@click.argument("images", nargs=-1, required=True, metavar="FILE...")
 @click.option("--top-k", "-k", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Classes listed per image.")
+              help="Classes listed per example.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @verbose_option
 def predict_command(model, images, top_k, as_json):
-    """Classify IMAGES with MODEL (a .tflite file or a run), on LiteRT alone.
+    """Classify FILEs with MODEL (a .tflite file or a run), on LiteRT alone.
 
-    Images (PNG, JPEG, any size) are read as the training data: grayscale,
-    resized to the model's input, scaled as its model card says.
+    Images (PNG, JPEG, any size) are read as the training data: gray or
+    colour, resized to the model's input, scaled as its model card says.
+    Sequence and vector models read .npy or .csv files of one example or N
+    (a leading batch axis; CSV rows), one line per example.
 
     Example: zoo predict runs/my-run shoe.png shirt.jpg --top-k 2
     """

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from zoo import plots, runs, tasks
-from zoo.errors import UsageError
+from zoo.errors import UsageError, ZooError
 
 # Settings every run has; those that differ between the runs compared are shown.
 RECIPE_FIELDS = ("optimizer", "learning_rate", "batch_size", "epochs", "validation_split", "patience",
@@ -126,8 +126,13 @@ def write_html(result: dict, run_dirs, path: Path) -> Path:
             f"<h1>zoo compare: {len(rows)} runs</h1>{table}<h2>Validation curves</h2>{image}</body></html>\n")
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:  # the page the user named, not the temporary file beside it
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        raise ZooError(f"--html {path}: cannot write ({exc.strerror or exc})") from None
     return path
 
 

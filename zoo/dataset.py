@@ -141,6 +141,11 @@ class Dataset:
         problem = complete.problem()  # the loaded arrays must fit the layout (rank, channels)
         if problem:
             return problem
+        if complete.layout == "image":  # what an image file's black and white will mean at predict time
+            problem = complete.range_problem(float(min(self.x_train.min(), self.x_test.min())),
+                                             float(max(self.x_train.max(), self.x_test.max())))
+            if problem:
+                return problem
         if declared_shape is not None and tuple(declared_shape) != self.input_shape:
             return (f"loaded examples of shape {list(self.input_shape)} but the entry declares "
                     f"{list(declared_shape)}")
@@ -188,14 +193,16 @@ class Dataset:
             return [int(c) for c in np.bincount(y, minlength=self.classes)]
 
         spec = self.input_spec
+        plural = f"{spec.layout}s"
         lo = min(float(self.x_train.min()), float(self.x_test.min())) * spec.scale + spec.offset
         hi = max(float(self.x_train.max()), float(self.x_test.max())) * spec.scale + spec.offset
         return {
             "name": self.name,
             "input_shape": list(self.input_shape),
-            "train": {"images": list(self.x_train.shape), "dtype": str(self.x_train.dtype),
+            # "images", "sequences" or "vectors": each layout is called what it is.
+            "train": {plural: list(self.x_train.shape), "dtype": str(self.x_train.dtype),
                       "class_counts": counts(self.y_train)},
-            "test": {"images": list(self.x_test.shape), "dtype": str(self.x_test.dtype),
+            "test": {plural: list(self.x_test.shape), "dtype": str(self.x_test.dtype),
                      "class_counts": counts(self.y_test)},
             "classes": list(self.class_names),
             "task": self.task.describe(),

@@ -30,6 +30,8 @@ def _convert(arch: str, key: str, text: str, default):
             if not values:
                 raise ValueError
             return values
+        if len(text) > 64:  # no integer or number a model needs is this long
+            raise ValueError
         if isinstance(default, int):
             return int(text)
         if isinstance(default, float):
@@ -49,6 +51,7 @@ def parse_params(arch: Architecture, assignments) -> dict:
     parsed = {}
     for item in assignments:
         key, sep, value = item.partition("=")
+        item = item if len(item) <= 60 else item[:59] + "…"  # as it is named in messages
         key = key.strip().replace("-", "_")
         if not sep or not key:
             raise UsageError(f"-p {item}: expected KEY=VALUE")
@@ -58,7 +61,7 @@ def parse_params(arch: Architecture, assignments) -> dict:
         parsed[key] = _convert(arch.name, key, value, arch.params[key].default)
         problem = arch.params[key].problem(parsed[key])
         if problem:
-            raise UsageError(f"-p {item}: '{arch.name}' needs {key} {problem}. Received: {key}={value}")
+            raise UsageError(f"-p {item}: '{arch.name}' needs {key} {problem}")
     return parsed
 
 
@@ -85,38 +88,85 @@ def write_recipe_file(path, arch: str, base: str, recipe: Recipe, params: dict, 
 def read_recipe_file(path: str, arch: Architecture) -> tuple[str, dict, dict]:
     """``(base recipe name, settings, params)`` from a recipe file, checked against ``arch``.
 
+    The format (what ``zoo tune`` writes as ``best-recipe.json``)::
+
+        {"zoo_recipe": 1,                 # the format's version
+         "architecture": "cnn",           # the architecture it is for
+         "base": "tuned",                 # the recipe whose settings it changes
+         "settings": {"epochs": 20, ...}, # Recipe fields (zoo.registry.Recipe)
+         "params": {"units": 256, ...},   # the architecture's -p parameters
+         "note": "..."}                   # optional, free text
+
+    Every setting and parameter is checked for its type and range here, and a
+    fault is named by the file and the key (``settings.epochs``), never by a
+    flag the user did not give.
+
     Raises:
         UsageError: the file is missing, not a zoo recipe file, for another
-            architecture, or holds a setting or parameter zoo does not know.
+            architecture, or holds a setting or parameter zoo does not know
+            or cannot use.
     """
     import json
 
     where = f"--recipe {path}"
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_not_json)
     except FileNotFoundError:
         raise UsageError(f"{where}: no such file") from None
+    except RecursionError:
+        raise UsageError(f"{where}: not a recipe file (nested too deeply)") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"{where}: not a readable recipe file ({exc})") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0][:160]
+        raise UsageError(f"{where}: not a readable recipe file ({reason})") from None
     if not isinstance(data, dict) or data.get("zoo_recipe") != RECIPE_FILE_VERSION:
         raise UsageError(f"{where}: not a zoo recipe file (no \"zoo_recipe\": {RECIPE_FILE_VERSION})")
     if data.get("architecture") != arch.name:
-        raise UsageError(f"{where}: a recipe for '{data.get('architecture')}', not '{arch.name}'")
-    settings, params = data.get("settings") or {}, data.get("params") or {}
-    if not isinstance(settings, dict) or not isinstance(params, dict):
-        raise UsageError(f"{where}: settings and params must be objects")
-    fields = set(Recipe.__dataclass_fields__) - {"params", "note"}
-    unknown = sorted(set(settings) - fields) + sorted(f"-p {k}" for k in set(params) - set(arch.params))
+        shown = str(data.get("architecture"))[:40]
+        raise UsageError(f"{where}: a recipe for '{shown}', not '{arch.name}'")
+    unknown = sorted(set(data) - {"zoo_recipe", "architecture", "base", "settings", "params", "note"})
     if unknown:
-        raise UsageError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+        raise UsageError(f"{where}: unknown key(s) {', '.join(repr(k[:40]) for k in unknown[:5])} (a recipe "
+                         "file holds zoo_recipe, architecture, base, settings, params and note)")
+    base = data.get("base", arch.default_recipe)
+    if not isinstance(base, str):
+        raise UsageError(f"{where}: \"base\" must be a recipe's name, found {type(base).__name__}")
+    settings, params = data.get("settings", {}), data.get("params", {})
+    for key, value in (("settings", settings), ("params", params)):
+        if not isinstance(value, dict):
+            raise UsageError(f"{where}: \"{key}\" must be an object, found {type(value).__name__}")
+    fields = set(Recipe.__dataclass_fields__) - {"params", "note"}
+    unknown = sorted(f"settings.{k}" for k in set(settings) - fields) + \
+        sorted(f"params.{k}" for k in set(params) - set(arch.params))
+    if unknown:
+        raise UsageError(f"{where}: unknown {', '.join(u[:60] for u in unknown[:5])}")
     if settings.get("augment", "") is None:
         settings = {**settings, "augment": "none"}  # recorded off: stays off
+    # Each setting alone on the default recipe: a fault is this file's key.
+    for key, value in settings.items():
+        trial = None if key == "augment" and value == "none" else value
+        try:
+            validate(dataclasses.replace(Recipe(), **{key: trial}))
+        except UsageError as exc:
+            raise UsageError(f"{where}: settings.{key} = {json.dumps(value, default=str)[:60]} cannot be "
+                             f"used ({_without_flag(str(exc))})") from None
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
     for key, value in params.items():
         problem = arch.params[key].problem(value)
         if problem:
-            raise UsageError(f"{where}: -p {key} needs {problem}. Received: {value!r}")
-    return str(data.get("base") or arch.default_recipe), settings, params
+            raise UsageError(f"{where}: params.{key} = {json.dumps(value, default=str)[:60]}: "
+                             f"'{arch.name}' needs {problem}")
+    return base, settings, params
+
+
+def _not_json(name):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _without_flag(message: str) -> str:
+    """``--epochs must be ...`` as ``must be ...``: the file's key is named instead of the flag."""
+    import re
+
+    return re.sub(r"^--[a-z-]+ ", "", re.sub(r"^(\w[\w ]*?) (must|should) ", r"\2 ", message))
 
 
 def resolve(arch: Architecture, recipe_name: str | None = None, overrides: dict | None = None,

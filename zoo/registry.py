@@ -34,6 +34,8 @@ class Param:
         low, high: the allowed range of a number (each element of a tuple),
             both inclusive; None for no bound. Floats must be finite anyway.
         choices: the allowed values of a string.
+        max_length: the most values a tuple may hold (each checked against
+            ``low`` and ``high``).
         search: what ``zoo tune`` tries: for an int or float, ``(low,
             high)`` (sampled on a log scale when ``low > 0`` and ``high /
             low >= 100``); for anything else, the values to try. None: not
@@ -46,11 +48,50 @@ class Param:
     high: float | None = None
     choices: tuple | None = None
     search: tuple | None = None
+    max_length: int = 16
+
+    @property
+    def kind(self) -> str:
+        """What a value must be, in words, after the type of ``default``."""
+        default = self.default
+        if isinstance(default, bool):
+            return "true or false"
+        if isinstance(default, int):
+            return "an integer"
+        if isinstance(default, float):
+            return "a number"
+        if isinstance(default, tuple):
+            return f"a comma-separated list of 1 to {self.max_length} integers"
+        if isinstance(default, str):
+            return "a string"
+        return "a value"
+
+    def _right_type(self, value) -> bool:
+        default = self.default
+        if isinstance(default, bool):
+            return isinstance(value, bool)
+        if isinstance(default, int):
+            return isinstance(value, int) and not isinstance(value, bool)
+        if isinstance(default, float):
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+        if isinstance(default, tuple):
+            return (isinstance(value, tuple) and 1 <= len(value) <= self.max_length
+                    and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+        if isinstance(default, str):
+            return isinstance(value, str)
+        return True  # a default of None or another type: the builder checks
 
     def problem(self, value) -> str | None:
-        """What ``value`` should be instead ("at most 0.95"), or None when it is allowed."""
+        """What ``value`` should be instead ("at most 0.95"), or None when it is allowed.
+
+        The value must have the type of ``default`` (a recipe file or a
+        ``zoo tune`` study can hold anything), then fit ``choices``,
+        ``low``/``high`` and ``max_length``.
+        """
         import math
 
+        if not self._right_type(value):
+            return self.kind
         if self.choices is not None and value not in self.choices:
             return f"one of {', '.join(map(str, self.choices))}"
         numbers = value if isinstance(value, tuple) else (value,)

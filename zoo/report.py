@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from zoo import runs, tasks
+from zoo.errors import ZooError
 
 REPORT = "report.html"
 FIGURES = (("curves.png", "Training curves"), ("confusion.png", "Confusion matrix"),
@@ -60,6 +61,7 @@ def _trained(config: dict) -> str:
         ("normalisation", config.get("normalisation")),
         ("task", config.get("task")),
         ("recipe", config.get("recipe")),
+        ("recipe fitted to the data", config.get("recipe_adapted") or "unchanged"),
         ("seed", config.get("seed")),
         ("created", config.get("created")),
         ("status", config.get("status")),
@@ -91,20 +93,29 @@ def _export(run_dir: Path) -> str:
     if not card_path.is_file():
         return "<h2>Export</h2><p>Not exported yet: <code>zoo export RUN --tflite</code></p>"
     card = runs.read_json(card_path)
+    for key, kind in (("files", list), ("input", dict), ("verification", dict)):
+        if not isinstance(card.get(key, kind()), kind):
+            raise ZooError(f"{card_path}: '{key}' must be a {kind.__name__} (the file is damaged)")
     rows = []
     for item in card.get("files", []):
         if not isinstance(item, dict):
             continue
         rows.append((item.get("file"), item.get("format"), item.get("size_bytes"),
-                     item.get("test_accuracy"), item.get("agreement"), item.get("max_abs_diff"),
+                     item.get("test_accuracy", item.get("test_correctness")), item.get("agreement"),
+                     item.get("max_abs_diff"),
                      item.get("latency_ms", "-"), "yes" if item.get("verified") else "NO",
                      _command(run_dir, item)))
-    verification = card.get("verification", {})
+    verification = card.get("verification", {}) if isinstance(card.get("verification"), dict) else {}
+    regression = "keras_test_correctness" in verification
+    figure = "correctness" if regression else "test accuracy"
+    keras_figure = (f"Keras correctness {_escape(verification.get('keras_test_correctness'))}, RMSE "
+                    f"{_escape(verification.get('keras_test_rmse'))}" if regression else
+                    f"Keras test accuracy {_escape(verification.get('keras_test_accuracy'))}")
     return ("<h2>Export</h2>"
-            f"<p>Verified on {_escape(verification.get('test_set'))}; Keras test accuracy "
-            f"{_escape(verification.get('keras_test_accuracy'))}. Input: {_escape(card.get('input', {}).get('layout'))}, "
+            f"<p>Verified on {_escape(verification.get('test_set'))}; {keras_figure}. "
+            f"Input: {_escape(card.get('input', {}).get('layout'))}, "
             f"{_escape(card.get('input', {}).get('normalisation'))}.</p>"
-            + _table(rows, ["file", "format", "bytes", "test accuracy", "agreement with Keras", "max difference",
+            + _table(rows, ["file", "format", "bytes", figure, "agreement with Keras", "max difference",
                             "latency (ms, one example)", "verified", "reproduce"]))
 
 
@@ -129,8 +140,6 @@ def refresh(run_dir) -> Path | None:
     """
     import sys
 
-    from zoo.errors import ZooError
-
     try:
         return write(run_dir)
     except (OSError, ZooError) as exc:
@@ -148,6 +157,9 @@ def write(run_dir) -> Path:
     run_dir = Path(run_dir)
     config = runs.read_config(run_dir)
     metrics = runs.read_json(run_dir / runs.METRICS) if (run_dir / runs.METRICS).is_file() else None
+    damaged = runs.damage(config, metrics)
+    if damaged:  # a figure that is a string, a field of the wrong type: named, never drawn
+        raise ZooError(f"{run_dir}: {damaged} (the file is damaged)")
     title = f"{config.get('architecture')} on {config.get('dataset')}"
     body = [f"<h1>{_escape(title)}: {_escape(run_dir.name)}</h1>"]
     if metrics is None:

@@ -227,16 +227,22 @@ def list_runs(root: Path | None = None) -> list[dict]:
     found = []
     if not root.is_dir():
         return found
-    for path in root.iterdir():
-        if not (path / CONFIG).is_file():
-            continue
+    try:
+        entries = list(root.iterdir())
+    except OSError as exc:
+        raise ZooError(f"{root}: cannot list the runs ({exc.strerror})") from None
+    for path in entries:
         config, metrics, damaged = {}, None, None
-        try:
+        try:  # one unreadable run is listed as damaged; it never stops the others
+            if not (path / CONFIG).is_file():
+                continue
             config = read_json(path / CONFIG)
             if (path / METRICS).is_file():
                 metrics = read_json(path / METRICS)
         except ZooError as exc:
             damaged = str(exc).replace(f"{path}{os.sep}", "")
+        except OSError as exc:
+            damaged = f"cannot be read ({exc.strerror or exc})"
         damaged = damaged or damage(config, metrics)
         found.append({"name": path.name, "path": str(path), "config": config,
                       "metrics": None if damaged else metrics, "damage": damaged})

@@ -137,6 +137,30 @@ class InputSpec:
             return f"x_{split} holds examples of shape {list(x.shape[1:])}; the input spec says {list(self.shape)}"
         return None
 
+    def range_problem(self, low: float, high: float) -> str | None:
+        """Whether images whose stored values span ``low..high`` contradict their black and white.
+
+        ``zoo predict`` maps an image file's 0..255 onto ``black_white``; if
+        the data lies outside it, or (undeclared) fills only a corner of the
+        default 0..255 or 0..1, every predicted image would be fed values the
+        model never saw. A dataset stored 0..16 must say so
+        (``stored_range=(0, 16)``); zoo refuses it at load rather than let
+        ``zoo predict`` answer wrongly.
+        """
+        if self.layout != "image":
+            return None
+        black, white = self.black_white
+        span = white - black
+        declared = "declared" if self.stored_range is not None else "default"
+        fix = f"declare its black and white: zoo.spec.image(..., stored_range=({_g(low)}, {_g(high)}))"
+        if low < black - span / 100 or high > white + span / 100:
+            return (f"images hold values {_g(low)}..{_g(high)}, outside their {declared} stored range "
+                    f"{_g(black)}..{_g(white)} (black..white); {fix}")
+        if self.stored_range is None and high - black < span / 8:
+            return (f"images hold values {_g(low)}..{_g(high)}, a small corner of the default stored range "
+                    f"{_g(black)}..{_g(white)}: zoo predict would map an image file's white to {_g(white)}; {fix}")
+        return None
+
     def normalise(self, x: np.ndarray) -> np.ndarray:
         """Stored examples as the model reads them: float32(x) * scale + offset."""
         out = np.asarray(x).astype(np.float32) * np.float32(self.scale if self.scale is not None else 1.0)
@@ -203,6 +227,10 @@ class InputSpec:
         if problem:
             raise ValueError(problem)
         return spec
+
+
+def _g(value: float) -> str:
+    return f"{float(value):.6g}"
 
 
 def _channels_of(shape: tuple) -> str:

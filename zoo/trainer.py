@@ -261,6 +261,19 @@ def _trim_history(history: Path, backup: Path) -> None:
     os.replace(tmp, history)  # a kill now leaves the old history or the new one
 
 
+# What a run's weights depend on: config.json's fields a resumed run rebuilds its model and data from.
+DIGESTED = ("architecture", "dataset", "params", "recipe_settings", "seed", "input_shape", "class_names",
+            "task", "data_options")
+
+
+def settings_digest(config: dict) -> str:
+    """SHA-256 of the settings a run's backup was trained with (``DIGESTED``), as canonical JSON."""
+    import hashlib
+
+    chosen = {key: config.get(key) for key in DIGESTED}
+    return hashlib.sha256(json.dumps(chosen, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
 def refuse_with_resume(resume: str, **given) -> None:
     """``--resume`` continues a run with its own settings: any other setting given is refused."""
     flags = {"recipe": "--recipe", "output": "--output", "params": "-p", "seed": "--seed",
@@ -390,6 +403,11 @@ def plan_run(held, architecture=None, dataset=None, *, recipe=None, overrides=No
         config = runs.read_config(run_dir, resume=True)
         if config.get("status") == "complete":
             raise UsageError(f"--resume {resume}: the run already finished")
+        recorded = config.get("settings_sha256")
+        if recorded is not None and recorded != settings_digest(config):
+            raise ZooError(f"{run_dir / runs.CONFIG}: edited since the run began (its architecture, dataset, "
+                           "params, recipe or seed no longer match what the backup was trained with); a run "
+                           "resumes only with its own settings: train a new run instead")
         for kind, given in (("architecture", architecture), ("dataset", dataset)):
             if given is not None and plugins.get(kind, given).name != config[kind]:
                 raise UsageError(f"--resume {resume}: the run trained {config[kind]}, not {given}")
@@ -434,6 +452,17 @@ def plan_run(held, architecture=None, dataset=None, *, recipe=None, overrides=No
     return RunPlan(arch_entry, data_entry, recipe_name, settings, hyper, seed, data_dir, output, resume,
                    data_options, tensorboard, (strategy, devices, cluster, task_index), worker, run_dir, config,
                    recipe_file)
+
+
+def check_pairing(plan: RunPlan) -> None:
+    """Step: build the model once on what the dataset declares, so that a bad pairing fails before loading.
+
+    Raises:
+        IncompatibleError: the architecture's builder refuses the dataset's shape or task.
+    """
+    declared_task, declared_spec = plan.data_entry.declared_task(), plan.data_entry.declared_spec()
+    if declared_spec.shape and declared_task is not None:
+        calls.build_model(plan.arch_entry, declared_spec.shape, declared_task, plan.hyper, declared_spec)
 
 
 def load_data(plan: RunPlan):
@@ -501,6 +530,7 @@ def open_run(plan: RunPlan, data, dist, held) -> tuple[Path, dict]:
         }
     config["distribution"] = dist.describe(plan.settings.batch_size)
     if not plan.resume:
+        config["settings_sha256"] = settings_digest(config)
         runs.write_json(run_dir / runs.CONFIG, config)
     return run_dir, config
 
@@ -517,10 +547,8 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
                     data_options=data_options)
     # Before anything touches TensorFlow's devices: --devices may split the CPU.
     dist = distribute.configure(strategy, devices, cluster, task_index)
-    declared_task, declared_spec = plan.data_entry.declared_task(), plan.data_entry.declared_spec()
-    if not resume and declared_spec.shape and declared_task is not None:
-        # Build once on the declared spec so a bad pairing fails before loading.
-        calls.build_model(plan.arch_entry, declared_spec.shape, declared_task, plan.hyper, declared_spec)
+    if not resume:
+        check_pairing(plan)
     data = load_data(plan)
     fitted = (plan.config or {}).get("fitted") if resume else None
     if isinstance(fitted, dict) and dist.is_chief:
@@ -600,6 +628,13 @@ def fit(plan: RunPlan, model, training, validation, seeding, run_dir: Path, conf
                            run=resume or plan.output)
     except OSError as exc:  # disk full, a read-only or vanished directory
         _write_failed(exc, run_dir, config)
+    except ValueError as exc:
+        if not resume or "load" not in str(exc).lower():
+            raise
+        # Keras' restore: weights that do not fit the model zoo built from config.json.
+        raise ZooError(f"{backup}: cannot be restored into the run's model ({first_line(exc, 160)}); the "
+                       f"backup is damaged or config.json was edited; remove {backup} to train the run's "
+                       "epochs again") from None
     seconds = time.perf_counter() - started
     losses = history.history.get("loss", [])
     if losses and not np.isfinite(losses[-1]):

@@ -19,12 +19,13 @@ Optuna is an extra: ``pip install 'zoo[tune]'``.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from zoo import plugins, recipes, runs
+from zoo import calls, plugins, recipes, runs
 from zoo.errors import UsageError, ZooError
 
 INSTALL = "pip install 'zoo[tune]'"
@@ -56,7 +57,8 @@ def _optuna():
     except ImportError:
         raise UsageError(f"zoo tune needs Optuna: {INSTALL}") from None
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR: a failed trial raises through zoo, which reports it in one line; Optuna would add its traceback.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     return optuna
 
 
@@ -145,6 +147,16 @@ def tune(architecture: str | None = None, dataset: str | None = None, *, trials:
         if architecture is None or dataset is None:
             raise UsageError("give ARCH and DATASET (or --resume DIR)")
         arch_entry, data_entry = plugins.get("architecture", architecture), plugins.get("dataset", dataset)
+        # Everything zoo train would refuse is refused before a study (and its study.db) exists.
+        from zoo import trainer
+
+        with contextlib.ExitStack() as held:
+            plan = trainer.plan_run(held, arch_entry.name, data_entry.name, overrides={"epochs": epochs},
+                                    seed=seed, data_dir=data_dir)
+            trainer.check_pairing(plan)
+            if not data_entry.declared_spec().shape:  # a user's folder: its shape is known once loaded
+                data = trainer.load_data(plan)
+                calls.build_model(plan.arch_entry, data.input_shape, data.task, plan.hyper, data.input_spec)
         task = data_entry.declared_task()
         base, recipe, _ = recipes.resolve(arch_entry, None, {"epochs": epochs}, None, data_entry)
         split = recipe.validation_split or TUNING_VALIDATION_SPLIT

@@ -572,6 +572,54 @@ def _truncated_backup(w):
     (run / "metrics.json").unlink()
 
 
+# --- issue 27: the one-line contract on what the last round added ----------------------
+
+def _recipe_file(w, content: str, name: str = "r.json") -> None:
+    (w.root / name).write_text(content)
+
+
+def _npy_claiming(path: Path, shape: tuple, dtype="<f8", data: bytes = b"", size: int | None = None) -> None:
+    """A .npy whose header states ``shape``; ``size`` makes it that long (sparse: no disk used)."""
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(1))
+    header.update(shape=shape, descr=dtype)
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        f.write(data)
+        if size is not None:
+            f.truncate(size)
+
+
+def _npz_claiming_60000x1000x1000(w) -> None:
+    """An .npz of a few hundred bytes whose x_train header claims 60000x1000x1000 uint8 (55.9 GiB)."""
+    member = w.root / "x_train.npy"
+    _npy_claiming(member, (60000, 1000, 1000), "|u1", b"\0" * 64)
+    arrays = {"y_train": np.zeros(2, np.int64), "x_test": np.zeros((2, 4, 4), np.uint8), "y_test": np.zeros(2, np.int64)}
+    with zipfile.ZipFile(w.root / "big.npz", "w") as z:
+        z.write(member, "x_train.npy")
+        for key, array in arrays.items():
+            with z.open(f"{key}.npy", "w") as out:
+                np.lib.format.write_array(out, array)
+    member.unlink()
+
+
+def _edit_card(w, change) -> Path:
+    path = w.export_dir()
+    card = json.loads((path / "model_card.json").read_text())
+    change(card)
+    (path / "model_card.json").write_text(json.dumps(card))
+    return path
+
+
+def _regression_export_and(w, make) -> None:
+    _regression_export(w)
+    make(w)
+
+
+def _finished_twice(w) -> None:
+    w.run("r")
+    w.run("r2")
+
+
 def _zip_bomb(w):
     """A 300 KB model.keras whose one member unpacks to 300 MiB of zeros."""
     run = w.run()
@@ -738,7 +786,7 @@ CASES = [
          setup=lambda w: w.run()),
     Case("resume-with-a-damaged-config", ["train", "--resume", "r", "-q"], 1, "'recipe_settings' should be a dict",
          setup=lambda w: w.edit_config(w.run(status="running"), recipe_settings="fast")),
-    Case("resume-with-damaged-settings", ["train", "--resume", "r", "-q"], 1, "its recipe cannot be used",
+    Case("resume-with-damaged-settings", ["train", "--resume", "r", "-q"], 1, "config.json: edited since the run began",
          setup=lambda w: w.edit_config(w.run(status="running"), recipe_settings={"epochs": "many"})),
     Case("resume-with-another-architecture", ["train", "cnn", "--resume", "r"], 2, "the run trained dense, not cnn",
          setup=lambda w: w.run(status="running")),
@@ -875,12 +923,13 @@ CASES = [
     Case("multiply-with-data-dir", ["train", "simplernn", "multiply", "--data-dir", "{root}", "-q"], 2,
          "dataset 'multiply' is generated; --data-dir does not apply"),
     Case("predict-regression-model-on-an-image", ["predict", "{root}/seq", "{root}/shoe.png"], 1,
-         "shoe.png: expected a .npy or .csv file holding one example",
+         "shoe.png: expected a .npy or .csv file of examples",
          setup=lambda w: (w.image(), _regression_export(w))),
     Case("predict-regression-npy-of-another-shape", ["predict", "{root}/seq", "{root}/x.npy"], 1,
-         "x.npy: an example of shape [3, 2]; the model reads [100, 2]",
+         "x.npy: holds an array of shape [3, 2]; the model reads [100, 2]",
          setup=lambda w: (np.save(w.root / "x.npy", np.zeros((3, 2))), _regression_export(w))),
-    Case("predict-regression-npy-with-a-pickle", ["predict", "{root}/seq", "{root}/x.npy"], 1, "x.npy: unreadable",
+    Case("predict-regression-npy-with-a-pickle", ["predict", "{root}/seq", "{root}/x.npy"], 1,
+         "x.npy: holds Python objects (dtype object), which only pickle can read",
          setup=lambda w: (np.save(w.root / "x.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True),
                           _regression_export(w))),
     Case("plugin-exporter-raises", ["export", "r", "--format", "boom"], 1,
@@ -957,7 +1006,7 @@ CASES = [
          "header declares 2 channels per pixel; images have 1 (gray), 3 (RGB) or 4 (RGBA)",
          setup=lambda w: w.idx(arrays={"train-images-idx3-ubyte": np.zeros((20, 28, 28, 2), np.uint8)})),
     Case("resume-with-an-edited-architecture", ["train", "--resume", "r", "-q"], 1,
-         "config.json: a stored setting no longer works: unknown architecture 'densse'",
+         "config.json: edited since the run began",
          setup=lambda w: w.edit_config(w.run(status="running"), architecture="densse")),
     Case("resume-with-an-edited-data-dir", ["train", "--resume", "r", "-q"], 1,
          "config.json: a stored setting no longer works: dataset 'fashion-sample' is shipped with zoo",
@@ -978,6 +1027,95 @@ CASES = [
          setup=lambda w: (w.images(), (w.root / "pets" / "dog" / "gone.png").symlink_to(w.root / "nowhere.png"))),
     Case("images-class-folder-with-newline", ["show", "images", "--data-dir", "{root}/pets"], 1,
          "holds a control character", setup=lambda w: w.images(classes=("cat", "dog\nhouse"))),
+
+    # --- issue 27: -p values are checked against their Param --------------------------
+    Case("p-depth-1000", ["train", "lstm-bn", "fashion-sample", "-p", "depth=1000", "-q"], 2,
+         "-p depth=1000: 'lstm-bn' needs depth at most 16"),
+    Case("p-filters-1000-values", ["train", "cnn", "fashion-sample", "-p", "filters=" + ",".join(["8"] * 1000), "-q"], 2,
+         "'cnn' needs filters a comma-separated list of 1 to 8 integers"),
+    Case("p-units-a-word", ["train", "simplernn", "fashion-sample", "-p", "units=lots", "-q"], 2,
+         "-p units=lots: 'simplernn' expects an integer for 'units'"),
+    Case("p-units-300-digits", ["train", "simplernn", "fashion-sample", "-p", "units=" + "9" * 300, "-q"], 2,
+         "'simplernn' expects an integer for 'units'"),
+    # --- recipe files name the file and the key ---------------------------------------------
+    Case("recipe-file-epochs-a-word", ["train", "dense", "fashion-sample", "--recipe", "{root}/r.json", "-q"], 2,
+         "r.json: settings.epochs = \"many\" cannot be used (must be an integer",
+         setup=lambda w: _recipe_file(w, '{"zoo_recipe": 1, "architecture": "dense", "settings": {"epochs": "many"}}')),
+    Case("recipe-file-negative-epochs", ["train", "dense", "fashion-sample", "--recipe", "{root}/r.json", "-q"], 2,
+         "r.json: settings.epochs = -3 cannot be used (must be in 1..",
+         setup=lambda w: _recipe_file(w, '{"zoo_recipe": 1, "architecture": "dense", "settings": {"epochs": -3}}')),
+    Case("recipe-file-nan", ["train", "dense", "fashion-sample", "--recipe", "{root}/r.json", "-q"], 2,
+         "r.json: not a readable recipe file (NaN is not a number JSON allows)",
+         setup=lambda w: _recipe_file(w, '{"zoo_recipe": 1, "architecture": "dense", "settings": {"learning_rate": NaN}}')),
+    Case("recipe-file-unknown-setting", ["train", "dense", "fashion-sample", "--recipe", "{root}/r.json", "-q"], 2,
+         "r.json: unknown settings.epoch",
+         setup=lambda w: _recipe_file(w, '{"zoo_recipe": 1, "architecture": "dense", "settings": {"epoch": 3}}')),
+    Case("recipe-file-unknown-key", ["train", "dense", "fashion-sample", "--recipe", "{root}/r.json", "-q"], 2,
+         "r.json: unknown key(s) 'setings'",
+         setup=lambda w: _recipe_file(w, '{"zoo_recipe": 1, "architecture": "dense", "setings": {"epochs": 3}}')),
+    Case("recipe-file-param-of-the-wrong-type", ["train", "dense", "fashion-sample", "--recipe", "{root}/r.json", "-q"], 2,
+         "r.json: params.units = \"lots\": 'dense' needs a comma-separated list",
+         setup=lambda w: _recipe_file(w, '{"zoo_recipe": 1, "architecture": "dense", "params": {"units": "lots"}}')),
+    Case("recipe-file-nested-100000-deep", ["train", "dense", "fashion-sample", "--recipe", "{root}/r.json", "-q"], 2,
+         "r.json: not a recipe file (nested too deeply)",
+         setup=lambda w: _recipe_file(w, "[" * 100000 + "]" * 100000)),
+    # --- tune refuses before a study exists -------------------------------------------------
+    Case("tune-a-pair-that-cannot-train", ["tune", "cnn", "multiply", "-o", "{root}/study"], 2,
+         "cnn reads image input; multiply gives sequence", absent=("{root}/study",)),
+    # --- damaged run files ---------------------------------------------------------------------
+    Case("report-metrics-figure-a-string", ["report", "r"], 1,
+         "metrics.json: 'test_accuracy' is of the wrong type",
+         setup=lambda w: (lambda run: (run / "metrics.json").write_text(
+             json.dumps({**json.loads((run / "metrics.json").read_text()), "test_accuracy": "high"})))(w.run())),
+    Case("export-a-run-that-failed-to-finish", ["export", "r"], 1,
+         "not finished (status: failed while finishing: RuntimeError: x), so it cannot be exported",
+         setup=lambda w: w.edit_config(w.run(), status="failed while finishing: RuntimeError: x")),
+    Case("resume-with-edited-params", ["train", "--resume", "r", "-q"], 1,
+         "config.json: edited since the run began",
+         setup=lambda w: w.edit_config(w.run(status="running"), params={"units": [64], "dropout": 0.0,
+                                                                        "batch_norm": False})),
+    Case("compare-html-into-a-missing-folder", ["compare", "r", "r2", "--html", "{root}/nodir/cmp.html"], 1,
+         "--html {root}/nodir/cmp.html: cannot write (No such file or directory)", setup=_finished_twice),
+    # --- model cards and labels are validated like any input -------------------------------
+    Case("predict-card-class-names-a-string", ["predict", "{root}/exp", "{root}/shoe.png"], 1,
+         "model_card.json: 'class_names' must be a list, found str",
+         setup=lambda w: (w.image(), _edit_card(w, lambda c: c.update(class_names="T-shirt")))),
+    Case("predict-card-input-a-list", ["predict", "{root}/exp", "{root}/shoe.png"], 1,
+         "model_card.json: 'input' must be a dict, found list",
+         setup=lambda w: (w.image(), _edit_card(w, lambda c: c.update(input=[1, 2])))),
+    Case("predict-card-scale-a-string", ["predict", "{root}/exp", "{root}/shoe.png"], 1,
+         "model_card.json: input.from_image_file is damaged",
+         setup=lambda w: (w.image(), _edit_card(w, lambda c: c["input"]["from_image_file"].update(scale="big")))),
+    Case("predict-card-scale-nan", ["predict", "{root}/exp", "{root}/shoe.png"], 1,
+         "model_card.json: unreadable (NaN is not JSON)",
+         setup=lambda w: (w.image(), (lambda d: (d / "model_card.json").write_text(
+             (d / "model_card.json").read_text().replace('"pixel_scale": ', '"pixel_scale": NaN, "x": ')))(
+             w.export_dir()))),
+    Case("predict-card-of-another-model", ["predict", "{root}/exp", "{root}/shoe.png"], 1,
+         "input.shape [None, 10] does not fit model.tflite",
+         setup=lambda w: (w.image(), _edit_card(w, lambda c: c["input"].update(shape=[None, 10])))),
+    Case("predict-labels-not-utf8", ["predict", "{root}/exp", "{root}/shoe.png"], 1,
+         "labels.txt: not UTF-8 text",
+         setup=lambda w: (w.image(), (lambda d: (d / "labels.txt").write_bytes(b"\xff\xfe\n" * 10))(
+             _edit_card(w, lambda c: c.pop("class_names"))))),
+    # --- sizes in file headers are checked before anything that size is allocated ---------
+    Case("npz-header-claims-60000x1000x1000", ["show", "npz", "--data-dir", "{root}/big.npz"], 1,
+         "big.npz (array x_train.npy): its header claims 60000x1000x1000 uint8", max_alloc=64 << 20,
+         setup=_npz_claiming_60000x1000x1000),
+    Case("predict-npy-header-claims-10-to-the-12", ["predict", "{root}/seq", "{root}/x.npy"], 1,
+         "x.npy: its header claims 1000000x1000000 float64", max_alloc=64 << 20,
+         setup=lambda w: _regression_export_and(w, lambda w: _npy_claiming(w.root / "x.npy", (10**6, 10**6)))),
+    Case("predict-npy-64mib-of-another-shape", ["predict", "{root}/seq", "{root}/x.npy"], 1,
+         "x.npy: holds an array of shape [4194304, 2]; the model reads [100, 2]", max_alloc=16 << 20,
+         setup=lambda w: _regression_export_and(w, lambda w: _npy_claiming(w.root / "x.npy", (4194304, 2),
+                                                                             size=64 << 20))),
+    Case("npz-empty-test-split-names-the-file", ["show", "npz", "--data-dir", "{root}/e.npz"], 1,
+         "the test split is empty (read from {root}/e.npz)",
+         setup=lambda w: np.savez(w.root / "e.npz", x_train=np.full((2, 4, 4), 200, np.uint8), y_train=np.array([0, 1]),
+                                  x_test=np.zeros((0, 4, 4), np.uint8), y_test=np.zeros(0, np.int64))),
+    # --- the user's files, not the plugin's fault -------------------------------------------
+    Case("images-class-folder-not-utf8", ["show", "images", "--data-dir", "{root}/pets"], 1,
+         "is not valid UTF-8", setup=lambda w: w.images(classes=("cat", os.fsdecode(b"d\xffg")))),
 ]
 
 
