@@ -22,6 +22,7 @@ import numpy as np
 
 import zoo
 from zoo import spec
+from zoo.arrays import npz_headers
 from zoo.dataset import Dataset
 from zoo.errors import DataError, UsageError, first_line
 from zoo.idx import IDX_NAMES, has_idx_files, read_idx_folder
@@ -153,14 +154,14 @@ def _read_npz(path: Path, num_classes: int | None = None, gray_uint8: bool = Fal
     """
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file (0 bytes)")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
+    if zipfile.is_zipfile(path):
+        # Every member's .npy header, checked against its size in the archive
+        # before np.load allocates what a header claims (zoo.arrays).
+        headers = npz_headers(path, MAX_NPZ_UNPACKED)
+        unpacked = sum(h.nbytes for h in headers.values())
         if unpacked > MAX_NPZ_UNPACKED:
             raise DataError(f"{path}: its arrays unpack to {unpacked} bytes, more than the "
                             f"{MAX_NPZ_UNPACKED} allowed")
-    except zipfile.BadZipFile:
-        pass  # np.load below says what the file is instead
     try:
         with np.load(path, allow_pickle=False) as f:
             if not hasattr(f, "files"):

@@ -75,7 +75,7 @@ def test_vector_classification_trains_with_figures_by_layout(wine_run):
         assert (run / figure).stat().st_size > 1000
     # The tuned recipe fitted to 126 training rows, and said so.
     assert config["recipe_settings"]["batch_size"] == 8
-    assert "batch size 256 -> 8" in config["recipe_adapted"]
+    assert "batch size 256 -> 8 and learning rate 0.002 -> 0.000354" in config["recipe_adapted"]
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".csv"])
@@ -154,12 +154,14 @@ def test_a_failed_finish_is_recorded_and_resume_only_finishes(wine, tmp_path, mo
 
 
 def test_recipes_shrink_their_batch_on_small_data_only():
-    tuned = Recipe(batch_size=128, min_steps=25)
+    tuned = Recipe(optimizer="adamw", learning_rate=2e-3, batch_size=128, min_steps=25)
     task = Classification(("a", "b"))
-    assert recipes.for_data(tuned, task, 54000) == (tuned, None)
+    large, why = recipes.for_data(tuned, task, 54000)
+    assert (large.batch_size, large.learning_rate, why) == (128, 2e-3, None)
     small, why = recipes.for_data(tuned, task, 216)
-    assert small.batch_size == 8 and "128 -> 8" in why
-    assert recipes.for_data(small, task, 216)[0] == small  # a resumed run: unchanged
+    # A batch 16 times smaller: a learning rate 4 times smaller.
+    assert (small.batch_size, small.learning_rate) == (8, 5e-4) and "128 -> 8" in why and "0.002 -> 0.0005" in why
+    assert recipes.for_data(small, task, 216) == (small, None)  # a resumed run: unchanged
     assert recipes.for_data(tuned, task, 1000)[0].batch_size == 40
 
 

@@ -27,11 +27,12 @@ def contained(entry, action: str):
         yield
     except ZooError:
         raise
-    except OSError as exc:  # permission denied, a vanished file: the user's files, not the plugin
+    except OSError as exc:
+        if exc.filename is None:  # no path to blame: the plugin's own failure
+            raise PluginError(f"{who(entry)} failed in {action}: {one_line(exc)}") from None
+        # Permission denied, a vanished file: the user's file, not the plugin's fault.
         where = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
-        reason = exc.strerror or one_line(exc)
-        raise DataError(f"{where}: {reason}" if where else f"{who(entry)} could not read its files: {reason}") \
-            from None
+        raise DataError(f"{where}: {exc.strerror or one_line(exc)}") from None
     except UnicodeEncodeError as exc:
         if "surrogate" not in str(exc.reason):
             raise PluginError(f"{who(entry)} failed in {action}: {one_line(exc)}") from None

@@ -141,16 +141,16 @@ class Dataset:
         problem = complete.problem()  # the loaded arrays must fit the layout (rank, channels)
         if problem:
             return problem
-        if complete.layout == "image":  # what an image file's black and white will mean at predict time
-            problem = complete.range_problem(float(min(self.x_train.min(), self.x_test.min())),
-                                             float(max(self.x_train.max(), self.x_test.max())))
-            if problem:
-                return problem
         if declared_shape is not None and tuple(declared_shape) != self.input_shape:
             return (f"loaded examples of shape {list(self.input_shape)} but the entry declares "
                     f"{list(declared_shape)}")
         if declared_spec is not None:
-            return declared_spec.disagreement(complete)
+            problem = declared_spec.disagreement(complete)
+            if problem:
+                return problem
+        if complete.layout == "image":  # what an image file's black and white will mean at predict time
+            return complete.range_problem(float(min(self.x_train.min(), self.x_test.min())),
+                                          float(max(self.x_train.max(), self.x_test.max())))
         return None
 
     def _task_problem(self, declared_classes) -> str | None:

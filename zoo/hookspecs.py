@@ -45,9 +45,13 @@ def register_architectures(register):
             architecture: ``name``, ``summary``, ``build``, ``accepts``
             (input kinds, ``("image",)``), ``params`` (name ->
             ``zoo.registry.Param`` with default, help and optional
-            ``low``/``high``/``choices``, which ``-p`` values are checked
-            against) and ``recipes`` (``zoo.Recipe``; ``tutorial`` and
-            ``tuned``).
+            ``low``/``high``/``choices``/``max_length``; every ``-p`` value
+            and every recipe file's param is checked against its type and
+            these bounds, so give each number a ``high``: ``build`` never
+            sees a value outside them) and ``recipes`` (``zoo.Recipe``;
+            ``tutorial`` and ``tuned``; a recipe's ``note`` is the line
+            ``zoo show`` prints for it, and ``min_steps`` lets it shrink its
+            batch on a small dataset).
 
     zoo calls ``build(input_shape, classes, **params, task=task, spec=spec)``
     only when a model is needed: ``input_shape`` is the dataset's example shape (an
@@ -103,9 +107,18 @@ def register_datasets(register):
     channels, a sequence 2 axes, a vector 1), every field the entry's
     ``spec`` declares (shape, dtype, channels, scale), ``class_names`` and task, labels in
     range or targets that are finite numbers, no NaN or infinity, class
-    names that are unique, non-empty and free of newlines. A failed
-    check is a data error naming the dataset and its plugin. Raise
-    ``zoo.errors.DataError`` naming the file for a missing or damaged file.
+    names that are unique, non-empty and free of newlines, and for images
+    that the stored values fit their black and white (data stored 0..16
+    must declare ``stored_range=(0, 16)``: ``zoo predict`` maps an image
+    file's 0..255 onto it). A failed check is a data error naming the
+    dataset and its plugin (and ``source["path"]`` where the ``Dataset``'s
+    ``source`` dict has one). ``Dataset(name, class_names, x_train, y_train,
+    x_test, y_test, spec=, task=, source=)``: ``class_names`` is the
+    classes in label order (``()`` for a regression, whose names are
+    ``task.outputs``); ``source`` is what ``zoo show`` prints and the run
+    records of where the data came from. Raise ``zoo.errors.DataError``
+    naming the file for a missing or damaged file; an ``OSError`` (a
+    permission denied) is reported as the user's file, naming its path.
 
     ``locate(data_dir=None)`` says cheaply, without reading the data, where
     the dataset would load from (a str), or returns None if it is not here.

@@ -9,6 +9,8 @@ from zoo.errors import UsageError
 from zoo.registry import Architecture, Recipe
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
+# Keras' default learning rate of each optimizer: what a recipe without one trains with.
+DEFAULT_LEARNING_RATES = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3, "nadam": 1e-3}
 MONITORS = ("val_loss", "val_accuracy", "val_mae")
 SCHEDULES = ("constant", "cosine")
 _TRUE = {"1", "true", "yes", "on"}
@@ -61,7 +63,8 @@ def parse_params(arch: Architecture, assignments) -> dict:
         parsed[key] = _convert(arch.name, key, value, arch.params[key].default)
         problem = arch.params[key].problem(parsed[key])
         if problem:
-            raise UsageError(f"-p {item}: '{arch.name}' needs {key} {problem}")
+            shown = value if len(value) <= 40 else value[:39] + "…"
+            raise UsageError(f"-p {item}: '{arch.name}' needs {key} {problem}. Received: {key}={shown}")
     return parsed
 
 
@@ -239,8 +242,12 @@ def for_data(recipe: Recipe, task, train_examples: int) -> tuple[Recipe, str | N
     """The recipe as it trains on ``train_examples`` examples of ``task``, and what was changed (or None).
 
     * ``min_steps``: the batch size shrinks so that an epoch takes at least
-      that many steps (not below ``MIN_ADAPTED_BATCH``). Applying it twice
-      changes nothing, so a resumed run trains with the batch size it began with.
+      that many steps (not below ``MIN_ADAPTED_BATCH``), and the learning
+      rate with it, by the square root of the ratio (the rule for Adam-style
+      optimizers: a batch 16 times smaller makes each step's gradient about
+      4 times noisier). The recipe then records ``min_steps`` as None: it
+      is fitted, and a resumed run trains with the batch size and rate it
+      began with.
     * the task's own settings (``task.recipe_for``): label smoothing means
       nothing to regression targets, so a regression run records 0.
     """
@@ -252,9 +259,13 @@ def for_data(recipe: Recipe, task, train_examples: int) -> tuple[Recipe, str | N
     if adapted.min_steps and train_examples:
         batch = min(adapted.batch_size, max(MIN_ADAPTED_BATCH, train_examples // adapted.min_steps))
         if batch != adapted.batch_size:
-            changed.append(f"batch size {adapted.batch_size} -> {batch} (an epoch of {train_examples} "
-                           f"examples takes at least {adapted.min_steps} steps)")
-            adapted = dataclasses.replace(adapted, batch_size=batch)
+            rate = adapted.learning_rate or DEFAULT_LEARNING_RATES[adapted.optimizer]
+            scaled = float(f"{rate * math.sqrt(batch / adapted.batch_size):.3g}")
+            changed.append(f"batch size {adapted.batch_size} -> {batch} and learning rate {rate:g} -> "
+                           f"{scaled:g} (an epoch of {train_examples} examples takes at least "
+                           f"{adapted.min_steps} steps)")
+            adapted = dataclasses.replace(adapted, batch_size=batch, learning_rate=scaled)
+        adapted = dataclasses.replace(adapted, min_steps=None)
     return adapted, "; ".join(changed) or None
 
 

@@ -25,7 +25,7 @@ from zoo.augment import AUGMENTATIONS, augmentation  # noqa: F401 - zoo.trainer'
 from zoo.errors import IncompatibleError, UsageError, ZooError, first_line, one_line
 from zoo.versions import versions
 
-DEFAULT_LEARNING_RATES = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3, "nadam": 1e-3}
+from zoo.recipes import DEFAULT_LEARNING_RATES  # noqa: E402,F401 - zoo.trainer's name, as before
 
 
 class TrainingError(ZooError):
