@@ -31,7 +31,7 @@ def require_image(input_shape, arch: str, min_side: int = 1) -> tuple:
 
 
 # The model input's name says what it reads (a SavedModel's signature argument).
-INPUT_NAMES = {"image": "image", "sequence": "sequence", "vector": "features"}
+INPUT_NAMES = {"image": "image", "sequence": "sequence", "vector": "features", "text": "token_ids"}
 
 
 def model_input(input_shape, spec=None):
@@ -40,6 +40,27 @@ def model_input(input_shape, spec=None):
 
     name = INPUT_NAMES.get(getattr(spec, "layout", None), "image")
     return keras.Input(shape=tuple(input_shape), name=name)
+
+
+def is_text(spec) -> bool:
+    return getattr(spec, "layout", None) == "text"
+
+
+def embedded_tokens(inputs, spec, dim: int, arch: str):
+    """Token ids -> ``(length, dim)`` vectors: the Embedding every text model begins with.
+
+    Its ``input_dim`` is the number of ids the dataset's tokenizer gives
+    (padding, unknown and the vocabulary), read from the input spec.
+    """
+    from keras import layers
+
+    ids = (getattr(spec, "tokenizer", None) or {}).get("ids")
+    if not isinstance(ids, int) or ids < 2:
+        raise ValueError(f"'{arch}' reads text through an Embedding and needs the tokenizer's size in the "
+                         "input spec (zoo.spec.text(length, tokenizer))")
+    if int(dim) < 1:
+        raise ValueError(f"'{arch}' needs a positive embedding_dim. Received: embedding_dim={dim}")
+    return layers.Embedding(ids, int(dim), name="embedding")(inputs)
 
 
 def image_inputs(input_shape, spec=None):
@@ -112,15 +133,23 @@ def head(x, classes: int, dropout: float, task=None):
 
 
 def recurrent_model(layer: str, arch: str, input_shape, classes, *, units, depth=1, batch_norm,
-                    bn_momentum, dropout, unroll, task, name, bidirectional=False, spec=None):
+                    bn_momentum, dropout, unroll, task, name, bidirectional=False, spec=None,
+                    embedding_dim=64):
     """Time steps: ``depth`` stacked ``keras.layers.<layer>``, batch norm, the task's head.
 
     A sequence's steps, or an image's rows (each row's pixels the features),
-    so the model reads the dataset's native 2-D shape with no reshape.
+    so the model reads the dataset's native 2-D shape with no reshape; text
+    is its tokens, each an ``embedding_dim`` vector (``embedded_tokens``).
     ``bidirectional`` wraps each layer in ``keras.layers.Bidirectional``: the
     image is read top-down and bottom-up, and the two final states are joined.
     """
-    steps, features = require_rows(input_shape, arch)
+    text = is_text(spec)
+    if text:
+        if len(tuple(input_shape)) != 1:
+            raise ValueError(f"'{arch}' reads text as (length,) token ids. Received: input_shape={tuple(input_shape)}")
+        steps, features = int(tuple(input_shape)[0]), None
+    else:
+        steps, features = require_rows(input_shape, arch)
     classes = require_classes(classes, arch, task)
     if int(units) < 1 or int(depth) < 1:
         raise ValueError(f"'{arch}' needs positive units and depth. Received: units={units}, depth={depth}")
@@ -131,8 +160,8 @@ def recurrent_model(layer: str, arch: str, input_shape, classes, *, units, depth
         rnn = getattr(layers, layer)(int(units), unroll=unroll, **kwargs)
         return layers.Bidirectional(rnn) if bidirectional else rnn
 
-    inputs = model_input((steps, features), spec)
-    x = inputs
+    inputs = model_input((steps,) if text else (steps, features), spec)
+    x = embedded_tokens(inputs, spec, embedding_dim, arch) if text else inputs
     for _ in range(int(depth) - 1):
         x = recurrent(return_sequences=True)(x)
     x = recurrent()(x)

@@ -1,9 +1,11 @@
 """`dense`: the DNN tutorial's multilayer perceptron (Flatten-128-10; 256-64-10)."""
 import zoo
 from zoo.registry import Param, Recipe
-from zoo_plugins._common import SMALL_DATA_STEPS, head, model_input, require_classes
+from zoo_plugins._common import SMALL_DATA_STEPS, embedded_tokens, head, is_text, model_input, require_classes
 
 PARAMS = {
+    "embedding_dim": Param(16, "width of each token's vector (text input only: an Embedding first)", low=1,
+                           high=4096, search=(16, 256)),
     "units": Param((128,), "hidden layer sizes, comma-separated (the wider tutorial used 256,64)", low=1,
                    high=65536,
                    search=((128,), (256,), (512,), (256, 128))),
@@ -25,7 +27,7 @@ RECIPES = {
 }
 
 
-def build(input_shape, classes, *, units=(128,), dropout=0.0, batch_norm=False,
+def build(input_shape, classes, *, units=(128,), dropout=0.0, batch_norm=False, embedding_dim=16,
           task=None, spec=None, name="dense"):
     """Flatten, then Dense hidden layers, then a Dense classifier.
 
@@ -35,6 +37,9 @@ def build(input_shape, classes, *, units=(128,), dropout=0.0, batch_norm=False,
         units: hidden layer sizes.
         dropout: dropout rate after each hidden layer (0 for none).
         batch_norm: add BatchNormalization before each hidden activation.
+        embedding_dim: text only: each token becomes a vector this wide, and
+            the text the average of its tokens' vectors (MediaPipe Model
+            Maker's "average word embedding" classifier).
         task: the dataset's task (zoo.tasks); its head ends the model.
         spec: the dataset's input spec (zoo.spec.InputSpec); it names the input.
         name: model name.
@@ -53,7 +58,14 @@ def build(input_shape, classes, *, units=(128,), dropout=0.0, batch_norm=False,
     from keras import layers
 
     inputs = model_input(input_shape, spec)
-    x = layers.Flatten()(inputs)
+    if is_text(spec):
+        # The mean over the tokens, padding (id 0) left out; a text with no known
+        # word (all padding) averages to zeros, not 0/0.
+        x = embedded_tokens(inputs, spec, embedding_dim, "dense")
+        known = keras.ops.expand_dims(keras.ops.cast(keras.ops.not_equal(inputs, 0), x.dtype), -1)
+        x = keras.ops.sum(x * known, axis=1) / keras.ops.maximum(keras.ops.sum(known, axis=1), 1.0)
+    else:
+        x = layers.Flatten()(inputs)
     for width in units:
         if batch_norm:
             # Batch norm replaces the bias and goes before the non-linearity.
@@ -73,5 +85,5 @@ def register_architectures(register):
     register(zoo.Architecture(
         name="dense", aliases=("mlp", "dnn"),
         summary="Multilayer perceptron on flattened pixels (DNN tutorial: Flatten-128-10)",
-        build=build, accepts=("image", "sequence", "vector"), params=PARAMS, recipes=RECIPES,
+        build=build, accepts=("image", "sequence", "vector", "text"), params=PARAMS, recipes=RECIPES,
     ))

@@ -4,6 +4,8 @@ from zoo.registry import Param, Recipe
 from zoo_plugins._common import SMALL_DATA_STEPS, recurrent_model
 
 PARAMS = {
+    "embedding_dim": Param(64, "width of each token's vector (text input only: an Embedding first)", low=1,
+                           high=4096, search=(16, 256)),
     "units": Param(64, "LSTM units", low=1, high=4096, search=(16, 256)),
     "depth": Param(1, "stacked LSTM layers (each but the last passes on its whole sequence)", low=1,
                    high=16),
@@ -37,11 +39,12 @@ RECIPES = {
 
 
 def build(input_shape, classes, *, units=64, depth=1, bidirectional=False, batch_norm=True, bn_momentum=0.99,
-          dropout=0.0, unroll=False, task=None, spec=None, name="lstm_bn"):
+          dropout=0.0, unroll=False, embedding_dim=64, task=None, spec=None, name="lstm_bn"):
     """LSTM over the image rows, BatchNormalization, then a Dense classifier.
 
     Args:
-        input_shape: (height, width): height time steps of width features.
+        input_shape: (height, width): height time steps of width features; or
+            (length,) token ids when the spec's layout is text.
         classes: number of classes.
         units: LSTM units.
         depth: number of stacked LSTM layers.
@@ -50,6 +53,7 @@ def build(input_shape, classes, *, units=64, depth=1, bidirectional=False, batch
         bn_momentum: its momentum; 0.9 settles faster on short runs.
         dropout: dropout before the classifier.
         unroll: unroll the recurrence (same weights, static graph).
+        embedding_dim: text only: the width of each token's Embedding vector.
         task: the dataset's task (zoo.tasks); its head ends the model.
         spec: the dataset's input spec (zoo.spec.InputSpec); it names the input.
         name: model name.
@@ -59,7 +63,7 @@ def build(input_shape, classes, *, units=64, depth=1, bidirectional=False, batch
     """
     return recurrent_model("LSTM", "lstm-bn", input_shape, classes, units=units, depth=depth,
                            bidirectional=bidirectional, batch_norm=batch_norm, bn_momentum=bn_momentum, dropout=dropout,
-                           unroll=unroll, task=task, spec=spec, name=name)
+                           unroll=unroll, task=task, spec=spec, name=name, embedding_dim=embedding_dim)
 
 
 @zoo.hookimpl
@@ -67,5 +71,5 @@ def register_architectures(register):
     register(zoo.Architecture(
         name="lstm-bn", aliases=("lstm",),
         summary="LSTM(64) + BatchNormalization + Dense on rows as time steps (LSTM tutorial)",
-        build=build, accepts=("image", "sequence"), params=PARAMS, recipes=RECIPES,
+        build=build, accepts=("image", "sequence", "text"), params=PARAMS, recipes=RECIPES,
     ))

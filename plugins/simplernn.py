@@ -4,6 +4,8 @@ from zoo.registry import Param, Recipe
 from zoo_plugins._common import SMALL_DATA_STEPS, recurrent_model
 
 PARAMS = {
+    "embedding_dim": Param(64, "width of each token's vector (text input only: an Embedding first)", low=1,
+                           high=4096, search=(16, 256)),
     "units": Param(64, "SimpleRNN units", low=1, high=4096, search=(16, 256)),
     "depth": Param(1, "stacked SimpleRNN layers (each but the last passes on its whole sequence)",
                    low=1, high=16),
@@ -32,13 +34,15 @@ def build(input_shape, classes, *, units=64, depth=1, batch_norm=False, dropout=
     """SimpleRNN over the image rows, then a Dense classifier.
 
     Args:
-        input_shape: (height, width): height time steps of width features.
+        input_shape: (height, width): height time steps of width features; or
+            (length,) token ids when the spec's layout is text.
         classes: number of classes.
         units: recurrent units.
         depth: number of stacked SimpleRNN layers.
         batch_norm: BatchNormalization after the recurrent layer.
         dropout: dropout before the classifier.
         unroll: unroll the recurrence (same weights, static graph).
+        embedding_dim: text only: the width of each token's Embedding vector.
         task: the dataset's task (zoo.tasks); its head ends the model.
         spec: the dataset's input spec (zoo.spec.InputSpec); it names the input.
         name: model name.
@@ -49,7 +53,7 @@ def build(input_shape, classes, *, units=64, depth=1, batch_norm=False, dropout=
     # Batch norm was not in the tutorial: momentum 0.9 (see _common).
     return recurrent_model("SimpleRNN", "simplernn", input_shape, classes, units=units, depth=depth,
                            batch_norm=batch_norm, bn_momentum=0.9, dropout=dropout, unroll=unroll,
-                           task=task, spec=spec, name=name)
+                           task=task, spec=spec, name=name, embedding_dim=embedding_dim)
 
 
 @zoo.hookimpl
@@ -57,5 +61,5 @@ def register_architectures(register):
     register(zoo.Architecture(
         name="simplernn", aliases=("rnn",),
         summary="SimpleRNN(64) reading 28 rows as 28 time steps (RNN tutorial)",
-        build=build, accepts=("image", "sequence"), params=PARAMS, recipes=RECIPES,
+        build=build, accepts=("image", "sequence", "text"), params=PARAMS, recipes=RECIPES,
     ))

@@ -29,6 +29,10 @@ class Dataset:
             (its scale, layout and stored_range), used when ``spec`` is None.
         task: ``zoo.tasks.Classification`` or ``Regression``; None means
             classification over ``class_names``.
+        tokenizer: for text, the ``zoo.tokenizer.Tokenizer`` that turned the
+            texts into the token ids of ``x_train`` and ``x_test`` (its
+            description must be the spec's ``tokenizer``); zoo writes it
+            beside the run and the export as ``tokenizer.json``.
     """
 
     name: str
@@ -43,6 +47,7 @@ class Dataset:
     stored_range: tuple | None = None
     task: object = None  # zoo.tasks.Classification(class_names) when None
     spec: object = None  # zoo.spec.InputSpec; built from the short form when None
+    tokenizer: object = None  # zoo.tokenizer.Tokenizer, for text
 
     def __post_init__(self):
         from zoo.spec import InputSpec
@@ -141,6 +146,10 @@ class Dataset:
         problem = complete.problem()  # the loaded arrays must fit the layout (rank, channels)
         if problem:
             return problem
+        if complete.layout == "text":
+            problem = self._text_problem(complete)
+            if problem:
+                return problem
         if declared_shape is not None and tuple(declared_shape) != self.input_shape:
             return (f"loaded examples of shape {list(self.input_shape)} but the entry declares "
                     f"{list(declared_shape)}")
@@ -151,6 +160,25 @@ class Dataset:
         if complete.layout == "image":  # what an image file's black and white will mean at predict time
             return complete.range_problem(float(min(self.x_train.min(), self.x_test.min())),
                                           float(max(self.x_train.max(), self.x_test.max())))
+        return None
+
+    def _text_problem(self, spec) -> str | None:
+        """Text: a tokenizer, described by the spec, whose ids cover every token id in the arrays."""
+        from zoo.tokenizer import Tokenizer
+
+        if not isinstance(self.tokenizer, Tokenizer):
+            return "text needs the zoo.tokenizer.Tokenizer that made its token ids (Dataset(tokenizer=...))"
+        problem = self.tokenizer.problem()
+        if problem:
+            return f"tokenizer: {problem}"
+        if spec.tokenizer != self.tokenizer.describe():
+            return "the spec's tokenizer is not the dataset's (zoo.spec.text(length, tokenizer))"
+        if tuple(spec.shape) != (self.tokenizer.length,):
+            return f"token ids of length {spec.shape[0]} but the tokenizer gives {self.tokenizer.length}"
+        for split in ("train", "test"):
+            x = getattr(self, f"x_{split}")
+            if len(x) and (int(x.min()) < 0 or int(x.max()) >= self.tokenizer.size):
+                return f"x_{split} holds token ids outside 0..{self.tokenizer.size - 1}, the tokenizer's"
         return None
 
     def _task_problem(self, declared_classes) -> str | None:

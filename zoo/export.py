@@ -333,7 +333,7 @@ def foreign_files(dest: Path) -> list:
     except ZooError:
         return sorted(p.name for p in dest.iterdir() if p.name != CARD)
     files = card.get("files") if isinstance(card.get("files"), list) else []
-    ours = {CARD, LABELS} | {Path(str(f.get("file", ""))).parts[0] for f in files
+    ours = {CARD, LABELS, "tokenizer.json"} | {Path(str(f.get("file", ""))).parts[0] for f in files
                              if isinstance(f, dict) and f.get("file")}
     return sorted(p.name for p in dest.iterdir() if p.name not in ours)
 
@@ -492,6 +492,10 @@ def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: di
         raise IncompatibleError(f"{data_entry.name} now has {dataset.classes} classes of shape "
                                 f"{list(dataset.input_shape)}; the run was trained on "
                                 f"{len(config['class_names'])} of shape {config['input_shape']}")
+    recorded = (config.get("input") or {}).get("tokenizer") if isinstance(config.get("input"), dict) else None
+    if isinstance(recorded, dict) and (dataset.input_spec.tokenizer or {}).get("sha256") != recorded.get("sha256"):
+        raise IncompatibleError(f"{data_entry.name}: its tokenizer, fitted again to its files, is not the one the "
+                                "run was trained with (the files changed); the model's token ids would mean other words")
     try:
         architecture = plugins.get("architecture", config["architecture"])
     except ZooError:
@@ -516,6 +520,10 @@ def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: di
     # One name per output, in output order: the classes, or a regression's outputs.
     names = dataset.class_names if dataset.task.kind == "classification" else dataset.task.outputs
     (tmp / LABELS).write_text("".join(f"{name}\n" for name in names))
+    if dataset.tokenizer is not None:  # text: the file's input is this tokenizer's ids
+        from zoo import tokenizer
+
+        tokenizer.write(dataset.tokenizer, tmp / tokenizer.TOKENIZER_FILE)
     runs.write_json(tmp / CARD, card)
     os.chmod(tmp / CARD, 0o644)  # written through mkstemp, which makes it private
     os.chmod(tmp, 0o755)  # as mkdtemp does
@@ -557,9 +565,12 @@ def model_card(context: ExportContext, files: list, reference: np.ndarray) -> di
                                     "color": ("RGB (Pillow 'RGB')" if spec.channels == "rgb" else
                                               "grayscale (Pillow 'L'; 16-bit files scaled to 8 bits)"),
                                     "resize": "bilinear, to rows x columns"}}
-               if image else {"from_array_file": ".npy or .csv of one example's shape, used as "
-                                                 f"stored times {spec.scale:g}"
-                                                 + (f" plus {spec.offset:g}" if spec.offset else "")}),
+               if image else
+               {"from_text": "tokenizer.json beside the file: text -> token ids, as float32 (the "
+                             "Embedding casts them back)"} if spec.layout == "text" else
+               {"from_array_file": ".npy or .csv of one example's shape, used as "
+                                   f"stored times {spec.scale:g}"
+                                   + (f" plus {spec.offset:g}" if spec.offset else "")}),
         },
         "output": output,
         "task": task.describe(),

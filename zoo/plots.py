@@ -123,6 +123,10 @@ def draw_example(ax, example: np.ndarray, layout: str) -> None:
         ax.imshow(picture, cmap=plt.cm.binary if picture.ndim == 2 else None)
     elif layout == "sequence":
         ax.plot(example.reshape(len(example), -1), lw=0.8)
+    elif layout == "text":  # token ids: how many the tokenizer found, as bars of their ids
+        ids = example.reshape(-1)
+        ax.bar(range(len(ids)), ids, color="#555555")
+        ax.set_title(f"{int((ids != 0).sum())} tokens", fontsize=7)
     else:  # a vector: one bar per feature
         values = example.reshape(-1)
         ax.bar(range(len(values)), values, color="#555555")

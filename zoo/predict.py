@@ -37,7 +37,8 @@ class Classifier:
     scale: float  # model input = float32(8-bit pixel) * scale + offset
     offset: float = 0.0
     task: str = "classification"  # or "regression": the outputs are values, named by class_names
-    layout: str = "image"  # or "sequence"/"vector": examples come from .npy/.csv files
+    layout: str = "image"  # or "sequence"/"vector": examples come from .npy/.csv files; "text": sentences
+    tokenizer: object = None  # text: the zoo.tokenizer.Tokenizer beside the file
     color: str = "gray"  # images: "gray", "rgb" or "rgba", as the model's channels say
     array_scale: float = 1.0  # arrays: model input = stored value * array_scale + array_offset
     array_offset: float = 0.0
@@ -161,6 +162,9 @@ def load(model: str) -> Classifier:
     spec = section.get("spec", {})
     if not isinstance(spec, dict):
         raise DataError(f"{card_path}: input.spec must be an object, found {type(spec).__name__}")
+    if spec.get("layout") == "text":
+        return Classifier(path, runner, list(names), 1.0, 0.0, task, "text",
+                          tokenizer=_text_tokenizer(path, spec, runner))
     if "from_array_file" not in section:
         layout = "image"
     elif spec.get("layout") in ("sequence", "vector"):
@@ -183,6 +187,49 @@ def load(model: str) -> Classifier:
         raise DataError(f"{card_path}: input.spec.scale must be a positive number")
     return Classifier(path, runner, list(names), 1.0, 0.0, task, layout, array_scale=array_scale,
                       array_offset=array_offset or 0.0)
+
+
+def _text_tokenizer(path: Path, spec: dict, runner):
+    """The tokenizer beside a text model: present, the card's (by SHA-256), giving the file's input length."""
+    from zoo import tokenizer
+
+    found = tokenizer.read(path.parent / tokenizer.TOKENIZER_FILE)
+    recorded = spec.get("tokenizer") if isinstance(spec.get("tokenizer"), dict) else {}
+    if recorded.get("sha256") not in (None, found.digest()):
+        raise DataError(f"{path.parent / tokenizer.TOKENIZER_FILE}: not the tokenizer {path.name} was trained "
+                        f"with (its SHA-256 differs from the model card's)")
+    if tuple(runner.image_shape) != (found.length,):
+        raise DataError(f"{path.parent / tokenizer.TOKENIZER_FILE}: gives {found.length} token ids; "
+                        f"{path.name} reads {list(runner.image_shape)}")
+    return found
+
+
+# A sentence file given to zoo predict: at most this many bytes, read whole.
+MAX_SENTENCE_FILE_BYTES = 64 << 20
+
+
+def sentences(items) -> list[tuple[str, str]]:
+    """``(name, text)`` for each argument: a ``.txt`` file gives one sentence per non-empty line
+    (named ``FILE:LINE``); anything else is a sentence itself."""
+    found = []
+    for item in items:
+        path = Path(item)
+        if path.suffix.lower() == ".txt" and path.is_file():
+            if path.stat().st_size > MAX_SENTENCE_FILE_BYTES:
+                raise DataError(f"{path}: more than {MAX_SENTENCE_FILE_BYTES} bytes")
+            try:
+                text = path.read_bytes().decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+            lines = [(f"{path}:{n}", line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+            if not lines:
+                raise DataError(f"{path}: holds no sentences")
+            found += lines
+        elif not str(item).strip():
+            raise DataError("an empty sentence: give text, or a .txt file of sentences")
+        else:
+            found.append((str(item), str(item)))
+    return found
 
 
 def _number(value, key: str, where: Path) -> float | None:
@@ -286,7 +333,12 @@ def predict(model: str, images, top_k: int = 3) -> dict:
         ZooError: a missing or unreadable model or image (one line each).
     """
     classifier = load(model)
-    if classifier.layout != "image":
+    if classifier.layout == "text":
+        named = sentences(images)
+        images = [name for name, _ in named]
+        ids = classifier.tokenizer.encode([text for _, text in named]).astype(np.float32)
+        outputs = classifier.runner.predict(ids) if named else np.zeros((0, 0))
+    elif classifier.layout != "image":
         # A file may hold a batch: each of its examples gets a line, named FILE[i].
         examples, named = [], []
         for f in images:

@@ -21,6 +21,7 @@ LAYOUTS = {
     "image": "height x width, or height x width x channels",
     "sequence": "time steps x features",
     "vector": "features",
+    "text": "token ids (a tokenizer's output)",
 }
 # The number of an image's channels -> what they mean; an image without a
 # channel axis is gray.
@@ -46,6 +47,10 @@ class InputSpec:
             for images; None: ``(0, 255)`` for integers, ``(0, 1)`` for floats.
             It says how an 8-bit image file (``zoo predict``) becomes stored
             values: a dataset stored 0..16 declares ``(0, 16)``.
+        tokenizer: for ``"text"``, the tokenizer's description
+            (``zoo.tokenizer.Tokenizer.describe()``: its steps, how many ids
+            it gives and the SHA-256 of its ``tokenizer.json``, which holds
+            the vocabulary); None until a text dataset is loaded.
     """
 
     layout: str = "image"
@@ -55,6 +60,7 @@ class InputSpec:
     offset: float | None = None
     channels: str | None = None
     stored_range: tuple | None = None
+    tokenizer: dict | None = None
 
     def problem(self) -> str | None:
         """What is wrong with the declaration itself, or None."""
@@ -65,7 +71,7 @@ class InputSpec:
             if not isinstance(shape, tuple) or not all(
                     isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in shape):
                 return f"input shape must be a tuple of positive ints. Received: {shape!r}"
-            ranks = {"image": (2, 3), "sequence": (2,), "vector": (1,)}[self.layout]
+            ranks = {"image": (2, 3), "sequence": (2,), "vector": (1,), "text": (1,)}[self.layout]
             if len(shape) not in ranks:
                 article = "an" if self.layout[0] in "aeiou" else "a"
                 return (f"{article} {self.layout} example is {LAYOUTS[self.layout]}; "
@@ -93,6 +99,11 @@ class InputSpec:
                 return f"channels {self.channels!r} is not one of {', '.join(CHANNELS.values())}"
             if self.shape is not None and self.channels != _channels_of(self.shape):
                 return f"channels {self.channels!r} but shape {list(self.shape)} holds {_channels_of(self.shape)}"
+        if self.layout == "text" and self.dtype is not None and not np.issubdtype(np.dtype(self.dtype), np.integer):
+            return f"text is token ids: integers, not {self.dtype}"
+        if self.tokenizer is not None and (not isinstance(self.tokenizer, dict) or not isinstance(
+                self.tokenizer.get("ids"), int) or self.tokenizer["ids"] < 2):
+            return "tokenizer must be a tokenizer's description (zoo.tokenizer.Tokenizer.describe())"
         if self.stored_range is not None:
             low_high = self.stored_range
             if (not isinstance(low_high, (tuple, list)) or len(low_high) != 2
@@ -105,7 +116,8 @@ class InputSpec:
         """This spec completed from loaded examples ``x`` (N x shape): shape, dtype, channels."""
         shape = tuple(int(d) for d in x.shape[1:])
         dtype = np.dtype(x.dtype)
-        default_scale = 1.0 / 255.0 if np.issubdtype(dtype, np.integer) else 1.0
+        # 8-bit pixels are divided by 255; token ids are used as they are.
+        default_scale = 1.0 / 255.0 if np.issubdtype(dtype, np.integer) and self.layout != "text" else 1.0
         return replace(
             self, shape=self.shape if self.shape is not None else shape,
             dtype=self.dtype if self.dtype is not None else dtype.name,
@@ -247,6 +259,15 @@ def image(shape=None, dtype="uint8", channels=None, scale=None, stored_range=Non
 def sequence(shape=None, dtype="float32", scale=1.0) -> InputSpec:
     """A sequence spec: time steps x features, float values used as stored."""
     return InputSpec("sequence", None if shape is None else tuple(shape), dtype, scale, 0.0)
+
+
+def text(length=None, tokenizer=None) -> InputSpec:
+    """A text spec: ``length`` int32 token ids, used as they are (an Embedding reads them).
+
+    ``tokenizer``: the ``zoo.tokenizer.Tokenizer`` that made them, once fitted.
+    """
+    return InputSpec("text", None if length is None else (int(length),), "int32", 1.0, 0.0,
+                     tokenizer=tokenizer.describe() if tokenizer is not None else None)
 
 
 def vector(shape=None, dtype="float32", scale=1.0) -> InputSpec:

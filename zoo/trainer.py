@@ -461,7 +461,8 @@ def check_pairing(plan: RunPlan) -> None:
         IncompatibleError: the architecture's builder refuses the dataset's shape or task.
     """
     declared_task, declared_spec = plan.data_entry.declared_task(), plan.data_entry.declared_spec()
-    if declared_spec.shape and declared_task is not None:
+    unfitted_text = declared_spec.layout == "text" and declared_spec.tokenizer is None  # size known once loaded
+    if declared_spec.shape and declared_task is not None and not unfitted_text:
         calls.build_model(plan.arch_entry, declared_spec.shape, declared_task, plan.hyper, declared_spec)
 
 
@@ -531,6 +532,10 @@ def open_run(plan: RunPlan, data, dist, held) -> tuple[Path, dict]:
     config["distribution"] = dist.describe(plan.settings.batch_size)
     if not plan.resume:
         config["settings_sha256"] = settings_digest(config)
+        if data.tokenizer is not None:  # text: the vocabulary and steps, for predict and export
+            from zoo import tokenizer
+
+            tokenizer.write(data.tokenizer, run_dir / tokenizer.TOKENIZER_FILE)
         runs.write_json(run_dir / runs.CONFIG, config)
     return run_dir, config
 

@@ -1,0 +1,198 @@
+"""Text datasets: NSMC (Korean movie reviews, positive or negative) and the sample shipped with zoo.
+
+The book the CNN/RNN tutorial follows (7.19-7.31) downloads NSMC's two files,
+cleans each review with ``clean_str``, cuts every word to 5 characters and
+every review to 25 words, and keeps the 20,000 most frequent ids of Keras'
+Tokenizer: zoo's ``tutorial`` tokenizer (``zoo.tokenizer``) is that, as
+data. The tokenizer is fitted to the training reviews on every load
+(deterministic: counts, ties in order of appearance), and travels with the
+run and the export as ``tokenizer.json``.
+"""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import zoo
+from zoo import spec
+from zoo.dataset import Dataset
+from zoo.errors import DataError, UsageError, first_line
+from zoo.registry import Recipe
+from zoo.tokenizer import Tokenizer
+
+NSMC_CLASSES = ("negative", "positive")  # label 0 and 1
+NSMC_FILES = ("ratings_train.txt", "ratings_test.txt")
+NSMC_URL = "https://raw.githubusercontent.com/e9t/nsmc/master/"  # the book's (7.19)
+NSMC_HEADER = "id\tdocument\tlabel"
+SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "nsmc-sample"
+# The book: words cut to 5 characters, 25 words, Keras Tokenizer(num_words=20000).
+BOOK_TOKENIZER = Tokenizer(length=25, token_length=5, name="tutorial")
+BOOK_WORDS = 20000
+# A file read whole may have at most this many bytes (the official train file: 14.6 MB).
+MAX_TEXT_BYTES = 256 << 20
+
+
+def read_reviews(path: Path) -> tuple[list, np.ndarray]:
+    """``(texts, labels)`` of an NSMC file (``id<TAB>document<TAB>label``, plain or ``.gz``).
+
+    As the book reads it: the header line is skipped, and a line without a
+    tab is skipped (the official files end with an empty line). A line with
+    a tab must have three fields and a label 0 or 1.
+
+    Raises:
+        DataError: the file is missing, not UTF-8, not NSMC's format, or a
+            line is damaged (named by file and line).
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_TEXT_BYTES:
+            raise DataError(f"{path}: {size} bytes, more than the {MAX_TEXT_BYTES} zoo reads from a text file")
+        raw = path.read_bytes()
+        if path.suffix == ".gz":
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+                raw = f.read(MAX_TEXT_BYTES + 1)
+            if len(raw) > MAX_TEXT_BYTES:
+                raise DataError(f"{path}: unpacks to more than {MAX_TEXT_BYTES} bytes")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (OSError, EOFError) as exc:  # gzip's BadGzipFile is an OSError
+        raise DataError(f"{path}: unreadable ({getattr(exc, 'strerror', None) or first_line(exc)})") from None
+    try:
+        text = raw.decode("utf-8-sig")  # a BOM is not part of the header
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise DataError(f"{path}: line {line} is not UTF-8 text") from None
+    lines = text.replace("\r\n", "\n").split("\n")
+    if not lines or lines[0].strip() != NSMC_HEADER:
+        raise DataError(f"{path}: not an NSMC file (its first line must be {NSMC_HEADER!r})")
+    texts, labels = [], []
+    for number, line in enumerate(lines[1:], start=2):
+        if line.count("\t") == 0:
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3 or fields[2].strip() not in ("0", "1"):
+            raise DataError(f"{path}: line {number} is not 'id<TAB>review<TAB>0 or 1'")
+        texts.append(fields[1])
+        labels.append(int(fields[2]))
+    if not texts:
+        raise DataError(f"{path}: holds no reviews")
+    return texts, np.asarray(labels, dtype=np.int32)
+
+
+def _find(folder: Path, name: str) -> Path | None:
+    return next((p for p in (folder / name, folder / f"{name}.gz") if p.is_file()), None)
+
+
+def _files_in(folder: Path) -> tuple[Path, Path] | None:
+    found = [_find(folder, name) for name in NSMC_FILES]
+    return tuple(found) if all(found) else None
+
+
+def _keras_cache() -> Path:
+    home = Path(os.environ["KERAS_HOME"]) if "KERAS_HOME" in os.environ else Path.home() / ".keras"
+    return home / "datasets" / "nsmc"
+
+
+def reviews_dataset(name: str, train: Path, test: Path, tokenizer: Tokenizer = BOOK_TOKENIZER,
+                    words: int = BOOK_WORDS, source: dict | None = None) -> Dataset:
+    """The reviews of two NSMC files as token ids of ``tokenizer`` fitted to the training reviews."""
+    train_texts, y_train = read_reviews(train)
+    test_texts, y_test = read_reviews(test)
+    fitted = tokenizer.fit(train_texts, words)
+    digest = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in (train, test)}
+    source = {"path": str(train.parent), "md5": digest, "train": len(train_texts), "test": len(test_texts),
+              "tokenizer": f"{fitted.name}: {len(fitted.vocabulary)} words fitted to the training reviews",
+              "coverage_test": round(fitted.coverage(test_texts), 4), **(source or {})}
+    return Dataset(name, NSMC_CLASSES, fitted.encode(train_texts), y_train, fitted.encode(test_texts), y_test,
+                   source=source, spec=spec.text(fitted.length, fitted), tokenizer=fitted)
+
+
+def _load_nsmc(data_dir=None, seed=0) -> Dataset:
+    """NSMC from --data-dir (or $ZOO_DATA_DIR, or its 'nsmc' sub-folder), the Keras cache, or a download."""
+    named = data_dir or os.environ.get("ZOO_DATA_DIR")
+    if named:
+        folder = Path(named)
+        found = _files_in(folder) or _files_in(folder / "nsmc")
+        if found is None:
+            raise DataError(f"{folder}: holds no NSMC files (expected {' and '.join(NSMC_FILES)}, plain or .gz)")
+        return reviews_dataset("nsmc", *found)
+    found = _files_in(_keras_cache())
+    return reviews_dataset("nsmc", *found) if found else _download()
+
+
+def _download() -> Dataset:
+    """The book's download (7.19): both files with Keras' get_file, into the Keras cache."""
+    base = os.environ.get("ZOO_NSMC_URL") or NSMC_URL
+    base = base if base.endswith("/") else base + "/"
+    fetched = []
+    try:
+        from keras.utils import get_file  # imports TensorFlow: only when downloading
+
+        with contextlib.redirect_stdout(sys.stderr):  # Keras' progress is not zoo's output
+            for name in NSMC_FILES:
+                fetched.append(Path(get_file(name, origin=base + name, cache_subdir="datasets/nsmc",
+                                             cache_dir=str(_keras_cache().parents[1]))))
+        return reviews_dataset("nsmc", *fetched, source={"downloaded_from": base})
+    except DataError as exc:
+        for path in fetched:
+            path.unlink(missing_ok=True)
+        raise DataError(f"{exc} (downloaded from {base}; removed from the cache)") from None
+    except Exception as exc:  # noqa: BLE001 - get_file raises bare Exception for network errors
+        for path in fetched:
+            path.unlink(missing_ok=True)
+        raise DataError(f"NSMC not found and not downloadable; tried: --data-dir/$ZOO_DATA_DIR (not set); "
+                        f"{_keras_cache()} (no {' and '.join(NSMC_FILES)}); download from {base} "
+                        f"({first_line(exc)}). To get it: --data-dir DIR with the two files, or going "
+                        "online; 'nsmc-sample', shipped with zoo, needs none of this") from None
+
+
+def _locate_nsmc(data_dir=None) -> str | None:
+    named = data_dir or os.environ.get("ZOO_DATA_DIR")
+    folders = [Path(named), Path(named) / "nsmc"] if named else [_keras_cache()]
+    return next((str(f) for f in folders if _files_in(f)), None)
+
+
+def _load_sample(data_dir=None, seed=0) -> Dataset:
+    if data_dir:
+        raise UsageError("dataset 'nsmc-sample' is shipped with zoo; --data-dir does not apply "
+                         "(use 'nsmc' with --data-dir)")
+    found = _files_in(SAMPLE_DIR)
+    if found is None:
+        raise DataError(f"{SAMPLE_DIR}: the shipped sample is missing (reinstall zoo)")
+    return reviews_dataset("nsmc-sample", *found, source={
+        "made_by": "scripts/make_nsmc_sample.py: a balanced sample of the NSMC files, numpy default_rng(0)"})
+
+
+def _book_recipes() -> dict:
+    """The book's sentiment model (7.27-7.29): Embedding(20000, 300) + LSTM(50), adam, 5 epochs, batch 128."""
+    tutorial = Recipe(optimizer="adam", batch_size=128, epochs=5, validation_split=0.2,
+                      params={"units": 50, "embedding_dim": 300, "batch_norm": False},
+                      note="the book's NSMC model (7.27): Embedding(20000, 300) + LSTM(50) + Dense(2), adam, "
+                           "5 epochs, batch 128, validation 0.2 (published test accuracy 0.80038)")
+    return {"lstm-bn": {"tutorial": tutorial}}
+
+
+TEXT_SPEC = spec.text(BOOK_TOKENIZER.length)  # 25 token ids; the vocabulary is known once loaded
+
+
+@zoo.hookimpl
+def register_datasets(register):
+    register(zoo.DatasetEntry(
+        name="nsmc", summary="Naver Sentiment Movie Corpus: 150,000 + 50,000 Korean movie reviews, "
+                             "negative or positive (CC0)",
+        load=_load_nsmc, locate=_locate_nsmc, spec=TEXT_SPEC, class_names=NSMC_CLASSES,
+        sources=("--data-dir DIR or $ZOO_DATA_DIR (ratings_train.txt and ratings_test.txt, plain or .gz)",
+                 "Keras cache: $KERAS_HOME/datasets/nsmc", f"download: {NSMC_URL} (or $ZOO_NSMC_URL)"),
+        recipes=_book_recipes(), augmentations=()))
+    register(zoo.DatasetEntry(
+        name="nsmc-sample", summary="a balanced sample of NSMC shipped with zoo (4,000 + 1,000 reviews)",
+        load=_load_sample, locate=lambda data_dir=None: str(SAMPLE_DIR) if _files_in(SAMPLE_DIR) else None,
+        spec=TEXT_SPEC, class_names=NSMC_CLASSES, sources=(str(SAMPLE_DIR),),
+        recipes=_book_recipes(), augmentations=()))
