@@ -1,0 +1,211 @@
+"""Text: the book's tokenizer as data, NSMC's files, and a text classifier from training to LiteRT.
+
+The book's preprocessing (7.22-7.25) is written out here as the book wrote
+it, in code (its ``clean_str``, the word cut and Keras 2's Tokenizer with
+``num_words``), and zoo's ``tutorial`` tokenizer, which is data, must give
+the same ids on the real reviews of the shipped sample.
+"""
+import collections
+import gzip
+import json
+import re
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+from zoo import calls, plugins, predict, tokenizer, trainer
+from zoo.cli import cli
+from zoo.errors import DataError
+from zoo.tokenizer import Tokenizer
+
+SAMPLE = REPO / "plugins" / "data" / "nsmc-sample"
+
+
+def book_clean_str(string):
+    """7.22, as printed in the book's notebook."""
+    string = re.sub(r"[^가-힣A-Za-z0-9(),!?\'\`]", " ", string)
+    string = re.sub(r"\'s", " \'s", string)
+    string = re.sub(r"\'ve", " \'ve", string)
+    string = re.sub(r"n\'t", " n\'t", string)
+    string = re.sub(r"\'re", " \'re", string)
+    string = re.sub(r"\'d", " \'d", string)
+    string = re.sub(r"\'ll", " \'ll", string)
+    string = re.sub(r",", " , ", string)
+    string = re.sub(r"!", " ! ", string)
+    string = re.sub(r"\(", " \\( ", string)
+    string = re.sub(r"\)", " \\) ", string)
+    string = re.sub(r"\?", " \\? ", string)
+    string = re.sub(r"\s{2,}", " ", string)
+    string = re.sub(r"\'{2,}", "\'", string)
+    string = re.sub(r"\'", "", string)
+    return string.lower()
+
+
+def book_ids(train_texts, texts, num_words=20000):
+    """7.24-7.25: words cut to 5 characters, 25 words, Keras 2's Tokenizer(num_words) and post padding."""
+    def words(text):
+        return [word[:5] for word in book_clean_str(text).split(" ")][:25]
+
+    counts = collections.OrderedDict()  # Keras 2's Tokenizer.fit_on_texts on lists of words
+    for text in train_texts:
+        for word in words(text):
+            counts[word] = counts.get(word, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: item[1], reverse=True)  # stable, as Keras sorts
+    index = {word: i + 1 for i, (word, _) in enumerate(ranked)}
+    out = np.zeros((len(texts), 25), np.int32)
+    for row, text in enumerate(texts):
+        ids = [index[w] for w in words(text) if w in index and index[w] < num_words]
+        out[row, :len(ids)] = ids
+    return out
+
+
+def sample_reviews(name):
+    lines = gzip.decompress((SAMPLE / f"{name}.gz").read_bytes()).decode("utf-8").split("\n")[1:]
+    return [line.split("\t")[1] for line in lines if line.count("\t") > 0]
+
+
+def test_the_tutorial_tokenizer_gives_the_books_ids_on_real_reviews():
+    train, test = sample_reviews("ratings_train.txt"), sample_reviews("ratings_test.txt")
+    for words in (20000, 3000):  # the book's, and one that leaves words out
+        fitted = Tokenizer().fit(train, words)
+        assert np.array_equal(fitted.encode(test), book_ids(train, test, words))
+        assert np.array_equal(fitted.encode(train[:500]), book_ids(train, train[:500], words))
+    assert len(Tokenizer().fit(train, 3000).vocabulary) == 2999  # Keras counts padding among num_words
+
+
+def test_the_books_example_sentence():
+    fitted = Tokenizer().fit(["재미있을 줄 알았는데 완전 실망했다"], 100)
+    assert fitted.tokens("재미있을 줄 알았는데 완전 실망했다. 너무 졸리고 돈이 아까웠다.")[:5] == [
+        "재미있을", "줄", "알았는데", "완전", "실망했다"]
+    assert Tokenizer().tokens("Don't (really)?")[:6] == ["do", "nt", "\\(", "reall", "\\)", "\\?"]  # words cut to 5
+
+
+def test_a_tokenizer_survives_its_file(tmp_path):
+    fitted = Tokenizer(unknown="oov").fit(sample_reviews("ratings_test.txt"), 500)
+    tokenizer.write(fitted, tmp_path / "tokenizer.json")
+    again = tokenizer.read(tmp_path / "tokenizer.json")
+    assert again == fitted and again.digest() == fitted.digest()
+    ids = again.encode(["없는단어 영화"])
+    assert ids[0, 0] == 1  # [UNK]: an unknown word is kept as one id, not dropped
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (lambda d: d.update(format="other"), "not a zoo tokenizer"),
+    (lambda d: d.update(length=0), "length must be an integer in 1..10000"),
+    (lambda d: d.update(clean=[["(", " "]]), "is not a regular expression"),
+    (lambda d: d.update(vocabulary=["a", "a"]), "a word appears twice"),
+    (lambda d: d.update(extra=1), "unknown field(s) extra"),
+])
+def test_a_damaged_tokenizer_file_is_named(tmp_path, change, fragment):
+    data = Tokenizer().fit(["a b c"], 10).to_dict()
+    change(data)
+    (tmp_path / "tokenizer.json").write_text(json.dumps(data))
+    with pytest.raises(DataError, match=re.escape(fragment)):
+        tokenizer.read(tmp_path / "tokenizer.json")
+
+
+def write_nsmc(folder, train_body, test_body="1\t좋다\t1\n2\t싫다\t0\n", header="id\tdocument\tlabel\n"):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ratings_train.txt").write_bytes(train_body if isinstance(train_body, bytes)
+                                               else (header + train_body).encode("utf-8"))
+    (folder / "ratings_test.txt").write_text(header + test_body, encoding="utf-8")
+    return folder
+
+
+def test_nsmc_reads_bom_and_crlf_files(tmp_path):
+    body = "\ufeffid\tdocument\tlabel\r\n1\t정말 좋다\t1\r\n2\t별로다\t0\r\n"
+    folder = write_nsmc(tmp_path / "n", body.encode("utf-8"))
+    data = calls.load_dataset(plugins.get("dataset", "nsmc"), data_dir=str(folder))
+    assert data.y_train.tolist() == [1, 0] and data.tokenizer.vocabulary[:2] == ("정말", "좋다")
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ("id\tdocument\tlabel\n1\t좋다\t7\n".encode(), "line 2 is not 'id<TAB>review<TAB>0 or 1'"),
+    ("id\tdocument\tlabel\n1\t좋다\n".encode(), "line 2 is not 'id<TAB>review<TAB>0 or 1'"),
+    (b"id\tdocument\tlabel\n1\t\xff\xfe\t1\n", "line 2 is not UTF-8 text"),
+    ("document\tlabel\n".encode(), "not an NSMC file"),
+    ("id\tdocument\tlabel\n".encode(), "holds no reviews"),
+])
+def test_damaged_nsmc_files_are_named(tmp_path, body, fragment):
+    folder = write_nsmc(tmp_path / "n", body)
+    with pytest.raises(DataError, match=re.escape(fragment)):
+        calls.load_dataset(plugins.get("dataset", "nsmc"), data_dir=str(folder))
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory):
+    """The book's NSMC model (its tutorial recipe), one epoch on the shipped sample, exported."""
+    from zoo import export
+
+    run = tmp_path_factory.mktemp("text") / "run"
+    trainer.train("lstm-bn", "nsmc-sample", recipe="tutorial", overrides={"epochs": 1}, output=str(run), verbose=0)
+    export.export(str(run), formats=["tflite"], quantize=["float16"], log=lambda m: None)
+    return run
+
+
+def test_the_books_model_on_text(text_run):
+    config = json.loads((text_run / "config.json").read_text())
+    assert config["input"]["layout"] == "text" and config["params"]["embedding_dim"] == 300
+    model = trainer.load_run_model(text_run)
+    assert model.get_layer("embedding").input_dim == config["input"]["tokenizer"]["ids"]
+    assert (text_run / "tokenizer.json").is_file() and (text_run / "export" / "tokenizer.json").is_file()
+    card = json.loads((text_run / "export" / "model_card.json").read_text())
+    assert card["input"]["spec"]["tokenizer"]["sha256"] == tokenizer.read(text_run / "tokenizer.json").digest()
+
+
+def test_predict_sentences_as_keras_does(text_run, tmp_path, cli_runner):
+    sentences = ["재미있을 줄 알았는데 완전 실망했다. 너무 졸리고 돈이 아까웠다.", "배우들 연기가 정말 최고였다!",
+                 "!!!"]  # the last has no known word: all padding
+    (tmp_path / "s.txt").write_text("\n".join(sentences[1:]) + "\n\n", encoding="utf-8")
+    result = cli_runner.invoke(cli, ["predict", str(text_run), sentences[0], str(tmp_path / "s.txt"), "--json"])
+    assert result.exit_code == 0, result.output
+    answers = json.loads(result.output)["results"]
+    assert [a["image"] for a in answers] == [sentences[0], f"{tmp_path / 's.txt'}:1", f"{tmp_path / 's.txt'}:2"]
+    fitted = tokenizer.read(text_run / "tokenizer.json")
+    expected = trainer.load_run_model(text_run).predict(fitted.encode(sentences).astype("float32"), verbose=0)
+    for answer, probabilities in zip(answers, expected):
+        for p in answer["predictions"]:
+            assert p["probability"] == pytest.approx(float(probabilities[p["index"]]), abs=1e-4)
+
+
+def test_predict_refuses_a_tokenizer_that_is_not_the_models(text_run, tmp_path):
+    import shutil
+
+    export = tmp_path / "export"
+    shutil.copytree(text_run / "export", export)
+    other = Tokenizer().fit(["전혀 다른 단어들"], 100)
+    tokenizer.write(other, export / "tokenizer.json")
+    with pytest.raises(DataError, match="not the tokenizer model.tflite was trained with"):
+        predict.predict(str(export / "model.tflite"), ["좋다"])
+
+
+@pytest.mark.parametrize("name, make, fragment", [
+    ("empty-sentence", lambda d: [""], "an empty sentence"),
+    ("whitespace-sentence", lambda d: ["   "], "an empty sentence"),
+    ("sentences-not-utf8", lambda d: [(d / "s.txt").write_bytes(b"\xff\xfe\xfa\n") and str(d / "s.txt")],
+     "s.txt: not UTF-8 text (byte 0)"),
+    ("sentences-file-empty", lambda d: [(d / "s.txt").write_text("\n \n") and str(d / "s.txt")],
+     "s.txt: holds no sentences"),
+])
+def test_hostile_sentences_get_one_line(text_run, tmp_path, cli_runner, name, make, fragment):
+    args = make(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = cli_runner.invoke(cli, ["predict", str(text_run), *args])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and fragment in errors[0], result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_tokenizer_of_another_length_is_refused(text_run, tmp_path):
+    import shutil
+
+    export = tmp_path / "export"
+    shutil.copytree(text_run / "export", export)
+    card = json.loads((export / "model_card.json").read_text())
+    card["input"]["spec"]["tokenizer"].pop("sha256")
+    (export / "model_card.json").write_text(json.dumps(card))
+    tokenizer.write(Tokenizer(length=10).fit(["좋다 싫다"], 10), export / "tokenizer.json")
+    with pytest.raises(DataError, match=r"gives 10 token ids; model.tflite reads \[25\]"):
+        predict.predict(str(export / "model.tflite"), ["좋다"])
