@@ -86,11 +86,13 @@ def looping_rnns(model) -> list:
 def _unrolled(model, request):
     """The same model rebuilt with ``unroll=True``, its weights copied."""
     from zoo import calls, plugins, tasks
+    from zoo.spec import InputSpec
 
     arch = plugins.get("architecture", request["architecture"])
     params = {**request["params"], "unroll": True}
     task = tasks.from_config({"task": request.get("task"), "class_names": request.get("class_names")})
-    copy = calls.build_model(arch, tuple(request["input_shape"]), task, params)
+    spec = InputSpec.from_dict(request["input"]) if isinstance(request.get("input"), dict) else None
+    copy = calls.build_model(arch, tuple(request["input_shape"]), task, params, spec)
     copy.set_weights(model.get_weights())
     return copy
 

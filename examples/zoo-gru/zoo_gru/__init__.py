@@ -4,7 +4,8 @@ import zoo.tasks
 from zoo.registry import Param, Recipe
 
 PARAMS = {
-    "units": Param(64, "GRU units", low=1),
+    "units": Param(64, "GRU units", low=1, high=4096),
+    "depth": Param(1, "stacked GRU layers (each but the last passes on its whole sequence)", low=1, high=16),
     "batch_norm": Param(True, "BatchNormalization after the GRU"),
     "unroll": Param(False, "unroll the time loop (exporters use it for int8)"),
 }
@@ -19,7 +20,7 @@ RECIPES = {
 }
 
 
-def build(input_shape, classes, *, units=64, batch_norm=True, unroll=False, task=None, spec=None,
+def build(input_shape, classes, *, units=64, depth=1, batch_norm=True, unroll=False, task=None, spec=None,
           name="gru"):
     """GRU over the image rows, optional BatchNormalization, then Dense.
 
@@ -27,6 +28,8 @@ def build(input_shape, classes, *, units=64, batch_norm=True, unroll=False, task
         input_shape: (time steps, features): a sequence, or an image's rows.
         classes: number of output units (task.units).
         units: GRU units.
+        depth: stacked GRU layers; the book's multiplication model has two
+            (``GRU(30, return_sequences=True) + GRU(30)``).
         batch_norm: BatchNormalization after the GRU.
         unroll: unroll the recurrence.
         task: the dataset's task (``zoo.tasks``), given by zoo: ``zoo.tasks.head``
@@ -44,7 +47,10 @@ def build(input_shape, classes, *, units=64, batch_norm=True, unroll=False, task
     from keras import layers
 
     inputs = keras.Input(shape=tuple(input_shape), name=spec.layout if spec is not None else "image")
-    x = layers.GRU(int(units), unroll=unroll)(inputs)
+    x = inputs
+    for _ in range(int(depth) - 1):
+        x = layers.GRU(int(units), unroll=unroll, return_sequences=True)(x)
+    x = layers.GRU(int(units), unroll=unroll)(x)
     if batch_norm:
         # momentum 0.9: the moving statistics settle within a short run.
         x = layers.BatchNormalization(momentum=0.9)(x)
