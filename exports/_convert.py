@@ -120,6 +120,14 @@ def _rgb_front_end(model, input_shape):
     return keras.Model(inputs, model(x), name=f"{model.name}_rgb")
 
 
+def _int32_front_end(model, input_shape):
+    """``model`` behind an int32 input of token ids, as MediaPipe's text classifier feeds them."""
+    import keras
+
+    ids = keras.Input(tuple(input_shape), dtype="int32", name="token_ids")
+    return keras.Model(ids, model(keras.ops.cast(ids, "float32")), name=f"{model.name}_int32")
+
+
 def convert(request: dict) -> dict:
     """Write ``request["output"]``; return what the model card should say about it."""
     import keras
@@ -146,6 +154,12 @@ def convert(request: dict) -> dict:
             notes.append("recurrent layers loop (the architecture has no 'unroll' parameter)")
     batch = None
     input_shape = list(request["input_shape"])
+    input_dtype = tf.float32
+    if variant == "mediapipe-text":
+        # MediaPipe's TextClassifier feeds one [1, length] int32 tensor of token ids.
+        model = _int32_front_end(model, input_shape)
+        input_dtype, batch = tf.int32, 1
+        notes.append("int32 token ids in (cast to float32 for the Embedding); batch fixed at 1")
     if variant == "mediapipe":
         # MediaPipe's ImageClassifier feeds one [1, H, W, 3] image.
         model = _rgb_front_end(model, input_shape)
@@ -158,7 +172,7 @@ def convert(request: dict) -> dict:
         notes.append("batch fixed at 1: a WHILE-loop recurrent layer needs a static batch to "
                      "convert to builtin ops ('tf.TensorListReserve' op requires element_shape "
                      "to be static)")
-    spec = tf.TensorSpec([batch, *input_shape], tf.float32,
+    spec = tf.TensorSpec([batch, *input_shape], input_dtype,
                          name=request.get("input_name") or "image")
 
     with tempfile.TemporaryDirectory(dir=Path(request["output"]).parent,

@@ -43,6 +43,8 @@ INSTALL = "pip install 'zoo[mediapipe]'"
 
 def export(context) -> list:
     """Convert with an RGB front end, write MediaPipe's metadata, classify the test set with MediaPipe."""
+    if context.dataset.input_spec.layout == "text":
+        return export_text(context)
     problem = _problem(context)
     if problem:
         context.fail(FILE, problem)
@@ -92,6 +94,105 @@ def export(context) -> list:
         "notes": result.get("notes", []),
         **check.to_dict(),
     }]
+
+
+def export_text(context) -> list:
+    """A text classifier for MediaPipe's TextClassifier: int32 ids in, regex tokenizer, vocabulary and labels inside.
+
+    Verified by MediaPipe's own TextClassifier on the test texts as read, so
+    its tokenizer, not zoo's, turns them into ids: the file passes only if
+    the phone tokenizes as training did.
+    """
+    from zoo import tokenizer as tokenizers
+
+    tokenizer = context.dataset.tokenizer
+    problem = (f"MediaPipe's TextClassifier classifies; this run is {context.dataset.task.kind}"
+               if context.dataset.task.kind != "classification" else
+               tokenizers.mediapipe_problem(tokenizer) or
+               ("the dataset keeps no test texts to verify the file on" if not context.dataset.test_texts else None)
+               or (None if installed() else f"needs the mediapipe package: {INSTALL}"))
+    if problem:
+        context.fail(FILE, problem)
+        return [{"file": FILE, "error": problem}]
+    path = context.directory / FILE
+    context.log(f"{FILE}: converting for MediaPipe TextClassifier ([1, {tokenizer.length}] int32 token ids, "
+                "regex tokenizer and vocabulary inside)")
+    from zoo_exports.tflite import ConversionError, convert
+
+    try:
+        result = convert(context, "mediapipe-text", FILE)
+        _write_text_metadata(context, path, tokenizer)
+    except (ConversionError, ZooError, RuntimeError, ValueError) as exc:
+        message = str(exc).replace(f"{path}: ", "")
+        context.fail(FILE, message)
+        return [{"file": FILE, "error": message}]
+    texts = list(context.dataset.test_texts)
+    try:
+        classifier = _text_classifier(path)
+    except RuntimeError as exc:
+        context.fail(FILE, str(exc))
+        return [{"file": FILE, "error": str(exc)}]
+    runtime = f"MediaPipe Tasks TextClassifier {_version('mediapipe')}"
+    try:
+        with context.progress(f"verifying {FILE} with {runtime}", len(texts)) as update:
+            scores = _classify_texts(classifier, texts, len(context.config["class_names"]), update)
+    finally:
+        classifier.close()
+    check = context.verify(FILE, scores, quantized=False)
+    return [{
+        "file": FILE, "variant": "mediapipe",
+        "description": "float32 weights, int32 token ids in, MediaPipe metadata (regex tokenizer, vocabulary, labels)",
+        "input": {"shape": [1, tokenizer.length], "dtype": "int32"},
+        "tokenizer": {"delimiter": tokenizer.delimiter, "vocabulary": len(tokenizer.vocabulary) + 2,
+                      "case_sensitive": True},
+        "runtime": runtime,
+        "notes": result.get("notes", []),
+        **check.to_dict(),
+    }]
+
+
+def _write_text_metadata(context, path, tokenizer) -> None:
+    """The regex tokenizer, its vocabulary and the labels into the file, by MediaPipe's text classifier writer."""
+    import tempfile
+
+    from zoo import tokenizer as tokenizers
+
+    _, metadata_writer = _metadata_writers()
+    from mediapipe.tasks.python.metadata.metadata_writers import text_classifier
+
+    with tempfile.TemporaryDirectory(dir=context.directory, prefix=".vocab-") as tmp:
+        vocab = Path(tmp) / "vocab.txt"
+        vocab.write_text(tokenizers.mediapipe_vocabulary(tokenizer), encoding="utf-8")
+        labels = metadata_writer.Labels()
+        labels.add(list(context.config["class_names"]))
+        regex = metadata_writer.RegexTokenizer(delim_regex_pattern=tokenizer.delimiter, vocab_file_path=str(vocab))
+        writer = text_classifier.MetadataWriter.create_for_regex_model(bytearray(path.read_bytes()), regex, labels)
+        model, _ = writer.populate()
+        path.write_bytes(model)
+        del writer, labels  # as for images: its __del__ must not run at interpreter shutdown
+        gc.collect()
+
+
+def _text_classifier(path):
+    """MediaPipe's TextClassifier on the file, every class scored (or a RuntimeError saying why not)."""
+    from mediapipe.tasks.python import BaseOptions, text
+
+    options = text.TextClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)))
+    try:
+        return text.TextClassifier.create_from_options(options)
+    except Exception as exc:  # MediaPipe raises RuntimeError or ValueError with its status text
+        raise RuntimeError(f"MediaPipe's TextClassifier refused the file: {str(exc).splitlines()[0][:300]}") from None
+
+
+def _classify_texts(classifier, texts, classes: int, update) -> np.ndarray:
+    """MediaPipe's score for every class of every text, as a (texts, classes) array."""
+    scores = np.zeros((len(texts), classes), np.float32)
+    for i, sentence in enumerate(texts):
+        result = classifier.classify(sentence)
+        for category in result.classifications[0].categories:
+            scores[i, category.index] = category.score
+        update(1)
+    return scores
 
 
 def _problem(context) -> str | None:
@@ -312,7 +413,7 @@ def _classify(classifier, images: np.ndarray, classes: int, update) -> np.ndarra
 def register_exporters(register):
     register(zoo.Exporter(
         name="mediapipe", aliases=("mediapipe-tasks",),
-        summary="model.mediapipe.tflite for MediaPipe Tasks' ImageClassifier: RGB input, labels and "
-                "normalisation inside",
+        summary="model.mediapipe.tflite for MediaPipe Tasks' ImageClassifier (RGB input, labels and "
+                "normalisation inside) or TextClassifier (regex tokenizer, vocabulary and labels inside)",
         export=export, suffixes=(".tflite",),
     ))

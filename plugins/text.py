@@ -25,7 +25,8 @@ from zoo import spec
 from zoo.dataset import Dataset
 from zoo.errors import DataError, UsageError, first_line
 from zoo.registry import Recipe
-from zoo.tokenizer import Tokenizer
+from zoo.registry import Param
+from zoo.tokenizer import TOKENIZERS, Tokenizer
 
 NSMC_CLASSES = ("negative", "positive")  # label 0 and 1
 NSMC_FILES = ("ratings_train.txt", "ratings_test.txt")
@@ -111,10 +112,16 @@ def reviews_dataset(name: str, train: Path, test: Path, tokenizer: Tokenizer = B
               "tokenizer": f"{fitted.name}: {len(fitted.vocabulary)} words fitted to the training reviews",
               "coverage_test": round(fitted.coverage(test_texts), 4), **(source or {})}
     return Dataset(name, NSMC_CLASSES, fitted.encode(train_texts), y_train, fitted.encode(test_texts), y_test,
-                   source=source, spec=spec.text(fitted.length, fitted), tokenizer=fitted)
+                   source=source, spec=spec.text(fitted.length, fitted), tokenizer=fitted, test_texts=test_texts)
 
 
-def _load_nsmc(data_dir=None, seed=0) -> Dataset:
+TEXT_OPTIONS = {"tokenizer": Param("tutorial", "the tokenizer fitted to the reviews: tutorial (the book's: "
+                                              "cleaning, lower case, words cut to 5) or mediapipe (what "
+                                              "MediaPipe's text classifier reproduces on a phone)",
+                                   choices=tuple(TOKENIZERS))}
+
+
+def _load_nsmc(data_dir=None, seed=0, tokenizer="tutorial") -> Dataset:
     """NSMC from --data-dir (or $ZOO_DATA_DIR, or its 'nsmc' sub-folder), the Keras cache, or a download."""
     named = data_dir or os.environ.get("ZOO_DATA_DIR")
     if named:
@@ -122,12 +129,12 @@ def _load_nsmc(data_dir=None, seed=0) -> Dataset:
         found = _files_in(folder) or _files_in(folder / "nsmc")
         if found is None:
             raise DataError(f"{folder}: holds no NSMC files (expected {' and '.join(NSMC_FILES)}, plain or .gz)")
-        return reviews_dataset("nsmc", *found)
+        return reviews_dataset("nsmc", *found, tokenizer=TOKENIZERS[tokenizer])
     found = _files_in(_keras_cache())
-    return reviews_dataset("nsmc", *found) if found else _download()
+    return reviews_dataset("nsmc", *found, tokenizer=TOKENIZERS[tokenizer]) if found else _download(tokenizer)
 
 
-def _download() -> Dataset:
+def _download(tokenizer="tutorial") -> Dataset:
     """The book's download (7.19): both files with Keras' get_file, into the Keras cache."""
     base = os.environ.get("ZOO_NSMC_URL") or NSMC_URL
     base = base if base.endswith("/") else base + "/"
@@ -139,7 +146,7 @@ def _download() -> Dataset:
             for name in NSMC_FILES:
                 fetched.append(Path(get_file(name, origin=base + name, cache_subdir="datasets/nsmc",
                                              cache_dir=str(_keras_cache().parents[1]))))
-        return reviews_dataset("nsmc", *fetched, source={"downloaded_from": base})
+        return reviews_dataset("nsmc", *fetched, tokenizer=TOKENIZERS[tokenizer], source={"downloaded_from": base})
     except DataError as exc:
         for path in fetched:
             path.unlink(missing_ok=True)
@@ -159,14 +166,14 @@ def _locate_nsmc(data_dir=None) -> str | None:
     return next((str(f) for f in folders if _files_in(f)), None)
 
 
-def _load_sample(data_dir=None, seed=0) -> Dataset:
+def _load_sample(data_dir=None, seed=0, tokenizer="tutorial") -> Dataset:
     if data_dir:
         raise UsageError("dataset 'nsmc-sample' is shipped with zoo; --data-dir does not apply "
                          "(use 'nsmc' with --data-dir)")
     found = _files_in(SAMPLE_DIR)
     if found is None:
         raise DataError(f"{SAMPLE_DIR}: the shipped sample is missing (reinstall zoo)")
-    return reviews_dataset("nsmc-sample", *found, source={
+    return reviews_dataset("nsmc-sample", *found, tokenizer=TOKENIZERS[tokenizer], source={
         "made_by": "scripts/make_nsmc_sample.py: a balanced sample of the NSMC files, numpy default_rng(0)"})
 
 
@@ -190,9 +197,9 @@ def register_datasets(register):
         load=_load_nsmc, locate=_locate_nsmc, spec=TEXT_SPEC, class_names=NSMC_CLASSES,
         sources=("--data-dir DIR or $ZOO_DATA_DIR (ratings_train.txt and ratings_test.txt, plain or .gz)",
                  "Keras cache: $KERAS_HOME/datasets/nsmc", f"download: {NSMC_URL} (or $ZOO_NSMC_URL)"),
-        recipes=_book_recipes(), augmentations=()))
+        recipes=_book_recipes(), augmentations=(), options=TEXT_OPTIONS))
     register(zoo.DatasetEntry(
         name="nsmc-sample", summary="a balanced sample of NSMC shipped with zoo (4,000 + 1,000 reviews)",
         load=_load_sample, locate=lambda data_dir=None: str(SAMPLE_DIR) if _files_in(SAMPLE_DIR) else None,
         spec=TEXT_SPEC, class_names=NSMC_CLASSES, sources=(str(SAMPLE_DIR),),
-        recipes=_book_recipes(), augmentations=()))
+        recipes=_book_recipes(), augmentations=(), options=TEXT_OPTIONS))

@@ -209,3 +209,37 @@ def test_a_tokenizer_of_another_length_is_refused(text_run, tmp_path):
     tokenizer.write(Tokenizer(length=10).fit(["좋다 싫다"], 10), export / "tokenizer.json")
     with pytest.raises(DataError, match=r"gives 10 token ids; model.tflite reads \[25\]"):
         predict.predict(str(export / "model.tflite"), ["좋다"])
+
+
+MEDIAPIPE = __import__("importlib").util.find_spec("mediapipe") is not None
+
+
+def test_the_mediapipe_tokenizer_splits_as_re2_would():
+    mediapipe = tokenizer.MEDIAPIPE.fit(["정말 좋아요!! ㅋㅋ Great movie's end"], 100)
+    assert mediapipe.tokens("정말  좋아요!! ㅋㅋ Great movie's") == ["정말", "좋아요", "ㅋㅋ", "Great", "movie's"]
+    assert mediapipe.encode(["정말 모르는말 great"])[0, :3].tolist() == [2, 1, 1]  # case-sensitive, [UNK] = 1
+    assert tokenizer.mediapipe_problem(mediapipe) is None
+    assert "train with --tokenizer mediapipe" in tokenizer.mediapipe_problem(Tokenizer())
+    vocabulary = tokenizer.mediapipe_vocabulary(mediapipe).splitlines()
+    assert vocabulary[:3] == ["<PAD> 0", "<UNKNOWN> 1", "정말 2"]
+
+
+@pytest.mark.skipif(not MEDIAPIPE, reason="needs zoo[mediapipe]")
+def test_a_text_classifier_for_mediapipe_is_verified_by_mediapipe(tmp_path, cli_runner):
+    run = tmp_path / "run"
+    trained = cli_runner.invoke(cli, ["train", "dense", "nsmc-sample", "--tokenizer", "mediapipe", "--epochs", "2",
+                                      "-q", "-o", str(run)])
+    assert trained.exit_code == 0, trained.output
+    exported = cli_runner.invoke(cli, ["export", str(run), "--tflite", "--mediapipe", "--json"])
+    assert exported.exit_code == 0, exported.output
+    card = json.loads(exported.stdout)
+    file = next(f for f in card["files"] if f["file"] == "model.mediapipe.tflite")
+    # MediaPipe's own tokenizer and interpreter, on the 1,000 test reviews as read.
+    assert file["verified"] and file["agreement"] == 1.0 and file["max_abs_diff"] <= 1e-4
+    assert file["runtime"].startswith("MediaPipe Tasks TextClassifier") and file["input"]["dtype"] == "int32"
+
+
+def test_the_books_tokenizer_cannot_go_to_mediapipe(text_run, cli_runner):
+    result = cli_runner.invoke(cli, ["export", str(text_run), "--mediapipe", "-o", str(text_run / "mp")])
+    assert result.exit_code == 1 and not (text_run / "mp").exists()
+    assert "cleans, lower-cases or cuts words" in result.output and "--tokenizer mediapipe" in result.output

@@ -108,7 +108,10 @@ class ImageSize(click.ParamType):
 
 
 def data_options(command):
-    """The dataset load options as flags: ``--image-size`` and ``--color`` (for datasets that have them)."""
+    """The dataset load options as flags: ``--image-size``, ``--color``, ``--tokenizer`` (for datasets that have them)."""
+    command = click.option("--tokenizer", metavar="NAME",
+                           help="Text datasets: the tokenizer fitted to the texts: tutorial (the book's) or "
+                                "mediapipe (what MediaPipe's text classifier reproduces on a phone).")(command)
     command = click.option("--color", type=click.Choice(["rgb", "gray"], case_sensitive=False),
                            help="Image datasets of your files: keep colour (rgb) or convert to gray "
                                 "(default: rgb when any image has colour).")(command)
@@ -117,8 +120,8 @@ def data_options(command):
                              "most common size in the folder).")(command)
 
 
-def _data_options(image_size, color) -> dict:
-    return {"image_size": image_size, "color": color and color.lower()}
+def _data_options(image_size, color, tokenizer=None) -> dict:
+    return {"image_size": image_size, "color": color and color.lower(), "tokenizer": tokenizer}
 
 
 def _echo_json(data) -> None:
@@ -209,7 +212,7 @@ def plugins_command(as_json):
 @data_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @verbose_option
-def show(name, data_dir, image_size, color, as_json):
+def show(name, data_dir, image_size, color, tokenizer, as_json):
     """Describe an architecture, dataset or exporter.
 
     For an architecture: its hyperparameters and recipes. For a dataset: loads
@@ -218,9 +221,9 @@ def show(name, data_dir, image_size, color, as_json):
     entry = plugins.registry().get_any(name)
     info = {"kind": entry.kind, "name": entry.name, "aliases": list(entry.aliases),
             "summary": entry.summary, "plugin": entry.plugin, **entry.describe()}
-    options = _data_options(image_size, color)
+    options = _data_options(image_size, color, tokenizer)
     if entry.kind != "dataset" and any(options.values()):
-        raise UsageError(f"--image-size and --color are dataset options; {entry.name} is an {entry.kind}")
+        raise UsageError(f"--image-size, --color and --tokenizer are dataset options; {entry.name} is an {entry.kind}")
     if entry.kind == "dataset":
         options = entry.check_options(options)
         info.update(calls.load_dataset(entry, data_dir=data_dir, options=options).summary())
@@ -294,7 +297,7 @@ def _fmt(value) -> str:
               help="Multi-worker: this worker's position in --cluster (0: the chief).")
 @verbose_option
 def train(architecture, dataset, recipe, params, epochs, batch_size, learning_rate, optimizer,
-          validation_split, patience, monitor, augment, seed, data_dir, image_size, color, output, resume,
+          validation_split, patience, monitor, augment, seed, data_dir, image_size, color, tokenizer, output, resume,
           tensorboard, quiet, strategy, devices, cluster, task_index):
     """Train ARCHITECTURE on DATASET into a run directory.
 
@@ -320,7 +323,7 @@ def train(architecture, dataset, recipe, params, epochs, batch_size, learning_ra
                            seed=seed, data_dir=data_dir, output=output, resume=resume,
                            tensorboard=tensorboard, verbose=verbose, strategy=strategy.lower(),
                            devices=devices, cluster=cluster, task_index=task_index,
-                           data_options=_data_options(image_size, color))
+                           data_options=_data_options(image_size, color, tokenizer))
     m = result.metrics
     if "worker" in m:  # a multi-worker job's other workers: the chief reports the run
         click.echo(f"worker {m['worker']} of {m['workers']} finished after {m['epochs_run']} epochs "

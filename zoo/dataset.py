@@ -29,6 +29,9 @@ class Dataset:
             (its scale, layout and stored_range), used when ``spec`` is None.
         task: ``zoo.tasks.Classification`` or ``Regression``; None means
             classification over ``class_names``.
+        test_texts: for text, the test examples as the texts they were read
+            as (``zoo export --mediapipe`` gives them to MediaPipe's own
+            tokenizer); optional.
         tokenizer: for text, the ``zoo.tokenizer.Tokenizer`` that turned the
             texts into the token ids of ``x_train`` and ``x_test`` (its
             description must be the spec's ``tokenizer``); zoo writes it
@@ -48,6 +51,7 @@ class Dataset:
     task: object = None  # zoo.tasks.Classification(class_names) when None
     spec: object = None  # zoo.spec.InputSpec; built from the short form when None
     tokenizer: object = None  # zoo.tokenizer.Tokenizer, for text
+    test_texts: object = None  # text: the test split's texts as read (a phone's runtime is verified on them)
 
     def __post_init__(self):
         from zoo.spec import InputSpec

@@ -16,7 +16,8 @@ The steps, each a field:
 2. ``lower``: lower case;
 3. ``split``: the separator of ``str.split`` (the book splits on one space,
    so ``"a  b"`` would give an empty word between: the cleaning collapses
-   runs of spaces first);
+   runs of spaces first); or, with ``delimiter``, the non-empty pieces between
+   matches of that regular expression, as MediaPipe's regex tokenizer splits;
 4. ``token_length``: each word cut to its first characters (the book: 5);
 5. ``length``: the first ``length`` words are kept, then words outside the
    vocabulary are dropped (``unknown="drop"``, the book's Keras Tokenizer
@@ -26,6 +27,19 @@ The steps, each a field:
 Ids: 0 is padding; with ``unknown="oov"`` 1 is ``[UNK]``; the vocabulary's
 words follow, most frequent first (ties in order of first appearance, as
 Keras' Tokenizer counts them).
+
+**What MediaPipe can reproduce.** MediaPipe's text classifier tokenizes on
+the phone by the file's metadata: a delimiter regular expression (RE2) and a
+vocabulary file, case-sensitive, no cleaning, no cut of words, unknown words
+as ``<UNKNOWN>``, padding ``<PAD>`` at the end (mediapipe's
+``regex_tokenizer.cc`` and ``regex_preprocessor_calculator.cc``). So the
+book's tokenizer (cleaning rules, lower case, words cut to 5) cannot be
+carried into a MediaPipe file; the ``mediapipe`` tokenizer is the one it can:
+``delimiter`` only, ``lower=False``, ``unknown="oov"``. Its delimiter names
+the characters of a word by explicit ranges, which RE2 and Python read alike:
+MediaPipe's default ``[^\w']+`` means ASCII letters in RE2 (every Hangul
+syllable becomes a delimiter and the review is lost) but Unicode letters in
+Python, so the two would tokenize differently.
 """
 from __future__ import annotations
 
@@ -85,6 +99,7 @@ class Tokenizer:
     padding: str = "post"
     vocabulary: tuple = field(default=(), repr=False)
     name: str = "tutorial"
+    delimiter: str | None = None
 
     # --- what it is ---------------------------------------------------------------------------
     @property
@@ -116,11 +131,12 @@ class Tokenizer:
                 isinstance(rule, (tuple, list)) and len(rule) == 2 and all(isinstance(r, str) for r in rule)
                 for rule in self.clean):
             return "clean must be a list of [pattern, replacement] pairs of strings"
-        for pattern, _ in self.clean:
+        for pattern in [rule[0] for rule in self.clean] + ([self.delimiter] if self.delimiter is not None else []):
             try:
-                re.compile(pattern)
+                if not isinstance(pattern, str) or re.compile(pattern).match("") is not None:
+                    return f"pattern {str(pattern)[:40]!r} matches nothing at all (an empty match): give characters"
             except re.error as exc:
-                return f"clean pattern {pattern[:40]!r} is not a regular expression ({exc})"
+                return f"pattern {pattern[:40]!r} is not a regular expression ({exc})"
         vocabulary = self.vocabulary
         if not isinstance(vocabulary, tuple) or not all(isinstance(w, str) for w in vocabulary):
             return "vocabulary must be a list of strings"
@@ -137,7 +153,12 @@ class Tokenizer:
             text = re.sub(pattern, replacement, text)
         if self.lower:
             text = text.lower()
-        pieces = list(text) if self.level == "char" else text.split(self.split)
+        if self.level == "char":
+            pieces = list(text)
+        elif self.delimiter is not None:  # MediaPipe's rule: the non-empty pieces between delimiters
+            pieces = [piece for piece in _pieces(text, self.delimiter) if piece]
+        else:
+            pieces = text.split(self.split)
         if self.token_length is not None:
             pieces = [piece[:self.token_length] for piece in pieces]
         return pieces[:self.length]
@@ -244,6 +265,42 @@ class Tokenizer:
         if problem:
             raise DataError(f"{where}: {problem}")
         return tokenizer
+
+
+def _pieces(text: str, delimiter: str) -> list[str]:
+    """``text`` cut at every match of ``delimiter`` (its own groups, if any, are not pieces)."""
+    pieces, start = [], 0
+    for match in re.finditer(delimiter, text):
+        pieces.append(text[start:match.start()])
+        start = match.end()
+    pieces.append(text[start:])
+    return pieces
+
+
+# Letters of a Korean or English word, digits and the apostrophe, by explicit ranges:
+# Hangul syllables (가-힣) and compatibility jamo (ㄱ-ㅣ, as in "ㅋㅋ").
+MEDIAPIPE_DELIMITER = "[^0-9A-Za-z\u3131-\u3163\uac00-\ud7a3']+"
+# The tokenizer a MediaPipe text classifier reproduces on the phone (see the module's docstring).
+MEDIAPIPE = Tokenizer(length=25, clean=(), lower=False, token_length=None, unknown="oov", padding="post",
+                      name="mediapipe", delimiter=MEDIAPIPE_DELIMITER)
+TOKENIZERS = {"tutorial": Tokenizer(), "mediapipe": MEDIAPIPE}
+
+
+def mediapipe_problem(tokenizer: Tokenizer) -> str | None:
+    """Why MediaPipe's regex tokenizer cannot reproduce ``tokenizer``, or None."""
+    if tokenizer.clean or tokenizer.lower or tokenizer.token_length is not None or tokenizer.level != "word":
+        return (f"the '{tokenizer.name}' tokenizer cleans, lower-cases or cuts words, which MediaPipe's regex "
+                "tokenizer cannot do on the phone; train with --tokenizer mediapipe")
+    if tokenizer.delimiter is None or tokenizer.unknown != "oov" or tokenizer.padding != "post":
+        return "MediaPipe's regex tokenizer needs a delimiter, unknown words as one id and padding at the end"
+    return None
+
+
+def mediapipe_vocabulary(tokenizer: Tokenizer) -> str:
+    """The vocabulary file MediaPipe reads: ``token id`` per line, with its <PAD> and <UNKNOWN>."""
+    lines = ["<PAD> 0", "<UNKNOWN> 1"] + [f"{word} {i + tokenizer.first_word_id}"
+                                         for i, word in enumerate(tokenizer.vocabulary)]
+    return "\n".join(lines) + "\n"
 
 
 def read(path) -> Tokenizer:

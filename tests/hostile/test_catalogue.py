@@ -989,7 +989,7 @@ CASES = [
     Case("image-size-not-hxw", ["show", "images", "--data-dir", "{root}", "--image-size", "big"], 2,
          "'big' is not HxW (e.g. 64x64)"),
     Case("color-on-an-architecture", ["show", "cnn", "--color", "gray"], 2,
-         "--image-size and --color are dataset options; cnn is an architecture"),
+         "--image-size, --color and --tokenizer are dataset options; cnn is an architecture"),
     Case("npz-of-vectors", ["show", "npz", "--data-dir", "{root}/v.npz"], 1,
          "v.npz: x_train is float64 (4, 5); expected uint8 or float images (N, H, W) or (N, H, W, C)",
          setup=lambda w: np.savez(w.root / "v.npz", x_train=np.zeros((4, 5)), y_train=np.zeros(4, int),
