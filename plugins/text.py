@@ -177,6 +177,112 @@ def _load_sample(data_dir=None, seed=0, tokenizer="tutorial") -> Dataset:
         "made_by": "scripts/make_nsmc_sample.py: a balanced sample of the NSMC files, numpy default_rng(0)"})
 
 
+TEXTS_WHAT = ("a CSV or TSV file with a header naming a 'text' and a 'label' column, or a folder with one "
+              "sub-folder of .txt files per class")
+TEST_FRACTION = 0.2  # held out from a user's texts, stratified, as from an image folder
+MAX_TEXT_FILES = 1_000_000
+
+
+def _read_table(path: Path) -> tuple[list, list]:
+    """``(texts, label names)`` of a CSV (or, by its suffix, TSV) file with 'text' and 'label' columns."""
+    import csv
+
+    try:
+        if path.stat().st_size > MAX_TEXT_BYTES:
+            raise DataError(f"{path}: {path.stat().st_size} bytes, more than the {MAX_TEXT_BYTES} zoo reads "
+                            "from a text file")
+        content = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: unreadable ({exc.strerror})") from None
+    delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    csv.field_size_limit(MAX_TEXT_BYTES)
+    rows = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
+    try:
+        header = [name.strip().lower() for name in next(rows, [])]
+        if "text" not in header or "label" not in header:
+            raise DataError(f"{path}: its header must name a 'text' and a 'label' column "
+                            f"(found: {', '.join(h[:20] for h in header[:8]) or 'nothing'})")
+        at_text, at_label = header.index("text"), header.index("label")
+        texts, labels = [], []
+        for row in rows:
+            if not row or not any(cell.strip() for cell in row):
+                continue  # a blank line
+            number = rows.line_num
+            if len(row) != len(header):
+                raise DataError(f"{path}: line {number} has {len(row)} fields; the header has {len(header)}")
+            label = row[at_label].strip()
+            if not label:
+                raise DataError(f"{path}: line {number} has no label")
+            texts.append(row[at_text])
+            labels.append(label)
+    except csv.Error as exc:
+        raise DataError(f"{path}: not a readable CSV (line {rows.line_num}: {exc})") from None
+    return texts, labels
+
+
+def _read_text_folder(root: Path) -> tuple[list, list]:
+    """``(texts, label names)`` of ``root/<class>/*.txt`` (Keras' text_dataset_from_directory layout)."""
+    texts, labels = [], []
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(f"{root}: no class sub-folders (expected {TEXTS_WHAT})")
+    for name in classes:
+        files = sorted(p for p in (root / name).iterdir() if not p.name.startswith("."))
+        for path in files:
+            if path.suffix.lower() != ".txt" or not path.is_file():
+                raise DataError(f"{path}: not a .txt file; a class folder holds one text per .txt file")
+            if len(texts) >= MAX_TEXT_FILES:
+                raise DataError(f"{root}: more than {MAX_TEXT_FILES} texts")
+            if path.stat().st_size > MAX_TEXT_BYTES:
+                raise DataError(f"{path}: more than {MAX_TEXT_BYTES} bytes")
+            try:
+                texts.append(path.read_bytes().decode("utf-8-sig"))
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+            labels.append(name)
+    return texts, labels
+
+
+def _load_texts(data_dir=None, seed=0, tokenizer="tutorial") -> Dataset:
+    """A user's labelled texts, split 80/20 by class with the seed; the tokenizer fitted to the 80%."""
+    if not data_dir:
+        raise UsageError(f"dataset 'texts' needs --data-dir PATH: {TEXTS_WHAT}")
+    path = Path(data_dir)
+    if path.is_dir():
+        texts, names = _read_text_folder(path)
+    elif path.is_file():
+        texts, names = _read_table(path)
+    else:
+        raise DataError(f"{path}: no such file or folder (expected {TEXTS_WHAT})")
+    empty = next((i for i, t in enumerate(texts) if not t.strip()), None)
+    if empty is not None:
+        raise DataError(f"{path}: text {empty + 1} is empty")
+    classes = tuple(sorted(set(names)))
+    if len(classes) < 2:
+        raise DataError(f"{path}: {len(classes)} class(es); a classifier needs at least two")
+    y = np.array([classes.index(n) for n in names], np.int32)
+    rng = np.random.default_rng(seed)
+    test = []
+    for label in range(len(classes)):
+        members = np.flatnonzero(y == label)
+        if len(members) < 2:
+            raise DataError(f"{path}: class {classes[label]!r} has {len(members)} text(s); each class needs at "
+                            "least 2 (one to train on, one to test)")
+        test += rng.permutation(members)[:max(1, round(len(members) * TEST_FRACTION))].tolist()
+    is_test = np.zeros(len(y), bool)
+    is_test[test] = True
+    train_idx, test_idx = rng.permutation(np.flatnonzero(~is_test)), rng.permutation(np.flatnonzero(is_test))
+    train_texts, test_texts = [texts[i] for i in train_idx], [texts[i] for i in test_idx]
+    fitted = TOKENIZERS[tokenizer].fit(train_texts, BOOK_WORDS)
+    source = {"path": str(path), "md5": {"texts": hashlib.md5("\0".join(texts).encode("utf-8")).hexdigest()},
+              "texts": len(texts), "split": {"test_fraction": TEST_FRACTION, "stratified": True, "seed": seed},
+              "coverage_test": round(fitted.coverage(test_texts), 4)}
+    return Dataset("texts", classes, fitted.encode(train_texts), y[train_idx], fitted.encode(test_texts), y[test_idx],
+                   source=source, spec=spec.text(fitted.length, fitted), tokenizer=fitted, test_texts=test_texts)
+
+
 def _book_recipes() -> dict:
     """The book's sentiment model (7.27-7.29): Embedding(20000, 300) + LSTM(50), adam, 5 epochs, batch 128."""
     tutorial = Recipe(optimizer="adam", batch_size=128, epochs=5, validation_split=0.2,
@@ -198,6 +304,11 @@ def register_datasets(register):
         sources=("--data-dir DIR or $ZOO_DATA_DIR (ratings_train.txt and ratings_test.txt, plain or .gz)",
                  "Keras cache: $KERAS_HOME/datasets/nsmc", f"download: {NSMC_URL} (or $ZOO_NSMC_URL)"),
         recipes=_book_recipes(), augmentations=(), options=TEXT_OPTIONS))
+    register(zoo.DatasetEntry(
+        name="texts", summary="your own labelled texts: a CSV/TSV with text and label columns, or a folder "
+                              "of .txt files per class",
+        load=_load_texts, spec=TEXT_SPEC, needs_data_dir=True, sources=(f"--data-dir PATH: {TEXTS_WHAT}",),
+        augmentations=(), options=TEXT_OPTIONS))
     register(zoo.DatasetEntry(
         name="nsmc-sample", summary="a balanced sample of NSMC shipped with zoo (4,000 + 1,000 reviews)",
         load=_load_sample, locate=lambda data_dir=None: str(SAMPLE_DIR) if _files_in(SAMPLE_DIR) else None,

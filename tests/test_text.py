@@ -243,3 +243,41 @@ def test_the_books_tokenizer_cannot_go_to_mediapipe(text_run, cli_runner):
     result = cli_runner.invoke(cli, ["export", str(text_run), "--mediapipe", "-o", str(text_run / "mp")])
     assert result.exit_code == 1 and not (text_run / "mp").exists()
     assert "cleans, lower-cases or cuts words" in result.output and "--tokenizer mediapipe" in result.output
+
+
+def test_your_own_texts_from_a_csv_and_a_folder(tmp_path):
+    rows = [("좋은 영화", "good"), ("정말 좋다", "good"), ("최고", "good"), ("별로", "bad"), ("지루하다", "bad"),
+            ("싫다", "bad")]
+    (tmp_path / "t.csv").write_bytes(("\ufefftext,label\r\n" + "".join(f'"{t}",{l}\r\n' for t, l in rows)).encode())
+    for i, (text, label) in enumerate(rows):
+        (tmp_path / "folder" / label).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "folder" / label / f"{i}.txt").write_text(text, encoding="utf-8")
+    entry = plugins.get("dataset", "texts")
+    for where in (tmp_path / "t.csv", tmp_path / "folder"):
+        data = calls.load_dataset(entry, data_dir=str(where), options={"tokenizer": "mediapipe"})
+        assert data.class_names == ("bad", "good") and len(data.y_train) == 4 and len(data.y_test) == 2
+        assert sorted(data.test_texts + [t for t, _ in rows if t not in data.test_texts]) == sorted(t for t, _ in rows)
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("text,label\n좋다,good\n,bad\n나쁘다,bad\n좋아,good\n", "text 2 is empty"),
+    ("text,label\n좋다,good\n싫다,\n", "line 3 has no label"),
+    ("words,class\n좋다,good\n", "its header must name a 'text' and a 'label' column"),
+    ("text,label\n좋다,good\n싫다,bad\n좋아,good\n", "class 'bad' has 1 text(s)"),
+    ("text,label\n좋다,good,extra\n", "line 2 has 3 fields; the header has 2"),
+    ("text,label\n좋다,good\n좋아,good\n", "1 class(es); a classifier needs at least two"),
+])
+def test_damaged_texts_are_named(tmp_path, content, fragment):
+    (tmp_path / "t.csv").write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=re.escape(fragment)):
+        calls.load_dataset(plugins.get("dataset", "texts"), data_dir=str(tmp_path / "t.csv"))
+
+
+def test_texts_not_utf8_and_not_txt_are_named(tmp_path):
+    (tmp_path / "t.csv").write_bytes(b"text,label\n\xff\xfe,good\n")
+    with pytest.raises(DataError, match=r"t.csv: not UTF-8 text \(byte 11\)"):
+        calls.load_dataset(plugins.get("dataset", "texts"), data_dir=str(tmp_path / "t.csv"))
+    (tmp_path / "f" / "good").mkdir(parents=True)
+    (tmp_path / "f" / "good" / "a.md").write_text("x")
+    with pytest.raises(DataError, match=r"a.md: not a .txt file"):
+        calls.load_dataset(plugins.get("dataset", "texts"), data_dir=str(tmp_path / "f"))

@@ -236,8 +236,10 @@ class Tokenizer:
         return {**data, "ids": self.size, "file": TOKENIZER_FILE, "sha256": self.digest()}
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
-                              .encode("utf-8")).hexdigest()
+        """SHA-256 of the description; fields left None are left out, so a field added later (None by
+        default) does not change the digest of a tokenizer recorded before it."""
+        data = {k: v for k, v in self.to_dict().items() if v is not None}
+        return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "tokenizer") -> Tokenizer:
