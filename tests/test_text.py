@@ -152,6 +152,13 @@ def test_the_books_model_on_text(text_run):
     assert (text_run / "tokenizer.json").is_file() and (text_run / "export" / "tokenizer.json").is_file()
     card = json.loads((text_run / "export" / "model_card.json").read_text())
     assert card["input"]["spec"]["tokenizer"]["sha256"] == tokenizer.read(text_run / "tokenizer.json").digest()
+    # The report speaks text: how much the vocabulary knows, the sentences most confidently wrong.
+    metrics = json.loads((text_run / "metrics.json").read_text())
+    assert 0.5 < metrics["vocabulary_coverage_test"] < 1
+    wrong = metrics["most_confidently_wrong"]
+    assert wrong and all(w["true"] != w["predicted"] for w in wrong)
+    assert [w["probability"] for w in wrong] == sorted((w["probability"] for w in wrong), reverse=True)
+    assert wrong[0]["text"] in (text_run / "report.html").read_text(encoding="utf-8")
 
 
 def test_predict_sentences_as_keras_does(text_run, tmp_path, cli_runner):

@@ -80,6 +80,11 @@ def _scores(config: dict, metrics: dict) -> str:
     out = [f'<p class="headline">{_escape(task.headline(metrics))}</p>']
     plain = [(k, v) for k, v in metrics.items() if not isinstance(v, (dict, list))]
     out.append(_table(plain, ["figure", "value"]))
+    wrong = metrics.get("most_confidently_wrong")
+    if isinstance(wrong, list) and wrong:
+        out.append("<h2>Most confidently wrong test texts</h2>")
+        out.append(_table([(w.get("text"), w.get("true"), w.get("predicted"), w.get("probability"))
+                           for w in wrong if isinstance(w, dict)], ["text", "true", "predicted", "probability"]))
     per_class = metrics.get("per_class_accuracy")
     if isinstance(per_class, dict):
         out.append("<h2>Per class</h2>")
