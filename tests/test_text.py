@@ -288,3 +288,25 @@ def test_texts_not_utf8_and_not_txt_are_named(tmp_path):
     (tmp_path / "f" / "good" / "a.md").write_text("x")
     with pytest.raises(DataError, match=r"a.md: not a .txt file"):
         calls.load_dataset(plugins.get("dataset", "texts"), data_dir=str(tmp_path / "f"))
+
+
+def test_the_readme_text_plugin_trains_as_printed(tmp_path, plugins_from, cli_runner):
+    from conftest import install_distribution
+    from test_readme import python_block
+
+    site = tmp_path / "site"
+    install_distribution(site, "zoo-reviews", {"zoo_reviews": python_block("#### A text dataset")})
+    plugins_from(site, "zoo_reviews")
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, split in (("ratings_train.txt", "train.tsv"), ("ratings_test.txt", "test.tsv")):
+        lines = gzip.decompress((SAMPLE / f"{name}.gz").read_bytes()).decode("utf-8").split("\n")[1:]
+        rows = [line.split("\t") for line in lines if line.count("\t") == 2]
+        (data / split).write_text("".join(f"{label}\t{review}\n" for _, review, label in rows), encoding="utf-8")
+    run = tmp_path / "run"
+    result = cli_runner.invoke(cli, ["train", "lstm-bn", "reviews", "--data-dir", str(data), "--epochs", "2",
+                                     "-q", "-o", str(run)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.55  # two balanced classes: chance is 0.5
+    assert tokenizer.read(run / "tokenizer.json").name == "words"
