@@ -475,7 +475,7 @@ TITLES = {
     "startup": ("Start-up", startup),
     "export": ("Export: sizes, accuracy, latency", export),
     "int16x8": ("int16x8: the TFLite converter's 16x8 mode against ai-edge-quantizer", int16x8),
-    "sequences": ("The multiplication problem (CNN/RNN tutorial): SimpleRNN against LSTM", sequences),
+    "sequences": ("The multiplication problem (CNN/RNN tutorial and the book): SimpleRNN, LSTM and GRU", sequences),
     "forecast": ("Sunspots, next-year forecast (hundreds of sunspots)", forecast),
     "digits": ("Digits are not mirrored: cnn on the MNIST subset (10,000 real digits), tutorial against tuned",
                digits),

@@ -62,7 +62,7 @@ def export(context) -> list:
         return [{"file": FILE, "error": message}]
     images = _rgb_test_images(context)
     try:
-        classifier = _image_classifier(path)
+        classifier = _classifier(path)
         runtime = f"MediaPipe Tasks ImageClassifier {_version('mediapipe')}"
     except (RuntimeError, OSError) as exc:
         # MediaPipe's native library may not start on this machine: LiteRT
@@ -128,14 +128,14 @@ def export_text(context) -> list:
         return [{"file": FILE, "error": message}]
     texts = list(context.dataset.test_texts)
     try:
-        classifier = _text_classifier(path)
+        classifier = _classifier(path, "text")
     except RuntimeError as exc:
         context.fail(FILE, str(exc))
         return [{"file": FILE, "error": str(exc)}]
     runtime = f"MediaPipe Tasks TextClassifier {_version('mediapipe')}"
     try:
         with context.progress(f"verifying {FILE} with {runtime}", len(texts)) as update:
-            scores = _classify_texts(classifier, texts, len(context.config["class_names"]), update)
+            scores = _classify(classifier, texts, len(context.config["class_names"]), update)
     finally:
         classifier.close()
     check = context.verify(FILE, scores, quantized=False)
@@ -171,28 +171,6 @@ def _write_text_metadata(context, path, tokenizer) -> None:
         path.write_bytes(model)
         del writer, labels  # as for images: its __del__ must not run at interpreter shutdown
         gc.collect()
-
-
-def _text_classifier(path):
-    """MediaPipe's TextClassifier on the file, every class scored (or a RuntimeError saying why not)."""
-    from mediapipe.tasks.python import BaseOptions, text
-
-    options = text.TextClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)))
-    try:
-        return text.TextClassifier.create_from_options(options)
-    except Exception as exc:  # MediaPipe raises RuntimeError or ValueError with its status text
-        raise RuntimeError(f"MediaPipe's TextClassifier refused the file: {str(exc).splitlines()[0][:300]}") from None
-
-
-def _classify_texts(classifier, texts, classes: int, update) -> np.ndarray:
-    """MediaPipe's score for every class of every text, as a (texts, classes) array."""
-    scores = np.zeros((len(texts), classes), np.float32)
-    for i, sentence in enumerate(texts):
-        result = classifier.classify(sentence)
-        for category in result.classifications[0].categories:
-            scores[i, category.index] = category.score
-        update(1)
-    return scores
 
 
 def _problem(context) -> str | None:
@@ -325,15 +303,20 @@ def _write_metadata(context, path) -> None:
     gc.collect()
 
 
-def _image_classifier(path):
-    """MediaPipe's ImageClassifier on the file, every class scored (or a RuntimeError saying why not)."""
-    from mediapipe.tasks.python import BaseOptions, vision
+def _classifier(path, kind: str = "image"):
+    """MediaPipe's ImageClassifier (``kind="image"``) or TextClassifier on the file, every class scored.
 
-    options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)))
+    Raises:
+        RuntimeError: MediaPipe refused the file or could not start (its status text, one line).
+    """
+    from mediapipe.tasks.python import BaseOptions, text, vision
+
+    module, name = (vision, "ImageClassifier") if kind == "image" else (text, "TextClassifier")
+    options = getattr(module, f"{name}Options")(base_options=BaseOptions(model_asset_path=str(path)))
     try:
-        return vision.ImageClassifier.create_from_options(options)
+        return getattr(module, name).create_from_options(options)
     except Exception as exc:  # MediaPipe raises RuntimeError or ValueError with its status text
-        raise RuntimeError(f"MediaPipe's ImageClassifier refused the file: {str(exc).splitlines()[0][:300]}") from None
+        raise RuntimeError(f"MediaPipe's {name} refused the file: {str(exc).splitlines()[0][:300]}") from None
 
 
 def read_back(path) -> dict:
@@ -396,13 +379,15 @@ def _rgb_test_images(context) -> np.ndarray:
     return pixels
 
 
-def _classify(classifier, images: np.ndarray, classes: int, update) -> np.ndarray:
-    """MediaPipe's score for every class of every image, as an (images, classes) array."""
+def _classify(classifier, examples, classes: int, update) -> np.ndarray:
+    """MediaPipe's score for every class of every example (8-bit RGB images, or texts), as an (examples, classes) array."""
     import mediapipe as mp
 
-    scores = np.zeros((len(images), classes), np.float32)
-    for i, image in enumerate(images):
-        result = classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image)))
+    scores = np.zeros((len(examples), classes), np.float32)
+    for i, example in enumerate(examples):
+        given = example if isinstance(example, str) else mp.Image(image_format=mp.ImageFormat.SRGB,
+                                                                   data=np.ascontiguousarray(example))
+        result = classifier.classify(given)
         for category in result.classifications[0].categories:
             scores[i, category.index] = category.score
         update(1)

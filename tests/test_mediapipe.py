@@ -86,10 +86,10 @@ def test_where_mediapipe_cannot_start_litert_verifies_with_the_metadata_read_bac
     pytest.importorskip("mediapipe", reason="the mediapipe extra is not installed")
     import zoo_exports.mediapipe as exporter
 
-    def refuse(path):
+    def refuse(path, kind="image"):
         raise RuntimeError("MediaPipe's native library did not load")
 
-    monkeypatch.setattr(exporter, "_image_classifier", refuse)
+    monkeypatch.setattr(exporter, "_classifier", refuse)
     run = tmp_path / "run"
     shutil.copytree(good_run, run)
     result = CliRunner().invoke(cli, ["export", str(run), "--mediapipe", "--json"])
