@@ -5,7 +5,7 @@ from zoo_plugins._common import SMALL_DATA_STEPS, embedded_tokens, head, is_text
 
 PARAMS = {
     "embedding_dim": Param(16, "width of each token's vector (text input only: an Embedding first)", low=1,
-                           high=4096, search=(16, 256)),
+                           high=4096),
     "units": Param((128,), "hidden layer sizes, comma-separated (the wider tutorial used 256,64)", low=1,
                    high=65536,
                    search=((128,), (256,), (512,), (256, 128))),

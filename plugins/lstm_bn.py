@@ -5,7 +5,7 @@ from zoo_plugins._common import SMALL_DATA_STEPS, recurrent_model
 
 PARAMS = {
     "embedding_dim": Param(64, "width of each token's vector (text input only: an Embedding first)", low=1,
-                           high=4096, search=(16, 256)),
+                           high=4096),
     "units": Param(64, "LSTM units", low=1, high=4096, search=(16, 256)),
     "depth": Param(1, "stacked LSTM layers (each but the last passes on its whole sequence)", low=1,
                    high=16),

@@ -5,7 +5,7 @@ from zoo_plugins._common import SMALL_DATA_STEPS, recurrent_model
 
 PARAMS = {
     "embedding_dim": Param(64, "width of each token's vector (text input only: an Embedding first)", low=1,
-                           high=4096, search=(16, 256)),
+                           high=4096),
     "units": Param(64, "SimpleRNN units", low=1, high=4096, search=(16, 256)),
     "depth": Param(1, "stacked SimpleRNN layers (each but the last passes on its whole sequence)",
                    low=1, high=16),
@@ -30,7 +30,7 @@ RECIPES = {
 
 
 def build(input_shape, classes, *, units=64, depth=1, batch_norm=False, dropout=0.0, unroll=False,
-          task=None, spec=None, name="simplernn"):
+          embedding_dim=64, task=None, spec=None, name="simplernn"):
     """SimpleRNN over the image rows, then a Dense classifier.
 
     Args:

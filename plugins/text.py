@@ -245,6 +245,10 @@ def _read_text_folder(root: Path) -> tuple[list, list]:
     return texts, labels
 
 
+def _locate_texts(data_dir=None) -> str | None:
+    return str(data_dir) if data_dir and Path(data_dir).exists() else None
+
+
 def _load_texts(data_dir=None, seed=0, tokenizer="tutorial") -> Dataset:
     """A user's labelled texts, split 80/20 by class with the seed; the tokenizer fitted to the 80%."""
     if not data_dir:
@@ -307,7 +311,7 @@ def register_datasets(register):
     register(zoo.DatasetEntry(
         name="texts", summary="your own labelled texts: a CSV/TSV with text and label columns, or a folder "
                               "of .txt files per class",
-        load=_load_texts, spec=TEXT_SPEC, needs_data_dir=True, sources=(f"--data-dir PATH: {TEXTS_WHAT}",),
+        load=_load_texts, locate=_locate_texts, spec=TEXT_SPEC, needs_data_dir=True, sources=(f"--data-dir PATH: {TEXTS_WHAT}",),
         augmentations=(), options=TEXT_OPTIONS))
     register(zoo.DatasetEntry(
         name="nsmc-sample", summary="a balanced sample of NSMC shipped with zoo (4,000 + 1,000 reviews)",
