@@ -310,3 +310,14 @@ def test_the_readme_text_plugin_trains_as_printed(tmp_path, plugins_from, cli_ru
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.55  # two balanced classes: chance is 0.5
     assert tokenizer.read(run / "tokenizer.json").name == "words"
+
+
+def test_word_by_word_scores_each_growing_sentence(text_run, cli_runner):
+    sentence = "재미있을 줄 알았는데 완전 실망했다."
+    result = cli_runner.invoke(cli, ["predict", str(text_run), sentence, "--word-by-word", "--json"])
+    assert result.exit_code == 0, result.output
+    answers = json.loads(result.stdout)["results"]
+    assert [a["image"] for a in answers] == ["재미있을", "재미있을 줄", "재미있을 줄 알았는데", "재미있을 줄 알았는데 완전",
+                                             sentence]
+    whole = predict.predict(str(text_run), [sentence])["results"][0]
+    assert answers[-1]["predictions"] == whole["predictions"]

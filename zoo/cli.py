@@ -529,9 +529,11 @@ def export_command(run, tflite, mediapipe, quantize, int8_io, representative_siz
 @click.argument("images", nargs=-1, required=True, metavar="FILE...")
 @click.option("--top-k", "-k", type=click.IntRange(min=1), default=3, show_default=True,
               help="Classes listed per example.")
+@click.option("--word-by-word", is_flag=True,
+              help="Text models: score each sentence as it grows, one word at a time (the book's 7.31).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @verbose_option
-def predict_command(model, images, top_k, as_json):
+def predict_command(model, images, top_k, word_by_word, as_json):
     """Classify FILEs with MODEL (a .tflite file or a run), on LiteRT alone.
 
     Images (PNG, JPEG, any size) are read as the training data: gray or
@@ -543,7 +545,7 @@ def predict_command(model, images, top_k, as_json):
     """
     from zoo import predict
 
-    result = predict.predict(model, list(images), top_k=top_k)
+    result = predict.predict(model, list(images), top_k=top_k, word_by_word=word_by_word)
     if as_json:
         _echo_json(result)
         return

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo import runs
-from zoo.errors import DataError, ZooError
+from zoo.errors import DataError, UsageError, ZooError
 from zoo.images import load_image
 from zoo.litert import LiteRTModel
 
@@ -317,13 +317,17 @@ def image_scaling(card: dict, path: Path) -> tuple[float, float]:
     return scale, offset
 
 
-def predict(model: str, images, top_k: int = 3) -> dict:
-    """Top classes of each image.
+def predict(model: str, images, top_k: int = 3, word_by_word: bool = False) -> dict:
+    """Top classes of each image (or example file, or sentence).
 
     Args:
         model: a .tflite file, an export directory or a run.
-        images: image file paths (PNG, JPEG, any size).
+        images: image file paths (PNG, JPEG, any size); for sequence and
+            vector models ``.npy``/``.csv`` files; for text models sentences
+            or ``.txt`` files of them.
         top_k: how many classes to list per image.
+        word_by_word: text models: score each sentence as it grows, one
+            space-separated word at a time (the book's 7.31), each prefix a result.
 
     Returns:
         ``{"model": path, "results": [{"image": path, "predictions":
@@ -333,8 +337,13 @@ def predict(model: str, images, top_k: int = 3) -> dict:
         ZooError: a missing or unreadable model or image (one line each).
     """
     classifier = load(model)
+    if word_by_word and classifier.layout != "text":
+        raise UsageError(f"--word-by-word scores sentences; {classifier.path.name} reads {classifier.layout}s")
     if classifier.layout == "text":
         named = sentences(images)
+        if word_by_word:  # every prefix of words, named by itself, as the book prints them
+            named = [(" ".join(words[:n]), " ".join(words[:n])) for _, text in named
+                     for words in [text.split(" ")] for n in range(1, len(words) + 1)]
         images = [name for name, _ in named]
         ids = classifier.tokenizer.encode([text for _, text in named]).astype(np.float32)
         outputs = classifier.runner.predict(ids) if named else np.zeros((0, 0))
