@@ -116,7 +116,12 @@ def register_datasets(register):
     x_test, y_test, spec=, task=, source=)``: ``class_names`` is the
     classes in label order (``()`` for a regression, whose names are
     ``task.outputs``); ``source`` is what ``zoo show`` prints and the run
-    records of where the data came from. Raise ``zoo.errors.DataError``
+    records of where the data came from. Text is token ids:
+    ``spec=zoo.spec.text(length, tokenizer)`` with ``tokenizer=`` the fitted
+    ``zoo.tokenizer.Tokenizer`` (zoo writes it as ``tokenizer.json`` beside
+    the run and the export) and, optionally, ``test_texts=`` the test split
+    as read (``zoo export --mediapipe`` verifies the file on them with
+    MediaPipe's own tokenizer). Raise ``zoo.errors.DataError``
     naming the file for a missing or damaged file; an ``OSError`` (a
     permission denied) is reported as the user's file, naming its path.
 
