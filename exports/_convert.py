@@ -155,11 +155,15 @@ def convert(request: dict) -> dict:
     batch = None
     input_shape = list(request["input_shape"])
     input_dtype = tf.float32
-    if variant == "mediapipe-text":
-        # MediaPipe's TextClassifier feeds one [1, length] int32 tensor of token ids.
+    token_ids = bool(request.get("token_ids")) or variant == "mediapipe-text"
+    if token_ids:
+        # Text: apps (and MediaPipe's TextClassifier) feed int32 token ids.
         model = _int32_front_end(model, input_shape)
-        input_dtype, batch = tf.int32, 1
-        notes.append("int32 token ids in (cast to float32 for the Embedding); batch fixed at 1")
+        input_dtype = tf.int32
+        notes.append("int32 token ids in (cast to float32 for the Embedding)")
+    if variant == "mediapipe-text":
+        batch = 1  # MediaPipe feeds one [1, length] tensor
+        notes.append("batch fixed at 1")
     if variant == "mediapipe":
         # MediaPipe's ImageClassifier feeds one [1, H, W, 3] image.
         model = _rgb_front_end(model, input_shape)
@@ -186,7 +190,7 @@ def convert(request: dict) -> dict:
         if variant == "float16":
             converter.target_spec.supported_types = [tf.float16]
         if variant == "int8":
-            samples = np.load(request["representative"]).astype(np.float32)
+            samples = np.load(request["representative"]).astype(np.int32 if token_ids else np.float32)
 
             def representative():
                 for i in range(len(samples)):
@@ -199,7 +203,8 @@ def convert(request: dict) -> dict:
                 converter.inference_output_type = tf.int8
         data = converter.convert()
     if variant == "int16x8":
-        data = ai_edge_quantize(data, np.load(request["representative"]).astype(np.float32), batch)
+        data = ai_edge_quantize(data, np.load(request["representative"]).astype(np.int32 if token_ids else np.float32),
+                                batch)
     Path(request["output"]).write_bytes(data)
     return {"batch": batch, "unrolled": unrolled, "notes": notes,
             "convert_seconds": round(time.perf_counter() - started, 2)}

@@ -54,6 +54,7 @@ def convert(context, variant: str, filename: str) -> dict:
         "classes": len(context.config["class_names"]),
         "class_names": context.config["class_names"], "task": context.config.get("task"),
         "input": context.config.get("input"),  # the input spec: a rebuilt text model needs its tokenizer's size
+        "token_ids": context.dataset.input_spec.layout == "text",  # int32 ids in, as apps hold them
         "input_name": context.model.inputs[0].name if getattr(context.model, "inputs", None) else "image",
         "variant": variant,
         "int8_io": bool(context.options.get("int8_io")) and variant == "int8",

@@ -150,7 +150,12 @@ def test_the_books_model_on_text(text_run):
     model = trainer.load_run_model(text_run)
     assert model.get_layer("embedding").input_dim == config["input"]["tokenizer"]["ids"]
     assert (text_run / "tokenizer.json").is_file() and (text_run / "export" / "tokenizer.json").is_file()
+    from zoo.litert import LiteRTModel
+
+    for name in ("model.tflite", "model.float16.tflite"):  # an app holds token ids as integers
+        assert LiteRTModel(text_run / "export" / name).describe()["input"]["dtype"] == "int32"
     card = json.loads((text_run / "export" / "model_card.json").read_text())
+    assert card["input"]["dtype"] == "int32"
     assert card["input"]["spec"]["tokenizer"]["sha256"] == tokenizer.read(text_run / "tokenizer.json").digest()
     # The report speaks text: how much the vocabulary knows, the sentences most confidently wrong.
     metrics = json.loads((text_run / "metrics.json").read_text())

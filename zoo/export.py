@@ -555,7 +555,8 @@ def model_card(context: ExportContext, files: list, reference: np.ndarray) -> di
         "input": {
             "name": context.model.inputs[0].name if getattr(context.model, "inputs", None) else "image",
             "shape": [None, *config["input_shape"]],
-            "dtype": "float32",
+            # .tflite files of text take int32 token ids (the SavedModel float32 ids).
+            "dtype": "int32" if spec.layout == "text" else "float32",
             "layout": spec.words(),
             "spec": spec.describe(),
             "normalisation": config.get("normalisation", spec.normalisation),
@@ -566,8 +567,8 @@ def model_card(context: ExportContext, files: list, reference: np.ndarray) -> di
                                               "grayscale (Pillow 'L'; 16-bit files scaled to 8 bits)"),
                                     "resize": "bilinear, to rows x columns"}}
                if image else
-               {"from_text": "tokenizer.json beside the file: text -> token ids, as float32 (the "
-                             "Embedding casts them back)"} if spec.layout == "text" else
+               {"from_text": "tokenizer.json beside the file: text -> int32 token ids (the SavedModel "
+                             "takes them as float32)"} if spec.layout == "text" else
                {"from_array_file": ".npy or .csv of one example's shape, used as "
                                    f"stored times {spec.scale:g}"
                                    + (f" plus {spec.offset:g}" if spec.offset else "")}),

@@ -183,6 +183,8 @@ class LiteRTModel:
         if dtype == np.float32:
             return x
         scale, zero = self._input["quantization"]
+        if not scale:  # integers that are not quantized values: token ids, rounded as they are
+            return np.rint(x).astype(dtype)
         info = np.iinfo(dtype)
         return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
 
