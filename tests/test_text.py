@@ -326,3 +326,16 @@ def test_word_by_word_scores_each_growing_sentence(text_run, cli_runner):
                                              sentence]
     whole = predict.predict(str(text_run), [sentence])["results"][0]
     assert answers[-1]["predictions"] == whole["predictions"]
+
+
+@pytest.mark.parametrize("arch", ["dense", "simplernn", "lstm-bn", "gru"])
+def test_every_text_reader_begins_with_the_tokenizers_embedding(arch):
+    data = calls.load_dataset(plugins.get("dataset", "nsmc-sample"))
+    entry = plugins.get("architecture", arch)
+    assert "text" in entry.accepts
+    params = {k: p.default for k, p in entry.params.items()}
+    model = calls.build_model(entry, data.input_shape, data.task, params, data.input_spec)
+    embedding = next(layer for layer in model.layers if layer.__class__.__name__ == "Embedding")
+    assert embedding.input_dim == data.tokenizer.size
+    probabilities = model.predict(data.x_test[:4].astype("float32"), verbose=0)
+    assert probabilities.shape == (4, 2) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)

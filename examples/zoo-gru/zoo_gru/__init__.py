@@ -8,6 +8,7 @@ PARAMS = {
     "depth": Param(1, "stacked GRU layers (each but the last passes on its whole sequence)", low=1, high=16),
     "batch_norm": Param(True, "BatchNormalization after the GRU"),
     "unroll": Param(False, "unroll the time loop (exporters use it for int8)"),
+    "embedding_dim": Param(64, "text only: the width of each token's Embedding vector", low=1, high=4096),
 }
 
 RECIPES = {
@@ -20,8 +21,8 @@ RECIPES = {
 }
 
 
-def build(input_shape, classes, *, units=64, depth=1, batch_norm=True, unroll=False, task=None, spec=None,
-          name="gru"):
+def build(input_shape, classes, *, units=64, depth=1, batch_norm=True, unroll=False, embedding_dim=64,
+          task=None, spec=None, name="gru"):
     """GRU over the image rows, optional BatchNormalization, then Dense.
 
     Args:
@@ -32,6 +33,9 @@ def build(input_shape, classes, *, units=64, depth=1, batch_norm=True, unroll=Fa
             (``GRU(30, return_sequences=True) + GRU(30)``).
         batch_norm: BatchNormalization after the GRU.
         unroll: unroll the recurrence.
+        embedding_dim: text only (the spec's layout is "text"): token ids
+            become vectors this wide; the Embedding's size is the
+            tokenizer's, from ``spec.tokenizer["ids"]``.
         task: the dataset's task (``zoo.tasks``), given by zoo: ``zoo.tasks.head``
             ends the model with its head (softmax classes or linear outputs).
         spec: the dataset's input spec (``zoo.spec.InputSpec``), given by zoo:
@@ -41,13 +45,16 @@ def build(input_shape, classes, *, units=64, depth=1, batch_norm=True, unroll=Fa
     Returns:
         A ``keras.Model``.
     """
-    if len(tuple(input_shape)) != 2:
-        raise ValueError(f"'gru' reads (time steps, features). Received: input_shape={tuple(input_shape)}")
+    text = spec is not None and spec.layout == "text"
+    if len(tuple(input_shape)) != (1 if text else 2):
+        raise ValueError(f"'gru' reads (time steps, features), or (length,) token ids. "
+                         f"Received: input_shape={tuple(input_shape)}")
     import keras  # only when a model is built: listing stays fast
     from keras import layers
 
     inputs = keras.Input(shape=tuple(input_shape), name=spec.layout if spec is not None else "image")
-    x = inputs
+    # Text: each token id becomes a vector, so the GRU reads the tokens in order.
+    x = layers.Embedding(spec.tokenizer["ids"], int(embedding_dim))(inputs) if text else inputs
     for _ in range(int(depth) - 1):
         x = layers.GRU(int(units), unroll=unroll, return_sequences=True)(x)
     x = layers.GRU(int(units), unroll=unroll)(x)
@@ -62,5 +69,5 @@ def build(input_shape, classes, *, units=64, depth=1, batch_norm=True, unroll=Fa
 def register_architectures(register):
     register(zoo.Architecture(
         name="gru", summary="GRU(64) + BatchNormalization reading rows as time steps (example plugin)",
-        build=build, accepts=("image", "sequence"), params=PARAMS, recipes=RECIPES,
+        build=build, accepts=("image", "sequence", "text"), params=PARAMS, recipes=RECIPES,
     ))
