@@ -23,6 +23,21 @@ def scores(probabilities: np.ndarray, labels: np.ndarray, class_names) -> dict:
     }
 
 
+def text_scores(probabilities: np.ndarray, labels: np.ndarray, class_names, texts, tokenizer,
+                count: int = 10) -> dict:
+    """Text: how much of the test text the vocabulary knows, and the test texts most confidently wrong."""
+    predicted = np.argmax(probabilities, axis=1)
+    wrong = np.flatnonzero(predicted != np.asarray(labels))
+    worst = wrong[np.argsort(-probabilities[wrong, predicted[wrong]], kind="stable")][:count]
+    return {
+        "vocabulary_coverage_test": round(tokenizer.coverage(texts), 4),
+        "most_confidently_wrong": [
+            {"text": str(texts[i])[:300], "true": class_names[int(labels[i])],
+             "predicted": class_names[int(predicted[i])],
+             "probability": round(float(probabilities[i, predicted[i]]), 4)} for i in worst],
+    }
+
+
 def predict(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Class probabilities of a Keras model, in batches, as float32 numpy.
 

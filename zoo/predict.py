@@ -9,7 +9,6 @@ dataset's black and white, however the dataset stored them).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,21 +77,7 @@ def find_model(model: str) -> Path:
 
 def _read_card(path: Path) -> dict:
     card = path.parent / CARD
-    if not card.is_file():
-        return {}
-    try:
-        data = json.loads(card.read_text(encoding="utf-8"), parse_constant=_no_constant)
-    except RecursionError:
-        raise DataError(f"{card}: unreadable (nested too deeply)") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{card}: unreadable ({str(exc).splitlines()[0][:160]})") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{card}: not a model card (expected a JSON object)")
-    return data
-
-
-def _no_constant(name):
-    raise ValueError(f"{name} is not JSON")
+    return runs.read_json(card) if card.is_file() else {}
 
 
 def _field(card: dict, key: str, kind, path: Path, default=None):

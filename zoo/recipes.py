@@ -5,6 +5,7 @@ import dataclasses
 import math
 from pathlib import Path
 
+from zoo import runs
 from zoo.errors import UsageError
 from zoo.registry import Architecture, Recipe
 
@@ -113,11 +114,9 @@ def read_recipe_file(path: str, arch: Architecture) -> tuple[str, dict, dict]:
 
     where = f"--recipe {path}"
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_not_json)
+        data = runs.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{where}: no such file") from None
-    except RecursionError:
-        raise UsageError(f"{where}: not a recipe file (nested too deeply)") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0][:160]
         raise UsageError(f"{where}: not a readable recipe file ({reason})") from None
@@ -159,10 +158,6 @@ def read_recipe_file(path: str, arch: Architecture) -> tuple[str, dict, dict]:
             raise UsageError(f"{where}: params.{key} = {json.dumps(value, default=str)[:60]}: "
                              f"'{arch.name}' needs {problem}")
     return base, settings, params
-
-
-def _not_json(name):
-    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def _without_flag(message: str) -> str:
@@ -252,7 +247,7 @@ def for_data(recipe: Recipe, task, train_examples: int) -> tuple[Recipe, str | N
       nothing to regression targets, so a regression run records 0.
     """
     changed = []
-    adapted = task.recipe_for(recipe) if hasattr(task, "recipe_for") else recipe
+    adapted = task.recipe_for(recipe)
     if adapted.label_smoothing != recipe.label_smoothing:
         changed.append(f"label smoothing {recipe.label_smoothing:g} -> {adapted.label_smoothing:g} "
                        f"({task.kind} has no classes to smooth)")

@@ -145,10 +145,18 @@ def _no_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
+def loads(text: str):
+    """Strict JSON, as zoo reads every file it did not just write: NaN and Infinity are refused, and so
+    is nesting deeper than Python's recursion limit (a ValueError for each, never a RecursionError)."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def read_json(path: Path) -> dict:
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f, parse_constant=_no_constant)
+        data = loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ZooError(f"{path}: not found") from None
     except (OSError, ValueError) as exc:

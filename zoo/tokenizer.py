@@ -51,6 +51,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from zoo import runs
 from zoo.errors import DataError
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -313,11 +314,9 @@ def read(path) -> Tokenizer:
     try:
         if path.stat().st_size > 64 << 20:
             raise DataError(f"{path}: {path.stat().st_size} bytes, more than a tokenizer may have (64 MiB)")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = runs.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"{path}: no such file (the model's tokenizer)") from None
-    except RecursionError:
-        raise DataError(f"{path}: not a tokenizer (nested too deeply)") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{path}: unreadable ({str(exc).splitlines()[0][:160]})") from None
     return Tokenizer.from_dict(data, str(path))

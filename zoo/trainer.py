@@ -712,7 +712,8 @@ def _finish(run_dir: Path, config: dict, data, seconds: float, final_weights: st
     metrics = data.task.scores(probabilities, data.y_test)
     recorded = plots.read_history(history_path)
     if data.test_texts is not None and data.task.kind == "classification":
-        metrics.update(text_scores(data, probabilities))
+        metrics.update(evaluation.text_scores(probabilities, data.y_test, data.class_names, data.test_texts,
+                                              data.tokenizer))
     metrics.update({
         "epochs_run": len(recorded.get("epoch", [])),
         "training_seconds": round(seconds, 2),
@@ -730,20 +731,6 @@ def _finish(run_dir: Path, config: dict, data, seconds: float, final_weights: st
 
     report.refresh(run_dir)
     return TrainResult(run_dir, metrics, config)
-
-
-def text_scores(data, probabilities: np.ndarray, count: int = 10) -> dict:
-    """Text: how much of the test text the vocabulary knows, and the test sentences most confidently wrong."""
-    predicted = np.argmax(probabilities, axis=1)
-    wrong = np.flatnonzero(predicted != np.asarray(data.y_test))
-    worst = wrong[np.argsort(-probabilities[wrong, predicted[wrong]], kind="stable")][:count]
-    return {
-        "vocabulary_coverage_test": round(data.tokenizer.coverage(data.test_texts), 4),
-        "most_confidently_wrong": [
-            {"text": str(data.test_texts[i])[:300], "true": data.class_names[int(data.y_test[i])],
-             "predicted": data.class_names[int(predicted[i])],
-             "probability": round(float(probabilities[i, predicted[i]]), 4)} for i in worst],
-    }
 
 
 def _write_failed(exc: OSError, run_dir: Path, config: dict):

@@ -574,8 +574,10 @@ def _truncated_backup(w):
 
 # --- issue 27: the one-line contract on what the last round added ----------------------
 
-def _recipe_file(w, content: str, name: str = "r.json") -> None:
-    (w.root / name).write_text(content)
+def _recipe_case(name: str, content: str, fragment: str):
+    """``zoo train dense fashion-sample --recipe r.json`` with ``content`` in r.json: exit 2 and ``fragment``."""
+    return Case(name, ["train", "dense", "fashion-sample", "--recipe", "{root}/r.json", "-q"], 2, fragment,
+                setup=lambda w: (w.root / "r.json").write_text(content))
 
 
 def _npy_claiming(path: Path, shape: tuple, dtype="<f8", data: bytes = b"", whole: bool = False) -> None:
@@ -1038,27 +1040,20 @@ CASES = [
     Case("p-units-300-digits", ["train", "simplernn", "fashion-sample", "-p", "units=" + "9" * 300, "-q"], 2,
          "'simplernn' expects an integer for 'units'"),
     # --- recipe files name the file and the key ---------------------------------------------
-    Case("recipe-file-epochs-a-word", ["train", "dense", "fashion-sample", "--recipe", "{root}/r.json", "-q"], 2,
-         "r.json: settings.epochs = \"many\" cannot be used (must be an integer",
-         setup=lambda w: _recipe_file(w, '{"zoo_recipe": 1, "architecture": "dense", "settings": {"epochs": "many"}}')),
-    Case("recipe-file-negative-epochs", ["train", "dense", "fashion-sample", "--recipe", "{root}/r.json", "-q"], 2,
-         "r.json: settings.epochs = -3 cannot be used (must be in 1..",
-         setup=lambda w: _recipe_file(w, '{"zoo_recipe": 1, "architecture": "dense", "settings": {"epochs": -3}}')),
-    Case("recipe-file-nan", ["train", "dense", "fashion-sample", "--recipe", "{root}/r.json", "-q"], 2,
-         "r.json: not a readable recipe file (NaN is not a number JSON allows)",
-         setup=lambda w: _recipe_file(w, '{"zoo_recipe": 1, "architecture": "dense", "settings": {"learning_rate": NaN}}')),
-    Case("recipe-file-unknown-setting", ["train", "dense", "fashion-sample", "--recipe", "{root}/r.json", "-q"], 2,
-         "r.json: unknown settings.epoch",
-         setup=lambda w: _recipe_file(w, '{"zoo_recipe": 1, "architecture": "dense", "settings": {"epoch": 3}}')),
-    Case("recipe-file-unknown-key", ["train", "dense", "fashion-sample", "--recipe", "{root}/r.json", "-q"], 2,
-         "r.json: unknown key(s) 'setings'",
-         setup=lambda w: _recipe_file(w, '{"zoo_recipe": 1, "architecture": "dense", "setings": {"epochs": 3}}')),
-    Case("recipe-file-param-of-the-wrong-type", ["train", "dense", "fashion-sample", "--recipe", "{root}/r.json", "-q"], 2,
-         "r.json: params.units = \"lots\": 'dense' needs a comma-separated list",
-         setup=lambda w: _recipe_file(w, '{"zoo_recipe": 1, "architecture": "dense", "params": {"units": "lots"}}')),
-    Case("recipe-file-nested-100000-deep", ["train", "dense", "fashion-sample", "--recipe", "{root}/r.json", "-q"], 2,
-         "r.json: not a recipe file (nested too deeply)",
-         setup=lambda w: _recipe_file(w, "[" * 100000 + "]" * 100000)),
+    _recipe_case("recipe-file-epochs-a-word", '{"zoo_recipe": 1, "architecture": "dense", "settings": {"epochs": "many"}}',
+                 "r.json: settings.epochs = \"many\" cannot be used (must be an integer"),
+    _recipe_case("recipe-file-negative-epochs", '{"zoo_recipe": 1, "architecture": "dense", "settings": {"epochs": -3}}',
+                 "r.json: settings.epochs = -3 cannot be used (must be in 1.."),
+    _recipe_case("recipe-file-nan", '{"zoo_recipe": 1, "architecture": "dense", "settings": {"learning_rate": NaN}}',
+                 "r.json: not a readable recipe file (NaN is not JSON)"),
+    _recipe_case("recipe-file-unknown-setting", '{"zoo_recipe": 1, "architecture": "dense", "settings": {"epoch": 3}}',
+                 "r.json: unknown settings.epoch"),
+    _recipe_case("recipe-file-unknown-key", '{"zoo_recipe": 1, "architecture": "dense", "setings": {"epochs": 3}}',
+                 "r.json: unknown key(s) 'setings'"),
+    _recipe_case("recipe-file-param-of-the-wrong-type", '{"zoo_recipe": 1, "architecture": "dense", "params": {"units": "lots"}}',
+                 "r.json: params.units = \"lots\": 'dense' needs a comma-separated list"),
+    _recipe_case("recipe-file-nested-100000-deep", "[" * 100000 + "]" * 100000,
+                 "r.json: not a readable recipe file (nested too deeply)"),
     # --- tune refuses before a study exists -------------------------------------------------
     Case("tune-a-pair-that-cannot-train", ["tune", "cnn", "multiply", "-o", "{root}/study"], 2,
          "cnn reads image input; multiply gives sequence", absent=("{root}/study",)),
