@@ -199,6 +199,7 @@ def test_predict_refuses_a_tokenizer_that_is_not_the_models(text_run, tmp_path):
      "s.txt: not UTF-8 text (byte 0)"),
     ("sentences-file-empty", lambda d: [(d / "s.txt").write_text("\n \n") and str(d / "s.txt")],
      "s.txt: holds no sentences"),
+    ("sentences-file-missing", lambda d: [str(d / "typo.txt")], "typo.txt: no such file"),
 ])
 def test_hostile_sentences_get_one_line(text_run, tmp_path, cli_runner, name, make, fragment):
     args = make(tmp_path)

@@ -199,6 +199,9 @@ def sentences(items) -> list[tuple[str, str]]:
     found = []
     for item in items:
         path = Path(item)
+        # "notes.txt" (no space) names a file; a mistyped one must not be read as a sentence.
+        if path.suffix.lower() == ".txt" and not any(c.isspace() for c in str(item)) and not path.is_file():
+            raise DataError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
         if path.suffix.lower() == ".txt" and path.is_file():
             if path.stat().st_size > MAX_SENTENCE_FILE_BYTES:
                 raise DataError(f"{path}: more than {MAX_SENTENCE_FILE_BYTES} bytes")
