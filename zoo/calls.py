@@ -122,7 +122,7 @@ def build_model(entry, input_shape, task, params: dict, spec=None):
     if isinstance(task, int):
         task = Classification(tuple(str(i) for i in range(task)))
     extra = {"task": task} if _takes(entry.build, "task") else {}
-    if not extra and task.kind != "classification":
+    if not extra and not task.classifies:
         raise IncompatibleError(f"{entry.name}: its build takes no 'task' argument, so it cannot "
                                 f"build a {task.kind} head")
     if spec is not None and _takes(entry.build, "spec"):
@@ -149,9 +149,9 @@ def build_model(entry, input_shape, task, params: dict, spec=None):
                           f"{list(input_shape)}")
     units = model.outputs[0].shape[-1]
     if units != task.units:
-        what = "classes" if task.kind == "classification" else "outputs"
+        what = "classes" if task.classifies else "outputs"
         raise PluginError(f"{who(entry)} built a model with {units} outputs for {task.units} {what}")
-    if task.kind == "classification":
+    if task.classifies:
         # One example through the model: probabilities, or the head forgot its softmax.
         with contained(entry, "build (a first prediction)"):
             out = np.asarray(model(np.zeros((1, *input_shape), np.float32), training=False))

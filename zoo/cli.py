@@ -509,7 +509,7 @@ def export_command(run, tflite, mediapipe, quantize, int8_io, representative_siz
         return
     card = result.card
     key, figure = (("test_accuracy", "test accuracy")
-                   if card.get("task", {}).get("kind", "classification") == "classification"
+                   if card.get("task", {}).get("kind", "classification") != "regression"
                    else ("test_correctness", "correctness"))
     click.echo(f"Keras model: {figure} {card['verification']['keras_' + key]:.4f} on "
                f"{card['verification']['test_set']}")
@@ -555,6 +555,30 @@ def predict_command(model, images, top_k, word_by_word, as_json):
             continue
         ranked = ", ".join(f"{p['class']} {p['probability']:.4f}" for p in item["predictions"])
         click.echo(f"{item['image']}: {ranked}")
+
+
+@cli.command(name="generate")
+@click.argument("model")
+@click.option("--prompt", default="", help="The text to continue (default: none, the model starts alone).")
+@click.option("--length", "-n", type=int, default=100, show_default=True, help="Tokens to add (jamo, characters).")
+@click.option("--temperature", "-t", type=float, default=0.0, show_default=True,
+              help="0: the most probable token every time (the book's rule); above 0: drawn, "
+                   "the higher the more varied.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draw: the same seed, the same text.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@verbose_option
+def generate_command(model, prompt, length, temperature, seed, as_json):
+    """Continue a text with MODEL (a generation run or its .tflite), on LiteRT alone.
+
+    Example: zoo generate runs/my-corpus-run --prompt "이 영화" --length 80
+    """
+    from zoo import generate
+
+    result = generate.generate(model, prompt, length=length, temperature=temperature, seed=seed)
+    if as_json:
+        _echo_json(result)
+        return
+    click.echo(result["text"])
 
 
 def main():

@@ -77,7 +77,7 @@ def compare(run_dirs) -> dict:
         settings = {f"-p {k}": v for k, v in (config.get("params") or {}).items()}
         settings.update({k: (config.get("recipe_settings") or {}).get(k) for k in RECIPE_FIELDS})
         settings["seed"] = config.get("seed")
-        scores = ({"test_accuracy": metrics.get("test_accuracy")} if task.kind == "classification" else
+        scores = ({"test_accuracy": metrics.get("test_accuracy")} if task.classifies else
                   {k: metrics.get(k) for k in ("test_rmse", "test_mae", "test_correctness")})
         rows.append({
             "name": run_dir.name, "path": str(run_dir), "architecture": config.get("architecture"),
@@ -140,7 +140,7 @@ def _curves_png(result: dict, run_dirs) -> bytes | None:
     """Each run's validation loss and headline metric per epoch, one line per run, as PNG bytes."""
     histories = [(r["name"], plots.read_history(Path(d) / runs.HISTORY) if (Path(d) / runs.HISTORY).is_file()
                   else {}) for r, d in zip(result["runs"], run_dirs)]
-    metric = "val_accuracy" if all(r["task"] == "classification" for r in result["runs"]) else "val_mae"
+    metric = "val_accuracy" if all(r["task"] != "regression" for r in result["runs"]) else "val_mae"
     panels = [m for m in ("val_loss", metric) if any(h.get(m) for _, h in histories)]
     if not panels:
         return None

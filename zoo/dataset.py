@@ -220,7 +220,7 @@ class Dataset:
     def summary(self) -> dict:
         """What ``zoo show DATASET`` prints: shapes, classes and counts, range, source."""
         def counts(y):
-            if self.task.kind != "classification":
+            if not self.task.classifies:
                 return None
             return [int(c) for c in np.bincount(y, minlength=self.classes)]
 

@@ -96,7 +96,7 @@ class Check:
 
     @property
     def _figure(self) -> str:
-        return "accuracy" if self.kind == "classification" else "correctness"
+        return "correctness" if self.kind == "regression" else "accuracy"
 
     def describe(self) -> str:
         if self.quantized and self.kind == "regression":
@@ -518,7 +518,7 @@ def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: di
         raise ExportError("; ".join(context.failures) + f" (nothing was written to {dest})")
     card = model_card(context, files, reference)
     # One name per output, in output order: the classes, or a regression's outputs.
-    names = dataset.class_names if dataset.task.kind == "classification" else dataset.task.outputs
+    names = dataset.class_names if dataset.task.classifies else dataset.task.outputs
     (tmp / LABELS).write_text("".join(f"{name}\n" for name in names))
     if dataset.tokenizer is not None:  # text: the file's input is this tokenizer's ids
         from zoo import tokenizer
@@ -538,7 +538,7 @@ def model_card(context: ExportContext, files: list, reference: np.ndarray) -> di
     keras = compare("keras", reference, reference, dataset.y_test, False, task)
     spec = dataset.input_spec
     image = spec.layout == "image"
-    if task.kind == "classification":
+    if task.classifies:
         output = {"shape": [None, task.units], "dtype": "float32",
                   "meaning": "class probabilities (softmax), in the order of labels.txt"}
     else:
@@ -581,7 +581,7 @@ def model_card(context: ExportContext, files: list, reference: np.ndarray) -> di
             "runtime": "LiteRT (ai_edge_litert) for .tflite files; TensorFlow for the SavedModel",
             "test_set": f"{dataset.name} test set, all {len(dataset.y_test)} "
                         f"{'images' if image else 'examples'}",
-            **({"keras_test_accuracy": round(keras.test_accuracy, 6)} if task.kind == "classification" else
+            **({"keras_test_accuracy": round(keras.test_accuracy, 6)} if task.classifies else
                {"keras_test_correctness": round(keras.test_accuracy, 6), "keras_test_rmse": round(keras.rmse, 8)}),
             "float_max_abs_diff": FLOAT_ATOL,
             "quantized_max_accuracy_drop_points": QUANTIZED_POINTS,

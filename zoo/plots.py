@@ -37,7 +37,9 @@ def for_task(data, metrics: dict, history: dict, outputs, run_dir: Path) -> None
     tutorials' prediction grid. Regression: curves (loss, MAE) and predicted
     against true values on the test set.
     """
-    if data.task.kind == "classification":
+    if data.task.kind == "generation":  # a confusion matrix of every token against every other says little
+        curves(history, run_dir / "curves.png")
+    elif data.task.classifies:
         curves(history, run_dir / "curves.png")
         confusion(np.array(metrics["confusion_matrix"]), data.class_names, run_dir / "confusion.png")
         predictions(data.x_test[:15], data.y_test[:15], outputs[:15], data.class_names,

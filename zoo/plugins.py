@@ -28,6 +28,7 @@ DEFAULT_PLUGINS = (
     "zoo_plugins.lstm_bn",
     "zoo_plugins.datasets",
     "zoo_plugins.text",
+    "zoo_plugins.generation",
     "zoo_exports.savedmodel",
     "zoo_exports.tflite",
     "zoo_exports.mediapipe",

@@ -124,9 +124,10 @@ def load(model: str) -> Classifier:
                         "a model whose example shape is fixed, as zoo export writes them")
     described = _field(card, "task", dict, path, {})
     task = described.get("kind", "classification")
-    if task not in ("classification", "regression"):
-        raise DataError(f"{card_path}: task.kind {str(task)[:40]!r} is not classification or regression")
-    if task == "classification":
+    if task not in ("classification", "regression", "generation"):
+        raise DataError(f"{card_path}: task.kind {str(task)[:40]!r} is not classification, regression "
+                        "or generation")
+    if task != "regression":  # a generation model's "classes" are its tokens, named printably
         names = _field(card, "class_names", list, path)
         names = _names(names, "'class_names'", card_path) if names is not None else None
     else:
@@ -325,6 +326,9 @@ def predict(model: str, images, top_k: int = 3, word_by_word: bool = False) -> d
         ZooError: a missing or unreadable model or image (one line each).
     """
     classifier = load(model)
+    if classifier.task == "generation":
+        raise UsageError(f"{classifier.path}: a text generation model; continue a text with: "
+                         f"zoo generate {model} --prompt TEXT")
     if word_by_word and classifier.layout != "text":
         raise UsageError(f"--word-by-word scores sentences; {classifier.path.name} reads {classifier.layout}s")
     if classifier.layout == "text":

@@ -85,6 +85,12 @@ def _scores(config: dict, metrics: dict) -> str:
         out.append("<h2>Most confidently wrong test texts</h2>")
         out.append(_table([(w.get("text"), w.get("true"), w.get("predicted"), w.get("probability"))
                            for w in wrong if isinstance(w, dict)], ["text", "true", "predicted", "probability"]))
+    samples = metrics.get("samples")
+    if isinstance(samples, list) and samples:
+        out.append("<h2>Text the model wrote</h2><p>Each prompt (the start of a held-out line) continued "
+                   "with the most probable token, 120 times.</p>")
+        out.append(_table([(s.get("prompt"), s.get("text")) for s in samples if isinstance(s, dict)],
+                          ["prompt", "text"]))
     per_class = metrics.get("per_class_accuracy")
     if isinstance(per_class, dict):
         out.append("<h2>Per class</h2>")

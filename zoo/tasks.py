@@ -13,9 +13,14 @@ classification.
   unit per output, mean squared error; scored by MSE, MAE, RMSE and the share
   of test predictions within ``tolerance`` of the truth (the multiplication
   tutorial's "correctness").
+* ``Generation(class_names)``: the next token of a text, given the window of
+  tokens before it: a classification over the tokenizer's ids (one "class"
+  per id, named printably), scored by accuracy, cross-entropy and
+  perplexity, without a confusion matrix of every token against every other.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -28,6 +33,7 @@ class Classification:
 
     class_names: tuple
     kind = "classification"
+    classifies = True  # one softmax unit per class; labels are indices (Generation too)
     activation = "softmax"
     monitors = ("val_loss", "val_accuracy")
 
@@ -84,6 +90,7 @@ class Regression:
     outputs: tuple = ("value",)
     tolerance: float = 0.04
     kind = "regression"
+    classifies = False
     activation = "linear"
     monitors = ("val_loss", "val_mae")
 
@@ -142,7 +149,43 @@ class Regression:
                 f"{metrics['tolerance']:g}")
 
 
-TASKS = {"classification": Classification, "regression": Regression}
+@dataclass(frozen=True)
+class Generation(Classification):
+    """The next token after a window of tokens; ``class_names`` names each token id printably.
+
+    A classifier over the vocabulary, so it trains, exports and verifies as
+    one (softmax head, cross-entropy, accuracy = the share of held-out
+    windows whose next token is the most probable); what it reports differs:
+    perplexity (``exp`` of the cross-entropy) and, in the report, text the
+    model wrote (``zoo.generate``).
+    """
+
+    kind = "generation"
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "tokens": self.units}
+
+    def scores(self, outputs: np.ndarray, y: np.ndarray) -> dict:
+        labels = np.asarray(y, dtype=np.int64)
+        picked = np.asarray(outputs)[np.arange(len(labels)), labels]
+        loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+        return {"test_accuracy": round(float(np.mean(np.argmax(outputs, axis=1) == labels)), 6),
+                "test_loss": round(loss, 6), "test_perplexity": round(math.exp(loss), 4),
+                "test_examples": int(len(labels))}
+
+    def headline(self, metrics: dict) -> str:
+        return (f"held-out next-token accuracy {metrics['test_accuracy']:.4f}, "
+                f"perplexity {metrics['test_perplexity']:.2f}")
+
+
+def token_label(token: str) -> str:
+    """A token as a class name: printable, one line, never empty (JSON's escapes, and ``\\uXXXX``
+    for white space), and distinct for distinct tokens."""
+    escaped = json.dumps(token, ensure_ascii=False)[1:-1]
+    return "".join(c if c.isprintable() and not c.isspace() else f"\\u{ord(c):04x}" for c in escaped)
+
+
+TASKS = {"classification": Classification, "regression": Regression, "generation": Generation}
 
 
 def from_config(config: dict):
@@ -151,6 +194,8 @@ def from_config(config: dict):
     if described.get("kind") == "regression":
         return Regression(tuple(described.get("outputs") or ("value",)),
                           float(described.get("tolerance", 0.04)))
+    if described.get("kind") == "generation":
+        return Generation(tuple(config.get("class_names") or ()))
     return Classification(tuple(config.get("class_names") or ()))
 
 
@@ -167,7 +212,8 @@ def figure(config: dict, metrics: dict) -> str:
 
 
 # What a finished run's metrics.json must hold for zoo runs, by task.
-METRICS_FIELDS = {"classification": ("test_accuracy",), "regression": ("test_rmse", "test_correctness")}
+METRICS_FIELDS = {"classification": ("test_accuracy",), "regression": ("test_rmse", "test_correctness"),
+                  "generation": ("test_accuracy", "test_perplexity")}
 
 
 def head(x, task, dropout: float = 0.0):
@@ -186,5 +232,5 @@ def head(x, task, dropout: float = 0.0):
 
     if dropout:
         x = layers.Dropout(dropout)(x)
-    name = "classifier" if task.kind == "classification" else "regressor"
+    name = {"classification": "classifier", "generation": "next_token"}.get(task.kind, "regressor")
     return layers.Dense(task.units, activation=task.activation, name=name)(x)

@@ -1,4 +1,4 @@
-"""A tokenizer described as data: text becomes a fixed number of token ids, the same way everywhere.
+r"""A tokenizer described as data: text becomes a fixed number of token ids, the same way everywhere.
 
 Keras 3 no longer has ``keras.preprocessing.text.Tokenizer``, and
 ``TextVectorization`` does not convert to builtin LiteRT ops, so
@@ -47,6 +47,7 @@ import collections
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -57,7 +58,9 @@ from zoo.errors import DataError
 TOKENIZER_FILE = "tokenizer.json"
 FORMAT = "zoo-tokenizer"
 VERSION = 1
-LEVELS = ("word", "char")
+# word: pieces between separators; char: every character; jamo: every character after Unicode's
+# canonical decomposition (NFD), which splits each Hangul syllable into its jamo (가 -> ᄀ ᅡ).
+LEVELS = ("word", "char", "jamo")
 UNKNOWN = ("drop", "oov")
 PADDING = ("post", "pre")
 # The most a vocabulary may hold: an Embedding of 1,000,000 x 300 float32 is 1.2 GB.
@@ -150,19 +153,43 @@ class Tokenizer:
     # --- text to tokens to ids ------------------------------------------------------------------
     def tokens(self, text: str) -> list[str]:
         """The words (or characters) of ``text`` after cleaning, cutting and truncating to ``length``."""
+        return self.pieces(text)[:self.length]
+
+    def pieces(self, text: str) -> list[str]:
+        """All the tokens of ``text``, however many: what ``tokens`` truncates, and what a generation
+        corpus is cut into windows from."""
         for pattern, replacement in self.clean:
             text = re.sub(pattern, replacement, text)
         if self.lower:
             text = text.lower()
         if self.level == "char":
             pieces = list(text)
+        elif self.level == "jamo":
+            # The book splits syllables with jamotools (compatibility jamo, which join back only by
+            # guessing which consonant closes a syllable); NFD is exact: NFC joins its jamo back.
+            pieces = list(unicodedata.normalize("NFD", text))
         elif self.delimiter is not None:  # MediaPipe's rule: the non-empty pieces between delimiters
             pieces = [piece for piece in _pieces(text, self.delimiter) if piece]
         else:
             pieces = text.split(self.split)
         if self.token_length is not None:
             pieces = [piece[:self.token_length] for piece in pieces]
-        return pieces[:self.length]
+        return pieces
+
+    def join(self, tokens) -> str:
+        """Tokens back into text: words with the separator between, characters and jamo as they are
+        (jamo joined into syllables again)."""
+        if self.level == "word":
+            return self.split.join(tokens)
+        text = "".join(tokens)
+        return unicodedata.normalize("NFC", text) if self.level == "jamo" else text
+
+    def ids(self, text: str) -> list[int]:
+        """Every token of ``text`` as its id (unknown tokens as ``unknown`` says), untruncated, unpadded."""
+        index = self._index()
+        unknown = 1 if self.unknown == "oov" else None
+        found = [index.get(token, unknown) for token in self.pieces(text)]
+        return [i for i in found if i is not None]
 
     def encode(self, texts) -> np.ndarray:
         """``(N, length)`` int32 token ids of ``texts`` (a list of str)."""
@@ -203,18 +230,19 @@ class Tokenizer:
         return cached
 
     # --- fitting --------------------------------------------------------------------------------
-    def fit(self, texts, words: int) -> Tokenizer:
+    def fit(self, texts, words: int, whole: bool = False) -> Tokenizer:
         """This tokenizer with a vocabulary of ``texts``' most frequent tokens.
 
         ``words`` counts ids as Keras' ``Tokenizer(num_words=words)`` does:
         padding takes one, so ``words - 1`` words are kept (the book's 20,000
         gives 19,999); ties keep their order of first appearance. Tokens are
         counted as ``tokens`` gives them (cut and truncated), as the book
-        fitted its Tokenizer on the cut sentences.
+        fitted its Tokenizer on the cut sentences; ``whole`` counts every token
+        instead (a generation corpus, read in windows all through).
         """
         counts = collections.Counter()
         for text in texts:
-            counts.update(self.tokens(text))
+            counts.update(self.pieces(text) if whole else self.tokens(text))
         keep = max(0, words - self.first_word_id)
         # Counter.most_common sorts stably: ties stay in order of first appearance.
         vocabulary = tuple(word for word, _ in counts.most_common(keep))

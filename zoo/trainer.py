@@ -714,6 +714,10 @@ def _finish(run_dir: Path, config: dict, data, seconds: float, final_weights: st
     if data.test_texts is not None and data.task.kind == "classification":
         metrics.update(evaluation.text_scores(probabilities, data.y_test, data.class_names, data.test_texts,
                                               data.tokenizer))
+    if data.task.kind == "generation":  # what the model writes, from the held-out text's first characters
+        from zoo import generate
+
+        metrics["samples"] = generate.samples(best, data.tokenizer, list(data.test_texts or [""]))
     metrics.update({
         "epochs_run": len(recorded.get("epoch", [])),
         "training_seconds": round(seconds, 2),
@@ -823,5 +827,5 @@ def load_run_model(run_dir: Path):
     task = tasks.from_config(config) if config else None
     if task is not None and units != task.units:
         raise ZooError(f"{path}: the model gives {units} outputs but the run has "
-                       + (f"{task.units} classes" if task.kind == "classification" else f"{task.units} outputs"))
+                       + (f"{task.units} classes" if task.classifies else f"{task.units} outputs"))
     return model

@@ -69,7 +69,7 @@ def search_space(arch, task_kind: str) -> dict:
     (low, high) and ``choice`` (values).
     """
     space = dict(RECIPE_SPACE)
-    if task_kind == "classification":
+    if task_kind != "regression":
         space.update(CLASSIFIER_SPACE)
     for name, param in arch.params.items():
         if param.search is None:
@@ -164,7 +164,7 @@ def tune(architecture: str | None = None, dataset: str | None = None, *, trials:
         settings = {"architecture": arch_entry.name, "dataset": data_entry.name, "base_recipe": base,
                     "epochs": recipe.epochs, "validation_split": split, "seed": seed,
                     "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
-                    "monitor": "val_accuracy" if kind == "classification" else "val_loss",
+                    "monitor": "val_accuracy" if kind != "regression" else "val_loss",
                     "space": search_space(arch_entry, kind),
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
         directory = _new_study_dir(arch_entry.name, data_entry.name, output)
