@@ -18,7 +18,20 @@ SEQUENCE = (100, 2)
 
 @pytest.mark.parametrize("arch", ARCHITECTURES, ids=lambda a: a.name)
 def test_every_architecture_builds_for_each_task_it_can_read(arch):
-    """Building only, from input specs: a classifier on 28x28 gray and 32x32x3 RGB images, a regressor on 100 x 2 sequences."""
+    """Building only, from input specs: a classifier on 28x28 gray and 32x32x3 RGB images, a regressor on
+    100 x 2 sequences, a text classifier and a next-token generator on 30 token ids."""
+    if "text" in arch.accepts:
+        from zoo.tasks import Generation
+        from zoo.tokenizer import TOKENIZERS
+
+        fitted = TOKENIZERS["syllables"].fit(["좋은 영화", "나쁜 영화"], 100)
+        text = spec.text(30, fitted.__class__(**{**fitted._fields(), "length": 30}))
+        for task in (Classification(("negative", "positive")), Generation(tuple(f"t{i}" for i in range(fitted.size)))):
+            model = calls.build_model(arch, (30,), task, {}, text)
+            out = np.asarray(model(np.ones((2, 30), np.int32)))
+            assert out.shape == (2, task.units) and np.allclose(out.sum(axis=1), 1, atol=1e-5)
+    if "image" not in arch.accepts:
+        return
     gray = spec.image((28, 28), "uint8")
     classifier = calls.build_model(arch, gray.shape, Classification(tuple("abcdefghij")), {}, gray)
     assert classifier.outputs[0].shape[-1] == 10

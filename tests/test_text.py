@@ -329,7 +329,7 @@ def test_word_by_word_scores_each_growing_sentence(text_run, cli_runner):
     assert answers[-1]["predictions"] == whole["predictions"]
 
 
-@pytest.mark.parametrize("arch", ["dense", "simplernn", "lstm-bn", "gru"])
+@pytest.mark.parametrize("arch", ["dense", "simplernn", "lstm-bn", "gru", "textcnn"])
 def test_every_text_reader_begins_with_the_tokenizers_embedding(arch):
     data = calls.load_dataset(plugins.get("dataset", "nsmc-sample"))
     entry = plugins.get("architecture", arch)
@@ -340,3 +340,49 @@ def test_every_text_reader_begins_with_the_tokenizers_embedding(arch):
     assert embedding.input_dim == data.tokenizer.size
     probabilities = model.predict(data.x_test[:4].astype("float32"), verbose=0)
     assert probabilities.shape == (4, 2) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+def test_syllables_keep_what_reviewers_type_and_drop_the_rest():
+    syllables = tokenizer.TOKENIZERS["syllables"]
+    assert syllables.tokens("진짜 ㅋㅋ 최고!!  ★★ Good") == list("진짜 ㅋㅋ 최고!! good")
+    assert syllables.length == 100 and syllables.level == "char"
+
+
+def test_a_recipe_brings_the_tokenizer_it_was_measured_with(tmp_path):
+    import contextlib
+
+    with contextlib.ExitStack() as held:
+        plan = trainer.plan_run(held, "textcnn", "nsmc-sample", recipe="tuned")
+        assert plan.data_options == {"tokenizer": "syllables"}
+        # A flag wins over the recipe.
+        plan = trainer.plan_run(held, "textcnn", "nsmc-sample", recipe="tuned",
+                                data_options={"tokenizer": "tutorial"})
+        assert plan.data_options == {"tokenizer": "tutorial"}
+        assert trainer.plan_run(held, "lstm-bn", "nsmc-sample", recipe="tutorial").data_options == {}
+
+
+def test_textcnn_on_syllables_from_training_to_int8_on_litert(tmp_path, cli_runner):
+    """NSMC's tuned recipe, narrowed (16 filters) for one epoch on the sample: int8 verified, predict as Keras."""
+    run = tmp_path / "run"
+    result = cli_runner.invoke(cli, ["train", "textcnn", "nsmc-sample", "--recipe", "tuned", "-p", "filters=16",
+                                     "--epochs", "1", "-o", str(run)])
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())
+    assert config["data_options"] == {"tokenizer": "syllables"} and config["input_shape"] == [100]
+    assert json.loads((run / "metrics.json").read_text())["test_accuracy"] > 0.6
+    result = cli_runner.invoke(cli, ["export", str(run), "--tflite", "--quantize", "int8"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((run / "export" / "model_card.json").read_text())
+    assert all(f["verified"] for f in card["files"]) and {f["file"] for f in card["files"]} >= {
+        "model.tflite", "model.int8.tflite"}
+    sentence = "배우들 연기가 정말 최고였다 ㅋㅋ"
+    answer = predict.predict(str(run), [sentence])["results"][0]["predictions"]
+    expected = trainer.load_run_model(run).predict(
+        tokenizer.read(run / "tokenizer.json").encode([sentence]).astype("float32"), verbose=0)[0]
+    assert all(p["probability"] == pytest.approx(float(expected[p["index"]]), abs=1e-4) for p in answer)
+
+
+def test_textcnn_reads_only_text(cli_runner, tmp_path):
+    result = cli_runner.invoke(cli, ["train", "textcnn", "fashion-sample", "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "textcnn reads text input; fashion-sample gives image" in result.output
+    assert not (tmp_path / "r").exists()

@@ -136,7 +136,7 @@ def read_recipe_file(path: str, arch: Architecture) -> tuple[str, dict, dict]:
     for key, value in (("settings", settings), ("params", params)):
         if not isinstance(value, dict):
             raise UsageError(f"{where}: \"{key}\" must be an object, found {type(value).__name__}")
-    fields = set(Recipe.__dataclass_fields__) - {"params", "note"}
+    fields = set(Recipe.__dataclass_fields__) - {"params", "note", "data_options"}
     unknown = sorted(f"settings.{k}" for k in set(settings) - fields) + \
         sorted(f"params.{k}" for k in set(params) - set(arch.params))
     if unknown:

@@ -140,11 +140,15 @@ class Recipe:
     weight_decay: float | None = None  # for adamw
     min_steps: int | None = None  # see above; None: the batch size whatever the data's size
     params: Mapping[str, Any] = field(default_factory=dict)
+    # The dataset's load options this recipe was measured with (NSMC's tuned textcnn reads
+    # syllables: {"tokenizer": "syllables"}); an option given by flag wins.
+    data_options: Mapping[str, Any] = field(default_factory=dict)
     note: str = ""
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
         out["params"] = dict(self.params)
+        out["data_options"] = dict(self.data_options)
         return out
 
 

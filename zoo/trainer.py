@@ -414,7 +414,7 @@ def plan_run(held, architecture=None, dataset=None, *, recipe=None, overrides=No
         recipe, seed, data_dir = config["recipe"], config["seed"], config.get("data_dir")
         params = config["params"]
         data_options = config.get("data_options") or {}
-        overrides = {k: v for k, v in config["recipe_settings"].items() if k != "params"}
+        overrides = {k: v for k, v in config["recipe_settings"].items() if k not in ("params", "data_options")}
         if overrides.get("augment") is None:  # recorded off: stays off (None would mean the recipe's)
             overrides["augment"] = "none"
     if architecture is None or dataset is None:
@@ -441,6 +441,12 @@ def plan_run(held, architecture=None, dataset=None, *, recipe=None, overrides=No
             raise
         # Flags are checked by the CLI; here only a damaged config.json is at fault.
         raise ZooError(f"{run_dir / runs.CONFIG}: its recipe cannot be used ({exc})") from None
+    if settings.data_options and not resume:  # what the recipe was measured with, unless a flag says otherwise
+        try:
+            data_options = {**data_entry.check_options(dict(settings.data_options)), **data_options}
+        except UsageError as exc:
+            raise PluginError(f"recipe '{recipe_name}' for {arch_entry.name} on {data_entry.name}: its "
+                              f"data_options cannot be used ({exc})") from None
     if tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise UsageError("--tensorboard needs the tensorboard package: pip install 'zoo[tensorboard]'")
     declared_task = data_entry.declared_task()
