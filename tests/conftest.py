@@ -11,6 +11,14 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+def pytest_configure(config):
+    """Converted pretrained weights are cached for the session in a temporary folder, never in ~/.cache."""
+    if "ZOO_CACHE" not in os.environ:
+        import tempfile
+
+        os.environ["ZOO_CACHE"] = tempfile.mkdtemp(prefix="zoo-test-cache-")
+
+
 @pytest.fixture(autouse=True)
 def isolated_runs(tmp_path, monkeypatch):
     """Every test gets its own runs directory and working directory."""

@@ -27,6 +27,7 @@ DEFAULT_PLUGINS = (
     "zoo_plugins.simplernn",
     "zoo_plugins.lstm_bn",
     "zoo_plugins.textcnn",
+    "zoo_plugins.efficientnet_lite",
     "zoo_plugins.datasets",
     "zoo_plugins.text",
     "zoo_plugins.generation",

@@ -167,6 +167,7 @@ class Architecture:
         default_recipe: the recipe used when none is asked for.
         aliases: other names it answers to.
         plugin: the distribution that registered it (filled in by zoo).
+        weights: pretrained weights it offers, tag -> ``zoo.weights.Weights``.
     """
 
     name: str
@@ -178,11 +179,15 @@ class Architecture:
     default_recipe: str = "tuned"
     aliases: tuple = ()
     plugin: str = ""
+    # Pretrained weights it offers, tag -> zoo.weights.Weights (a description: source, hash,
+    # licence, input size, mean and std, what it was trained on); build() loads them.
+    weights: Mapping[str, Any] = field(default_factory=dict)
     kind = "architecture"
 
     def describe(self) -> dict:
         return {
             "accepts": list(self.accepts),
+            **({"weights": {k: w.describe() for k, w in self.weights.items()}} if self.weights else {}),
             "params": {k: {"default": v.default, "help": v.help,
                            **{b: getattr(v, b) for b in ("low", "high", "choices", "search")
                               if getattr(v, b) is not None}}
