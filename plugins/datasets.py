@@ -412,7 +412,8 @@ def _load_npz(data_dir=None, seed=0) -> Dataset:
                    spec=spec.image(None, x_train.dtype.name))
 
 
-IMAGES_WHAT = "a folder with one sub-folder of PNG/JPEG images per class"
+IMAGES_WHAT = ("a folder with one sub-folder of PNG/JPEG images per class (or train/ and test/, each with "
+               "those sub-folders)")
 
 
 # Without --image-size, images take the folder's most common size, scaled down
@@ -444,7 +445,18 @@ def _load_images(data_dir=None, seed=0, image_size=None, color=None) -> Dataset:
     if not root.is_dir():
         raise DataError(f"{root}: {'not a directory' if root.exists() else 'no such directory'} "
                         f"(expected {IMAGES_WHAT})")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    def class_folders(where: Path) -> list:
+        return sorted(p.name for p in where.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    classes = class_folders(root)
+    # train/ and test/, each with the same class folders: the folder's own split (CIFAR-10's photos,
+    # most published photo sets), used as given instead of holding out a fifth.
+    given_split = classes == ["test", "train"] and all(class_folders(root / s) for s in ("train", "test"))
+    if given_split:
+        classes = class_folders(root / "train")
+        if class_folders(root / "test") != classes:
+            raise DataError(f"{root}: train/ and test/ hold different class folders ({', '.join(classes[:5])} "
+                            f"against {', '.join(class_folders(root / 'test')[:5])})")
     if not classes:
         raise DataError(f"{root}: no class sub-folders (expected {IMAGES_WHAT})")
     if len(classes) == 1:
@@ -455,13 +467,18 @@ def _load_images(data_dir=None, seed=0, image_size=None, color=None) -> Dataset:
     parts = {"train": ([], []), "test": ([], [])}
     folders = {}
     for name in classes:
-        files = sorted(p for p in (root / name).iterdir() if not p.name.startswith("."))
-        for path in files:  # every entry is an image: nothing is skipped without a word
-            if path.is_dir():
-                raise DataError(f"{path}: a folder inside the class folder '{name}'; images must "
-                                "lie directly in their class folder (one level)")
-            if not path.is_file():
-                raise DataError(f"{path}: not a readable file ({'a broken link' if path.is_symlink() else 'not a regular file'})")
+        files = []
+        for where in ([root / "train" / name, root / "test" / name] if given_split else [root / name]):
+            found = sorted(p for p in where.iterdir() if not p.name.startswith("."))
+            for path in found:  # every entry is an image: nothing is skipped without a word
+                if path.is_dir():
+                    raise DataError(f"{path}: a folder inside the class folder '{name}'; images must "
+                                    "lie directly in their class folder (one level)")
+                if not path.is_file():
+                    raise DataError(f"{path}: not a readable file ({'a broken link' if path.is_symlink() else 'not a regular file'})")
+            if given_split and not found:
+                raise DataError(f"{where}: no images; every class needs some in train/ and in test/")
+            files += found
         if len(files) < 2:
             raise DataError(f"{root / name}: {len(files)} image(s); each class needs at least 2 "
                             f"(one to train on, one to test)")
@@ -477,10 +494,14 @@ def _load_images(data_dir=None, seed=0, image_size=None, color=None) -> Dataset:
         files = folders[name]
         images = np.stack([load_image(f, image_size, color) for f in files])
         digest.update(name.encode() + b"\0" + images.tobytes())
-        # Stratified: 20% of every class, at least one, chosen by the seed.
-        order = rng.permutation(len(files))
-        n_test = max(1, round(len(files) * TEST_FRACTION))
-        for split, pick in (("test", order[:n_test]), ("train", order[n_test:])):
+        if given_split:  # the folder's own test images
+            is_test = np.array([f.parent.parent.name == "test" for f in files])
+            picks = (("test", np.flatnonzero(is_test)), ("train", np.flatnonzero(~is_test)))
+        else:  # stratified: 20% of every class, at least one, chosen by the seed
+            order = rng.permutation(len(files))
+            n_test = max(1, round(len(files) * TEST_FRACTION))
+            picks = (("test", order[:n_test]), ("train", order[n_test:]))
+        for split, pick in picks:
             parts[split][0].append(images[pick])
             parts[split][1].append(np.full(len(pick), label, dtype=np.int32))
     arrays = []
@@ -491,7 +512,8 @@ def _load_images(data_dir=None, seed=0, image_size=None, color=None) -> Dataset:
         arrays += [x[shuffle], y[shuffle]]
     source = {"path": str(root), "md5": {"images": digest.hexdigest()},
               "files": int(sum(len(y) for y in arrays[1::2])),
-              "split": {"test_fraction": TEST_FRACTION, "stratified": True, "seed": seed},
+              "split": ({"given": "the folder's train/ and test/"} if given_split else
+                        {"test_fraction": TEST_FRACTION, "stratified": True, "seed": seed}),
               "image_size": list(image_size), "image_size_from": size_from,
               "color": color, "color_from": color_from,
               "conversion": (f"Pillow: {'grayscale' if color == 'gray' else 'RGB'} "

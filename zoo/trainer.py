@@ -136,7 +136,7 @@ def make_optimizer(recipe, steps_per_epoch: int):
     return optimizer(learning_rate=rate, **kwargs)
 
 
-def _best_checkpoint(path: Path, monitor: str, sign: float = 1.0, best: float = math.inf):
+def _best_checkpoint(path: Path, monitor: str, sign: float = 1.0, best: float = math.inf, saved=None):
     """Keep the model with the lowest ``sign * logs[monitor]`` so far in ``path``, replaced atomically.
 
     Keras' ModelCheckpoint writes in place; a run killed mid-save would leave a
@@ -154,7 +154,7 @@ def _best_checkpoint(path: Path, monitor: str, sign: float = 1.0, best: float = 
             best = sign * value
             tmp = path.with_name(f".{path.name}.tmp.keras")
             try:
-                self.model.save(tmp)
+                (saved or self.model).save(tmp)
                 os.replace(tmp, path)
             except OSError as exc:  # disk full, read-only: name the file users know
                 tmp.unlink(missing_ok=True)  # never leave a half-written model behind
@@ -568,9 +568,15 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
     fit_recipe(plan, data)
     model = build(plan, data, dist)
     run_dir, config = open_run(plan, data, dist, held)
-    training, validation, steps, seeding = pipelines(data, plan.settings, dist, plan.seed)
-    compile_model(model, plan.settings, data.task, steps, dist)
-    history, seconds = fit(plan, model, training, validation, seeding, run_dir, config, dist, verbose, callbacks)
+    # A frozen front and nothing augmenting: its features are computed once (zoo.frozen).
+    front = once_frozen(model, plan, data, dist, run_dir, config, verbose)
+    trained, fitted_data = (front.head, front.data) if front else (model, data)
+    training, validation, steps, seeding = pipelines(fitted_data, plan.settings, dist, plan.seed)
+    compile_model(trained, plan.settings, data.task, steps, dist)
+    history, seconds = fit(plan, trained, training, validation, seeding, run_dir, config, dist, verbose, callbacks,
+                           saved=model)
+    if front:
+        seconds += front.seconds
 
     final_weights = distribute.weights_digest(model)
     if not dist.is_chief:
@@ -588,9 +594,46 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
     return finish(run_dir, config, data, seconds, final_weights, resume)
 
 
+@dataclass
+class FrozenFront:
+    head: object  # the model's trainable head, fitted on ``data``
+    data: object  # the dataset with the frozen front's features as examples
+    seconds: float  # computing them
+
+
+def once_frozen(model, plan: RunPlan, data, dist, run_dir: Path, config: dict, verbose) -> FrozenFront | None:
+    """Step: where the model's front is frozen and nothing augments, its features for the training images,
+    computed once (``zoo.frozen``); recorded in config.json. None: train the model as it is."""
+    from zoo import frozen, spec
+
+    if plan.settings.augment or dist.multi_worker or dist.replicas > 1:
+        return None
+    parts = frozen.split(model)
+    if parts is None:
+        return None
+    started = time.perf_counter()
+    if verbose:
+        print(f"computing the frozen {parts.layer}'s features of {len(data.x_train)} training examples once",
+              flush=True)
+    features = frozen.compute(parts.features, data.x_train, data.normalise)
+    seconds = time.perf_counter() - started
+    config["frozen_features"] = {"layer": parts.layer, "shape": list(features.shape[1:]),
+                                 "seconds": round(seconds, 2)}
+    runs.write_json(run_dir / runs.CONFIG, config)
+    from dataclasses import replace
+
+    # The test set is scored by the whole model when the run finishes, not here.
+    as_features = replace(data, x_train=features, x_test=features[:0], spec=spec.vector(features.shape[1:]),
+                          tokenizer=None, test_texts=None)
+    return FrozenFront(parts.head, as_features, seconds)
+
+
 def fit(plan: RunPlan, model, training, validation, seeding, run_dir: Path, config: dict, dist, verbose,
-        extra_callbacks=()):
+        extra_callbacks=(), saved=None):
     """Step: Keras fit with zoo's callbacks; a resumed run continues after its last finished epoch.
+
+    ``saved``: the model the checkpoint keeps, when ``model`` is only its
+    trainable head (``once_frozen``); by default ``model`` itself.
 
     Returns:
         ``(history, training seconds)``.
@@ -618,7 +661,7 @@ def fit(plan: RunPlan, model, training, validation, seeding, run_dir: Path, conf
         seeding,  # first: the epoch's shuffle and augmentation seeds, before its data is read
         keras.callbacks.CSVLogger(str(history_path), append=bool(resume)),
         keras.callbacks.TerminateOnNaN(),
-        _best_checkpoint(run_dir / runs.MODEL, monitor, sign, best_so_far),
+        _best_checkpoint(run_dir / runs.MODEL, monitor, sign, best_so_far, saved),
         # Saved after the CSV row, so a resumed run never skips a logged epoch.
         # Kept after fit (removed once metrics.json is written), so a kill
         # while evaluating resumes after the last epoch instead of from scratch.
