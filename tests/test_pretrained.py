@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from zoo import calls, plugins, spec, weights
+from zoo.cli import cli
 from zoo.errors import DataError, ZooError
 from zoo.tasks import Classification
 from zoo.torchfile import read_state_dict
@@ -146,3 +147,81 @@ def test_the_real_file_reads_as_296_tensors_through_their_strides():
     state = read_state_dict(weights.source_file(IMAGENET, "efficientnet-lite0"))
     assert len(state) == 296 and state["_conv_stem.weight"].shape == (32, 3, 3, 3)
     assert state["_fc.weight"].shape == (1000, 1280) and state["_bn0.num_batches_tracked"].dtype == np.int64
+
+
+CIFAR = __import__("conftest").SHARED / "data" / "cifar10"
+
+
+def photo_folder(root, classes=("airplane", "cat", "ship"), train=8, test=4):
+    """A small train/ and test/ folder of real CIFAR-10 photos (JPEG files, as a user's folder holds them)."""
+    import shutil
+
+    for split, count in (("train", train), ("test", test)):
+        for name in classes:
+            (root / split / name).mkdir(parents=True)
+            for path in sorted((CIFAR / split / name).iterdir())[:count]:
+                shutil.copy(path, root / split / name / path.name)
+    return root
+
+
+@pytest.mark.skipif(not CIFAR.is_dir(), reason="../shared/data/cifar10 is not here")
+def test_fine_tuning_computes_the_frozen_features_once_and_exports_for_mediapipe(tmp_path, cli_runner):
+    folder = photo_folder(tmp_path / "photos")
+    run = tmp_path / "run"
+    result = cli_runner.invoke(cli, ["train", "efficientnet-lite0", "images", "--data-dir", str(folder),
+                                     "--image-size", "64x64", "--epochs", "2", "-o", str(run)])
+    assert result.exit_code == 0, result.output
+    import json
+
+    config = json.loads((run / "config.json").read_text())
+    assert config["frozen_features"]["layer"] == "efficientnet_lite0_features"
+    assert config["frozen_features"]["shape"] == [1280]
+    assert config["data_options"] == {"image_size": [64, 64], "color": "rgb"}  # the flag won over the recipe's 224
+    # The folder's own split: 24 training and 12 test photos.
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_images"] == 12
+    # The backbone kept the ImageNet weights: only the head learned.
+    from zoo import trainer
+
+    trained = trainer.load_run_model(run).get_layer("efficientnet_lite0_features")
+    reference = imagenet_model((64, 64, 3), input_name="backbone_input")
+    reference.load_weights(str(weights.keras_weights("efficientnet-lite0", IMAGENET)))
+    stem = trained.get_layer("stem_conv").get_weights()[0]
+    assert np.array_equal(stem, reference.get_layer("stem_conv").get_weights()[0])
+    result = cli_runner.invoke(cli, ["export", str(run), "--tflite", "--quantize", "int8", "--mediapipe"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((run / "export" / "model_card.json").read_text())
+    assert {f["file"] for f in card["files"]} >= {"model.tflite", "model.int8.tflite", "model.mediapipe.tflite"}
+    assert all(f["verified"] for f in card["files"])
+    from zoo import predict
+
+    photo = next((folder / "test" / "cat").iterdir())
+    answer = predict.predict(str(run), [str(photo)], top_k=1)["results"][0]["predictions"][0]
+    from zoo.images import load_image
+
+    expected = trainer.load_run_model(run).predict(load_image(photo, (64, 64), "rgb")[None] / 255.0, verbose=0)[0]
+    assert answer["index"] == int(np.argmax(expected))
+    assert answer["probability"] == pytest.approx(float(expected.max()), abs=1e-4)
+
+
+def test_a_folder_whose_train_and_test_classes_differ_is_named(tmp_path):
+    folder = photo_folder(tmp_path / "photos", train=2, test=1) if CIFAR.is_dir() else None
+    if folder is None:
+        pytest.skip("../shared/data/cifar10 is not here")
+    import shutil
+
+    shutil.rmtree(folder / "test" / "ship")
+    with pytest.raises(DataError, match="train/ and test/ hold different class folders"):
+        calls.load_dataset(plugins.get("dataset", "images"), data_dir=str(folder))
+
+
+def test_zoo_list_shows_which_architectures_have_pretrained_weights(cli_runner):
+    listed = cli_runner.invoke(cli, ["list", "architectures"]).output.splitlines()
+    assert [line for line in listed if "[pretrained: imagenet]" in line] == \
+        [line for line in listed if line.startswith("architecture  efficientnet-lite0 ")]
+    result = cli_runner.invoke(cli, ["show", "efficientnet-lite0", "--json"])
+    import json
+
+    shown = json.loads(result.output)
+    assert shown["weights"]["imagenet"]["source"]["sha256"] == IMAGENET.sha256
+    assert shown["weights"]["imagenet"]["mean"] == [127.5] * 3

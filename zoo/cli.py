@@ -190,6 +190,8 @@ def list_command(kind, pattern, as_json):
         summary = e.summary if len(e.summary) <= 72 else e.summary[:71] + "…"
         if e.kind == "dataset" and e.locate is not None:
             summary = f"{summary} [{_availability(e)}]"
+        if getattr(e, "weights", None):
+            summary = f"{summary} [pretrained: {', '.join(e.weights)}]"
         rows.append([e.kind, e.name, summary, e.plugin])
     _table(rows, ["KIND", "NAME", "SUMMARY", "PLUGIN"])
 
