@@ -286,6 +286,9 @@ def _fmt(value) -> str:
 @data_options
 @click.option("--output", "-o", type=click.Path(), help="Run directory (default runs/ARCH-DATASET-TIME).")
 @click.option("--resume", metavar="RUN", help="Continue an interrupted run from its last finished epoch.")
+@click.option("--from", "start_from", metavar="RUN",
+              help="Start from a finished run's weights (same architecture and input; a new head when the "
+                   "classes differ).")
 @click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs into the run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--strategy", type=click.Choice(["auto", "one-device", "mirrored", "multi-worker"],
@@ -300,7 +303,7 @@ def _fmt(value) -> str:
 @verbose_option
 def train(architecture, dataset, recipe, params, epochs, batch_size, learning_rate, optimizer,
           validation_split, patience, monitor, augment, seed, data_dir, image_size, color, tokenizer, output, resume,
-          tensorboard, quiet, strategy, devices, cluster, task_index):
+          start_from, tensorboard, quiet, strategy, devices, cluster, task_index):
     """Train ARCHITECTURE on DATASET into a run directory.
 
     Example: zoo train lstm-bn fashion-sample
@@ -325,7 +328,7 @@ def train(architecture, dataset, recipe, params, epochs, batch_size, learning_ra
                            seed=seed, data_dir=data_dir, output=output, resume=resume,
                            tensorboard=tensorboard, verbose=verbose, strategy=strategy.lower(),
                            devices=devices, cluster=cluster, task_index=task_index,
-                           data_options=_data_options(image_size, color, tokenizer))
+                           data_options=_data_options(image_size, color, tokenizer), start_from=start_from)
     m = result.metrics
     if "worker" in m:  # a multi-worker job's other workers: the chief reports the run
         click.echo(f"worker {m['worker']} of {m['workers']} finished after {m['epochs_run']} epochs "

@@ -62,6 +62,8 @@ def _trained(config: dict) -> str:
         ("task", config.get("task")),
         ("recipe", config.get("recipe")),
         ("recipe fitted to the data", config.get("recipe_adapted") or "unchanged"),
+        ("started from", config.get("started_from") or "its architecture's initial weights"),
+        ("frozen features", config.get("frozen_features") or "none: every layer computed every epoch"),
         ("seed", config.get("seed")),
         ("created", config.get("created")),
         ("status", config.get("status")),

@@ -292,7 +292,8 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
           seed: int | None = None, data_dir: str | None = None, output: str | None = None,
           resume: str | None = None, tensorboard: bool = False, verbose: int | str = "auto",
           strategy: str = "auto", devices: str | None = None, cluster: str | None = None,
-          task_index: int | None = None, data_options: dict | None = None, callbacks=()) -> TrainResult:
+          task_index: int | None = None, data_options: dict | None = None, callbacks=(),
+          start_from: str | None = None) -> TrainResult:
     """Train ``architecture`` on ``dataset`` into a run directory.
 
     Args:
@@ -305,6 +306,8 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
         data_dir: where the dataset's files are (``--data-dir``).
         data_options: the dataset's own load options (``--image-size``,
             ``--color``: ``{"image_size": (64, 64), "color": "rgb"}``).
+        start_from: a finished run of the same architecture and input whose
+            weights the new model starts from (``zoo.transfer``; ``--from``).
         callbacks: more Keras callbacks for fit, after zoo's own (``zoo
             tune``'s pruning callback); an exception one raises ends the run
             as it is, its checkpoint kept.
@@ -335,7 +338,7 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
                       seed=seed, data_dir=data_dir, output=output, resume=resume,
                       tensorboard=tensorboard, verbose=verbose, strategy=strategy, devices=devices,
                       cluster=cluster, task_index=task_index, data_options=data_options,
-                      callbacks=tuple(callbacks))
+                      callbacks=tuple(callbacks), start_from=start_from)
 
 
 @dataclass
@@ -547,8 +550,11 @@ def open_run(plan: RunPlan, data, dist, held) -> tuple[Path, dict]:
 
 def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data_dir, output, resume,
            tensorboard, verbose, strategy, devices, cluster, task_index, data_options,
-           callbacks=()) -> TrainResult:
+           callbacks=(), start_from=None) -> TrainResult:
     from zoo import distribute
+
+    if start_from and resume:
+        raise UsageError("--from with --resume: a resumed run continues from its own backup")
 
     # Everything that can be refused is refused before data is read.
     plan = plan_run(held, architecture, dataset, recipe=recipe, overrides=overrides, params=params,
@@ -567,7 +573,16 @@ def _train(held, architecture, dataset, *, recipe, overrides, params, seed, data
                       str(fitted.get("final_weights_sha256") or ""), resume)
     fit_recipe(plan, data)
     model = build(plan, data, dist)
+    started = None
+    if start_from:  # before the run directory exists: a refused --from writes nothing
+        from zoo import transfer
+
+        with dist.scope():
+            started = transfer.start_from(model, start_from, plan.arch_entry.name, data, plan.hyper)
     run_dir, config = open_run(plan, data, dist, held)
+    if started:
+        config["started_from"] = started
+        runs.write_json(run_dir / runs.CONFIG, config)
     # A frozen front and nothing augmenting: its features are computed once (zoo.frozen).
     front = once_frozen(model, plan, data, dist, run_dir, config, verbose)
     trained, fitted_data = (front.head, front.data) if front else (model, data)
