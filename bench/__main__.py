@@ -43,7 +43,7 @@ FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 MNIST_SUBSET = REPO.parent / "shared" / "data" / "mnist-10k"
 ARCHITECTURES = ("dense", "cnn", "vgg", "simplernn", "lstm-bn")
 PARTS = ("accuracy", "overhead", "startup", "export", "int16x8", "sequences", "forecast", "digits",
-         "small-folders", "nsmc", "nsmc-tuned", "generation")
+         "small-folders", "nsmc", "nsmc-tuned", "generation", "photos")
 NSMC_DIR = REPO.parent / "shared" / "data" / "nsmc"
 # The book's NSMC model (7.27-7.30): test accuracy it printed after 5 epochs.
 NSMC_PUBLISHED = 0.80038
@@ -314,6 +314,79 @@ def part_small_folders(seeds, workdir: Path, archs=("cnn",)) -> dict:
     return rows
 
 
+CIFAR_ROOT = CIFAR_PHOTOS.parent
+PHOTO_SIZES = (10, 100, 1000)  # training photos per class; the test set is all 10,000
+PHOTO_ARCHITECTURES = ("efficientnet-lite0", "cnn", "vgg")
+# Issue 29's target: efficientnet-lite0 fine-tuned on 1,000 photos a class.
+PHOTOS_TARGET, PHOTOS_FIT_SECONDS = 0.85, 15 * 60
+
+IMAGE_LATENCY_SCRIPT = r"""
+import json, sys, time
+from pathlib import Path
+from zoo import predict
+export = Path(sys.argv[1])
+card = json.loads((export / "model_card.json").read_text())
+photo = sys.argv[2]
+out = {}
+for f in card["files"]:
+    if not f["file"].endswith(".tflite") or "mediapipe" in f["file"]:
+        continue
+    classifier = predict.load(str(export / f["file"]))
+    pixels = [classifier.read(photo)]
+    classifier.probabilities(pixels); t = []
+    for _ in range(50):
+        s = time.perf_counter(); classifier.probabilities(pixels); t.append(time.perf_counter() - s)
+    t.sort(); out[f["file"]] = {"median_ms": round(1e3 * t[len(t) // 2], 3), "size_bytes": f.get("size_bytes")}
+print(json.dumps(out))
+"""
+
+
+def photo_folder(workdir: Path, per_class: int) -> Path:
+    """CIFAR-10's JPEGs as a user's folder: train/ with ``per_class`` photos a class, test/ with all 10,000."""
+    folder = workdir / f"cifar10-photos-{per_class}"
+    if not folder.is_dir():
+        for split, count in (("train", per_class), ("test", None)):
+            for name in sorted(p.name for p in (CIFAR_ROOT / split).iterdir()):
+                (folder / split / name).mkdir(parents=True)
+                for photo in sorted((CIFAR_ROOT / split / name).iterdir())[:count]:
+                    (folder / split / name / photo.name).symlink_to(photo)
+    return folder
+
+
+def part_photos(seeds, workdir: Path, archs=PHOTO_ARCHITECTURES, sizes=PHOTO_SIZES) -> dict:
+    """CIFAR-10 photos, 10/100/1,000 a class: efficientnet-lite0 fine-tuned against cnn and vgg from scratch.
+
+    Each architecture's tuned recipe (efficientnet-lite0's reads 224 x 224); seed 0's efficientnet run
+    at 1,000 a class is exported (float32, int8) and timed per photo on LiteRT.
+    """
+    rows = {}
+    if not CIFAR_ROOT.is_dir():
+        return rows
+    for per_class in sizes:
+        folder = photo_folder(workdir, per_class)
+        for arch in archs:
+            for seed in seeds:
+                print(f"photos: {arch} tuned on {per_class} a class, seed {seed}", flush=True)
+                row = train(arch, "images", "tuned", workdir, "--seed", str(seed), data_dir=folder)
+                if "run_dir" in row and arch == archs[0] and seed == seeds[0] and per_class == PHOTO_SIZES[-1]:
+                    exported = timed(zoo_cmd("export", row["run_dir"], "--tflite", "--quantize", "int8",
+                                             "--mediapipe", "--force"))
+                    if exported["rc"] == 0:
+                        export = Path(row["run_dir"]) / "export"
+                        card = json.loads((export / "model_card.json").read_text())
+                        photo = next((folder / "test" / "cat").iterdir())
+                        latency = timed([sys.executable, "-c", IMAGE_LATENCY_SCRIPT, str(export), str(photo)])
+                        row["export"] = {
+                            "files": [{k: f.get(k) for k in ("file", "size_bytes", "test_accuracy", "agreement",
+                                                              "verified")} for f in card["files"]],
+                            "latency": json.loads(latency["stdout"].strip().splitlines()[-1])
+                            if latency["rc"] == 0 else {"error": latency["stderr"][-300:]}}
+                    else:
+                        row["export"] = {"error": exported["stderr"].strip().splitlines()[-1:]}
+                rows[f"{arch}/tuned/{per_class}/{seed}"] = {**row, "seed": seed, "per_class": per_class}
+    return rows
+
+
 def part_nsmc(seeds, workdir: Path) -> dict:
     """The book's sentiment model (lstm-bn's NSMC tutorial recipe) on the full corpus, one row per seed."""
     rows = {}
@@ -577,6 +650,8 @@ def main(argv=None):
     parser.add_argument("--recipes", default="tutorial,tuned")
     parser.add_argument("--datasets", default="fashion",
                         help="accuracy part: fashion and/or mnist-10k (simplernn and lstm-bn only)")
+    parser.add_argument("--photo-sizes", default=",".join(map(str, PHOTO_SIZES)),
+                        help="photos: training photos per class, comma list")
     parser.add_argument("--overhead-epochs", type=int, default=2)
     parser.add_argument("--digits-epochs", type=int, default=2,
                         help="digits part: epochs of both cnn recipes on the MNIST subset")
@@ -651,6 +726,10 @@ def main(argv=None):
                 rows = part_nsmc_tuned(seeds, args.workdir)
             elif part == "generation":
                 rows = part_generation(seeds, args.workdir)
+            elif part == "photos":
+                rows = part_photos(seeds, args.workdir,
+                                   archs if args.arch != ",".join(ARCHITECTURES) else PHOTO_ARCHITECTURES,
+                                   [int(x) for x in args.photo_sizes.split(",")])
             elif part == "small-folders":
                 rows = part_small_folders(seeds, args.workdir)
             elif part == "sequences":

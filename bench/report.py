@@ -525,6 +525,57 @@ def generation(section: dict) -> str:
                   "comparable: the row shows the recipe runs end to end on a 2-core CPU.")
 
 
+def photos(section: dict) -> str:
+    """CIFAR-10 photos: test accuracy per architecture and training size (mean, range), fit; seed 0's files."""
+    import statistics
+
+    from bench.__main__ import PHOTOS_FIT_SECONDS, PHOTOS_TARGET
+
+    groups = {}
+    for r in section["rows"].values():
+        if "test_accuracy" in r:
+            arch = r["run_dir"].split("/")[-1].split("-images-")[0]
+            groups.setdefault((r["per_class"], arch), []).append(r)
+    table, verdicts = [], []
+    for (per_class, arch), found in sorted(groups.items()):
+        scores = [r["test_accuracy"] for r in found]
+        table.append([f"{per_class} a class", arch, f"{statistics.mean(scores):.4f}",
+                      f"{min(scores):.4f} to {max(scores):.4f}", len(scores),
+                      f"{statistics.mean(r['fit_seconds'] for r in found):.0f} s"])
+    for per_class in sorted({k[0] for k in groups}):
+        means = {arch: statistics.mean(r["test_accuracy"] for r in rows)
+                 for (size, arch), rows in groups.items() if size == per_class}
+        lite = means.get("efficientnet-lite0")
+        if lite is not None and len(means) > 1:
+            ahead = all(lite > v for a, v in means.items() if a != "efficientnet-lite0")
+            verdicts.append(f"{per_class} a class: efficientnet-lite0 {'ahead of' if ahead else 'NOT ahead of'} "
+                            "every architecture trained from scratch")
+    big = groups.get((1000, "efficientnet-lite0"))
+    if big:
+        mean = statistics.mean(r["test_accuracy"] for r in big)
+        slowest = max(r["fit_seconds"] for r in big)
+        verdicts.append(f"1,000 a class: mean {mean:.4f}, slowest fit {slowest:.0f} s; target >= {PHOTOS_TARGET} in "
+                        f"<= {PHOTOS_FIT_SECONDS // 60} min: {'met' if mean >= PHOTOS_TARGET and slowest <= PHOTOS_FIT_SECONDS else 'MISSED'}")
+    out = _table(["training photos", "architecture (tuned recipe)", "test accuracy, mean", "range", "seeds", "fit"],
+                 table)
+    if verdicts:
+        out += "\n\n" + "; ".join(verdicts) + "."
+    files = []
+    for r in section["rows"].values():
+        export = r.get("export") or {}
+        for f in export.get("files", []):
+            latency = (export.get("latency") or {}).get(f["file"], {})
+            files.append([f["file"], f"{(f.get('size_bytes') or 0) / 1e6:.1f} MB", f"{f['test_accuracy']:.4f}",
+                          f"{f['agreement']:.2%}", "yes" if f.get("verified") else "NO",
+                          f"{latency['median_ms']:.1f} ms" if "median_ms" in latency else "-"])
+    if files:
+        out += ("\n\nSeed 0's efficientnet-lite0 at 1,000 a class, exported and verified on the 10,000 test "
+                "photos (the MediaPipe file by MediaPipe's ImageClassifier); latency per photo with `zoo "
+                "predict`'s reading (JPEG decoded, resized), LiteRT, median of 50:\n\n"
+                + _table(["file", "size", "test accuracy", "same class as Keras", "verified", "latency"], files))
+    return out
+
+
 TITLES = {
     "accuracy": ("Accuracy on the full Fashion-MNIST test set", accuracy),
     "accuracy-single": ("Earlier single runs (2026-11-26 and 27, one seed each; superseded by the table above)",
@@ -542,6 +593,8 @@ TITLES = {
     "nsmc": ("Korean movie reviews (NSMC, 150,000 + 50,000): the book's Embedding + LSTM(50), tutorial recipe",
              nsmc),
     "nsmc-tuned": ("NSMC, tuned: the best small on-device model (textcnn on syllables)", nsmc_tuned),
+    "photos": ("CIFAR-10 photos (../shared/data/cifar10, JPEG, test: all 10,000): pretrained against from "
+               "scratch", photos),
     "generation": ("Text generation: the book's jamo-level LSTM on the shipped corpus (NSMC sample reviews)",
                    generation),
 }

@@ -141,10 +141,10 @@ def _load_corpus(data_dir=None, seed=0, tokenizer="jamo") -> Dataset:
 
 def _book_recipes() -> dict:
     """The book's jamo model (7.49): Embedding(V, 100) + LSTM(400) + Dense(V), adam, batch 256."""
-    tutorial = Recipe(optimizer="adam", batch_size=256, epochs=15, validation_split=0.0,
+    tutorial = Recipe(optimizer="adam", batch_size=256, epochs=10, validation_split=0.0,
                       params={"units": 400, "embedding_dim": 100, "batch_norm": False},
                       note="the book's jamo-level model (7.49): Embedding(V, 100) + LSTM(400) + Dense(V), "
-                           "adam, batch 256; 15 epochs instead of 100 (about 80 s each on 2 cores)")
+                           "adam, batch 256; 10 epochs instead of 100 (about 80 s each on 2 cores)")
     return {"lstm-bn": {"tutorial": tutorial}}
 
 
