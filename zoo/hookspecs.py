@@ -50,8 +50,15 @@ def register_architectures(register):
             these bounds, so give each number a ``high``: ``build`` never
             sees a value outside them) and ``recipes`` (``zoo.Recipe``;
             ``tutorial`` and ``tuned``; a recipe's ``note`` is the line
-            ``zoo show`` prints for it, and ``min_steps`` lets it shrink its
-            batch on a small dataset).
+            ``zoo show`` prints for it, ``min_steps`` lets it shrink its
+            batch on a small dataset, and ``data_options`` names the dataset
+            options it was measured with, e.g. ``{"image_size": (224, 224)}``)
+            and optionally ``weights``: pretrained weights it offers, tag ->
+            ``zoo.weights.Weights`` (source file or URL, SHA-256, licence,
+            input size, colour, mean and std, what it was trained on, its
+            scores, and ``convert(source, destination)`` writing Keras
+            ``.weights.h5``); ``build`` gets their converted, hash-checked
+            file from ``zoo.weights.keras_weights(name, weights)``.
 
     zoo calls ``build(input_shape, classes, **params, task=task, spec=spec)``
     only when a model is needed: ``input_shape`` is the dataset's example shape (an
