@@ -505,7 +505,7 @@ def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: di
 
     x_test = dataset.normalise(dataset.x_test)
     log(f"Keras model: predicting {len(x_test)} test examples")
-    reference = evaluation.predict(model, x_test)
+    reference = evaluation.predict(model, dataset.x_test, normalise=dataset.normalise)
 
     context = ExportContext(
         run_dir=run_dir, config=config, model=model, model_path=run_dir / runs.MODEL,

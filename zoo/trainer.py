@@ -772,7 +772,7 @@ def finish(run_dir: Path, config: dict, data, seconds: float, final_weights: str
 def _finish(run_dir: Path, config: dict, data, seconds: float, final_weights: str, resume) -> TrainResult:
     backup, history_path = run_dir / runs.BACKUP, run_dir / runs.HISTORY
     best = load_run_model(run_dir)
-    probabilities = evaluation.predict(best, data.normalise(data.x_test))
+    probabilities = evaluation.predict(best, data.x_test, normalise=data.normalise)
     metrics = data.task.scores(probabilities, data.y_test)
     recorded = plots.read_history(history_path)
     if data.test_texts is not None and data.task.kind == "classification":
@@ -836,7 +836,7 @@ def evaluate(run: str | None = None, dataset: str | None = None, data_dir: str |
             f"{list(data.input_shape)}; the run's model reads {config['input_shape']} into "
             f"{task.units} outputs ({task.kind})")
     model = load_run_model(run_dir)
-    metrics = data.task.scores(evaluation.predict(model, data.normalise(data.x_test)), data.y_test)
+    metrics = data.task.scores(evaluation.predict(model, data.x_test, normalise=data.normalise), data.y_test)
     return {"run": str(run_dir), "dataset": entry.name, "headline": data.task.headline(metrics), **metrics}
 
 
