@@ -359,6 +359,10 @@ def test_a_recipe_brings_the_tokenizer_it_was_measured_with(tmp_path):
                                 data_options={"tokenizer": "tutorial"})
         assert plan.data_options == {"tokenizer": "tutorial"}
         assert trainer.plan_run(held, "lstm-bn", "nsmc-sample", recipe="tutorial").data_options == {}
+        # An option the dataset does not have is left out: fashion-sample has no --image-size.
+        assert trainer.plan_run(held, "efficientnet-lite0", "fashion-sample").data_options == {}
+        assert trainer.plan_run(held, "efficientnet-lite0", "images", data_dir="x").data_options == {
+            "image_size": (224, 224), "color": "rgb"}
 
 
 def test_textcnn_on_syllables_from_training_to_int8_on_litert(tmp_path, cli_runner):

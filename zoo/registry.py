@@ -141,7 +141,8 @@ class Recipe:
     min_steps: int | None = None  # see above; None: the batch size whatever the data's size
     params: Mapping[str, Any] = field(default_factory=dict)
     # The dataset's load options this recipe was measured with (NSMC's tuned textcnn reads
-    # syllables: {"tokenizer": "syllables"}); an option given by flag wins.
+    # syllables: {"tokenizer": "syllables"}); an option given by flag wins, and one the
+    # dataset does not have is left out.
     data_options: Mapping[str, Any] = field(default_factory=dict)
     note: str = ""
 

@@ -445,8 +445,11 @@ def plan_run(held, architecture=None, dataset=None, *, recipe=None, overrides=No
         # Flags are checked by the CLI; here only a damaged config.json is at fault.
         raise ZooError(f"{run_dir / runs.CONFIG}: its recipe cannot be used ({exc})") from None
     if settings.data_options and not resume:  # what the recipe was measured with, unless a flag says otherwise
+        # Only the options this dataset has: efficientnet-lite0's 224 x 224 RGB for a photo folder, while
+        # fashion-sample (no --image-size) stays 28 x 28 gray.
+        wanted = {k: v for k, v in settings.data_options.items() if k in data_entry.options}
         try:
-            data_options = {**data_entry.check_options(dict(settings.data_options)), **data_options}
+            data_options = {**data_entry.check_options(wanted), **data_options}
         except UsageError as exc:
             raise PluginError(f"recipe '{recipe_name}' for {arch_entry.name} on {data_entry.name}: its "
                               f"data_options cannot be used ({exc})") from None
