@@ -225,3 +225,27 @@ def test_zoo_list_shows_which_architectures_have_pretrained_weights(cli_runner):
     shown = json.loads(result.output)
     assert shown["weights"]["imagenet"]["source"]["sha256"] == IMAGENET.sha256
     assert shown["weights"]["imagenet"]["mean"] == [127.5] * 3
+
+
+def test_keras_applications_weights_are_described_as_keras_publishes_them():
+    from keras.src.applications import efficientnet_v2, mobilenet_v3
+
+    from zoo_plugins.keras_applications import KERAS_URL, WEIGHTS
+
+    small = WEIGHTS["mobilenet-v3-small"]["imagenet"]
+    assert small.md5 == mobilenet_v3.WEIGHTS_HASHES["small_224_1.0_float"][1]
+    assert small.url == mobilenet_v3.BASE_WEIGHT_PATH + "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5"
+    b0 = WEIGHTS["efficientnet-v2-b0"]["imagenet"]
+    assert b0.md5 == efficientnet_v2.WEIGHTS_HASHES["b0"][1]
+    assert b0.url == efficientnet_v2.BASE_WEIGHTS_PATH + "efficientnetv2-b0_notop.h5"
+    assert b0.url.startswith(KERAS_URL)
+
+
+def test_weights_that_cannot_be_downloaded_are_named_in_one_line(tmp_path, monkeypatch):
+    from zoo_plugins.keras_applications import WEIGHTS
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    unreachable = dataclasses.replace(WEIGHTS["mobilenet-v3-small"]["imagenet"], url="http://127.0.0.1:9/w.h5")
+    with pytest.raises(ZooError, match=r"cannot download http://127.0.0.1:9/w.h5 \("):
+        weights.keras_weights("mobilenet-v3-small", unreachable)
+    assert not list((tmp_path / "cache").rglob("*.h5"))

@@ -28,6 +28,7 @@ DEFAULT_PLUGINS = (
     "zoo_plugins.lstm_bn",
     "zoo_plugins.textcnn",
     "zoo_plugins.efficientnet_lite",
+    "zoo_plugins.keras_applications",
     "zoo_plugins.datasets",
     "zoo_plugins.text",
     "zoo_plugins.generation",

