@@ -110,7 +110,7 @@ def generation_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("generation") / "run"
     trainer.train("lstm-bn", "nsmc-corpus", recipe="tutorial", params={"units": 32}, overrides={"epochs": 1},
                   output=str(run), verbose=0)
-    export.export(str(run), formats=["tflite"], log=lambda m: None)
+    export.export(str(run), formats=["tflite", "onnx"], log=lambda m: None)
     return run
 
 
@@ -127,6 +127,10 @@ def test_a_generation_run_reports_perplexity_and_samples(generation_run):
     assert "Text the model wrote" in report and "perplexity" in report and "Confusion" not in report
     config = json.loads((generation_run / "config.json").read_text())
     assert config["task"] == {"kind": "generation", "tokens": config["input"]["tokenizer"]["ids"]}
+    # A text model to ONNX too (token ids as float32, as the SavedModel): ONNX Runtime agrees with Keras.
+    card = json.loads((generation_run / "export" / "model_card.json").read_text())
+    onnx = next(f for f in card["files"] if f["file"] == "model.onnx")
+    assert onnx["verified"] and onnx["agreement"] == 1.0
 
 
 def test_zoo_generate_writes_what_keras_would(generation_run, cli_runner):

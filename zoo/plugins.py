@@ -35,6 +35,7 @@ DEFAULT_PLUGINS = (
     "zoo_exports.savedmodel",
     "zoo_exports.tflite",
     "zoo_exports.mediapipe",
+    "zoo_exports.onnx",
 )
 BUILTIN_DISTRIBUTION = "zoo"
 ENTRY_POINT_GROUP = "zoo"
