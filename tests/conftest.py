@@ -11,6 +11,16 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+def offline_image_architectures(built_in_only: bool = False) -> list:
+    """Architectures that read images and build offline: those whose weights only a download gives are left
+    out (the tests that train or export every architecture run on fashion-sample, without a network)."""
+    from zoo import plugins
+
+    return [e.name for e in plugins.registry().entries("architecture")
+            if "image" in e.accepts and not any(w.url and not w.package for w in e.weights.values())
+            and (e.plugin == "zoo" or not built_in_only)]
+
+
 def pytest_configure(config):
     """Converted pretrained weights are cached for the session in a temporary folder, never in ~/.cache."""
     if "ZOO_CACHE" not in os.environ:

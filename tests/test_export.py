@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_zoo
+from conftest import run_zoo, offline_image_architectures
 from zoo import export, plugins
 from zoo.cli import cli
 from zoo.errors import UsageError, ZooError
@@ -25,7 +25,7 @@ from zoo.images import load_image
 from zoo.litert import LiteRTModel, read_ops
 from zoo.registry import Exporter
 
-ARCHS = [e.name for e in plugins.registry().entries("architecture")]
+ARCHS = offline_image_architectures()  # the fixture trains each on fashion-sample
 TFLITE = {"float32": "model.tflite", "float16": "model.float16.tflite",
           "dynamic": "model.dynamic.tflite", "int8": "model.int8.tflite", "int16x8": "model.int16x8.tflite"}
 QUIET = {"log": lambda message: None}

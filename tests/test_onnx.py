@@ -4,16 +4,14 @@ import shutil
 
 import pytest
 
+from conftest import offline_image_architectures
 from zoo import calls, plugins
 from zoo.cli import cli
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("tf2onnx")
 
-# Every built-in image architecture whose weights need no download (building is what matters here).
-ARCHITECTURES = [e.name for e in plugins.registry().entries("architecture")
-                 if e.plugin == "zoo" and "image" in e.accepts
-                 and not any(w.url and not w.package for w in e.weights.values())]
+ARCHITECTURES = offline_image_architectures(built_in_only=True)  # building is what matters here
 
 
 def untrained_run(good_run, tmp_path, arch: str):

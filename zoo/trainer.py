@@ -22,7 +22,7 @@ import numpy as np
 
 from zoo import calls, evaluation, plugins, plots, recipes, runs, tasks
 from zoo.augment import AUGMENTATIONS, augmentation  # noqa: F401 - zoo.trainer's names, as before
-from zoo.errors import IncompatibleError, UsageError, ZooError, first_line, one_line
+from zoo.errors import IncompatibleError, PluginError, UsageError, ZooError, first_line, one_line
 from zoo.recipes import DEFAULT_LEARNING_RATES  # noqa: F401 - zoo.trainer's name, as before
 from zoo.versions import versions
 
