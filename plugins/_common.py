@@ -169,3 +169,25 @@ def recurrent_model(layer: str, arch: str, input_shape, classes, *, units, depth
         x = layers.BatchNormalization(momentum=bn_momentum)(x)
     outputs = head(x, classes, dropout, task)
     return keras.Model(inputs, outputs, name=name)
+
+
+def fine_tuning_recipes(size=(224, 224)) -> dict:
+    """The recipes of a pretrained backbone under a new head (the backbone frozen), reading ``size`` RGB.
+
+    ``tutorial`` is MediaPipe Model Maker's image classifier defaults (its
+    hparams.py: sgd at 0.005 with momentum, batch 32, 10 epochs, label
+    smoothing 0.1); ``tuned`` adam 1e-3 with cosine decay over 8 epochs.
+    """
+    from zoo.registry import Recipe
+
+    reads = {"image_size": tuple(size), "color": "rgb"}
+    side = f"{size[0]} x {size[1]}"
+    return {
+        "tutorial": Recipe(optimizer="sgd", learning_rate=0.005, batch_size=32, epochs=10, validation_split=0.1,
+                           monitor="val_accuracy", label_smoothing=0.1, data_options=reads,
+                           note="MediaPipe Model Maker's defaults: frozen backbone, new head, sgd 0.005, "
+                                f"batch 32, 10 epochs, label smoothing 0.1, {side}"),
+        "tuned": Recipe(optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=8, validation_split=0.0,
+                        label_smoothing=0.1, schedule="cosine", min_steps=SMALL_DATA_STEPS, data_options=reads,
+                        note=f"frozen backbone, new head, adam 1e-3 + cosine decay, 8 epochs, {side}"),
+    }

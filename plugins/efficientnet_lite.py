@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 import zoo
-from zoo.registry import Param, Recipe
+from zoo.registry import Param
 from zoo.weights import Weights
-from zoo_plugins._common import head, require_classes
+from zoo_plugins._common import fine_tuning_recipes, head, require_classes
 
 # (repeats, kernel, stride, expand ratio, output filters) per stage (EfficientNet-B0's; Lite0 keeps them).
 STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80), (3, 5, 1, 6, 112),
@@ -159,19 +159,7 @@ PARAMS = {
                      search=(0.0, 0.5)),
 }
 
-RECIPES = {
-    # Model Maker's image classifier defaults: frozen backbone, a new head, 10 epochs, batch 32,
-    # learning rate 0.005 with momentum 0.9 (its hparams.py), dropout 0.2.
-    "tutorial": Recipe(optimizer="sgd", learning_rate=0.005, batch_size=32, epochs=10, validation_split=0.1,
-                       monitor="val_accuracy", label_smoothing=0.1,
-                       data_options={"image_size": (224, 224), "color": "rgb"},
-                       note="MediaPipe Model Maker's defaults: frozen backbone, new head, sgd 0.005, "
-                            "batch 32, 10 epochs, label smoothing 0.1, 224 x 224"),
-    "tuned": Recipe(optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=8, validation_split=0.0,
-                    label_smoothing=0.1, schedule="cosine", min_steps=25,
-                    data_options={"image_size": (224, 224), "color": "rgb"},
-                    note="frozen backbone, new head, adam 1e-3 + cosine decay, 8 epochs, 224 x 224"),
-}
+RECIPES = fine_tuning_recipes()
 
 
 def build(input_shape, classes, *, weights="imagenet", trainable_blocks=0, dropout=0.2, task=None, spec=None,

@@ -11,9 +11,9 @@ so the first layer turns the dataset's input back into pixels.
 from __future__ import annotations
 
 import zoo
-from zoo.registry import Param, Recipe
+from zoo.registry import Param
 from zoo.weights import Weights
-from zoo_plugins._common import head, require_classes
+from zoo_plugins._common import fine_tuning_recipes, head, require_classes
 
 KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 NETWORKS = {
@@ -57,17 +57,7 @@ PARAMS = {
                      choices=("imagenet", "none")),
     "dropout": Param(0.2, "dropout before the new head", low=0, high=0.95, search=(0.0, 0.5)),
 }
-RECIPES = {
-    "tutorial": Recipe(optimizer="sgd", learning_rate=0.005, batch_size=32, epochs=10, validation_split=0.1,
-                       monitor="val_accuracy", label_smoothing=0.1,
-                       data_options={"image_size": (224, 224), "color": "rgb"},
-                       note="MediaPipe Model Maker's defaults: frozen backbone, new head, sgd 0.005, batch 32, "
-                            "10 epochs, 224 x 224"),
-    "tuned": Recipe(optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=8, validation_split=0.0,
-                    label_smoothing=0.1, schedule="cosine", min_steps=25,
-                    data_options={"image_size": (224, 224), "color": "rgb"},
-                    note="frozen backbone, new head, adam 1e-3 + cosine decay, 8 epochs, 224 x 224"),
-}
+RECIPES = fine_tuning_recipes()
 
 
 def _builder(name: str):
