@@ -246,7 +246,7 @@ def test_converter_crash_is_one_line_error(exported, tmp_path):
     (["RUN", "--quantize", "float16"], 2, "--quantize: not supported by the selected exporter(s) (savedmodel)"),
     (["RUN", "--tflite", "--int8-io"], 2, "--int8-io"),
     (["RUN", "--tflite", "--representative-size", "10"], 2, "--representative-size"),
-    (["RUN", "--format", "onnx"], 2, "unknown exporter 'onnx'"),
+    (["RUN", "--format", "coreml"], 2, "unknown exporter 'coreml'"),
 ])
 def test_usage_errors(cli_runner, dense_run, args, code, message):
     args = [str(dense_run) if a == "RUN" else a for a in args]

@@ -188,10 +188,12 @@ def test_fine_tuning_computes_the_frozen_features_once_and_exports_for_mediapipe
     reference.load_weights(str(weights.keras_weights("efficientnet-lite0", IMAGENET)))
     stem = trained.get_layer("stem_conv").get_weights()[0]
     assert np.array_equal(stem, reference.get_layer("stem_conv").get_weights()[0])
-    result = cli_runner.invoke(cli, ["export", str(run), "--tflite", "--quantize", "int8", "--mediapipe"])
+    # (int8 is judged within 1 point of Keras: 12 test photos cannot show that; tests/test_export.py
+    # exports every variant of efficientnet-lite0 on fashion-sample's 1,500.)
+    result = cli_runner.invoke(cli, ["export", str(run), "--tflite", "--mediapipe"])
     assert result.exit_code == 0, result.output
     card = json.loads((run / "export" / "model_card.json").read_text())
-    assert {f["file"] for f in card["files"]} >= {"model.tflite", "model.int8.tflite", "model.mediapipe.tflite"}
+    assert {f["file"] for f in card["files"]} >= {"model.tflite", "model.mediapipe.tflite"}
     assert all(f["verified"] for f in card["files"])
     from zoo import predict
 
@@ -217,8 +219,9 @@ def test_a_folder_whose_train_and_test_classes_differ_is_named(tmp_path):
 
 def test_zoo_list_shows_which_architectures_have_pretrained_weights(cli_runner):
     listed = cli_runner.invoke(cli, ["list", "architectures"]).output.splitlines()
-    assert [line for line in listed if "[pretrained: imagenet]" in line] == \
-        [line for line in listed if line.startswith("architecture  efficientnet-lite0 ")]
+    marked = {line.split()[1] for line in listed if "[pretrained: imagenet]" in line}
+    assert marked == {e.name for e in plugins.registry().entries("architecture") if e.weights}
+    assert {"efficientnet-lite0", "mobilenet-v3-small"} <= marked and "cnn" not in marked
     result = cli_runner.invoke(cli, ["show", "efficientnet-lite0", "--json"])
     import json
 

@@ -83,7 +83,8 @@ def write_recipe_file(path, arch: str, base: str, recipe: Recipe, params: dict, 
     """A recipe as a file ``zoo train ARCH DATASET --recipe FILE`` accepts (what ``zoo tune`` writes)."""
     import json
 
-    settings = {k: v for k, v in recipe.to_dict().items() if k not in ("params", "note")}
+    # The dataset options a recipe brings stay with the named recipe (the base), not the file.
+    settings = {k: v for k, v in recipe.to_dict().items() if k not in ("params", "note", "data_options")}
     data = {"zoo_recipe": RECIPE_FILE_VERSION, "architecture": arch, "base": base, "settings": settings,
             "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}, "note": note}
     Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
