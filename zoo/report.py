@@ -27,6 +27,7 @@ h1 { font-size: 1.5em } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom
 table { border-collapse: collapse; margin: .5em 0 } td, th { border: 1px solid #ccc; padding: 3px 8px;
 text-align: left; vertical-align: top } th { background: #f4f4f4 } code { font-size: .92em }
 .headline { font-size: 1.3em; font-weight: bold } figure { margin: 1em 0 } img { max-width: 100% }
+.written td { white-space: pre-wrap }
 """
 
 
@@ -91,8 +92,9 @@ def _scores(config: dict, metrics: dict) -> str:
     if isinstance(samples, list) and samples:
         out.append("<h2>Text the model wrote</h2><p>Each prompt (the start of a held-out line) continued "
                    "with the most probable token, 120 times.</p>")
-        out.append(_table([(s.get("prompt"), s.get("text")) for s in samples if isinstance(s, dict)],
-                          ["prompt", "text"]))
+        # White space kept: a model that writes spaces and line ends is seen to.
+        out.append('<div class="written">' + _table([(s.get("prompt"), s.get("text")) for s in samples
+                                                     if isinstance(s, dict)], ["prompt", "text"]) + "</div>")
     per_class = metrics.get("per_class_accuracy")
     if isinstance(per_class, dict):
         out.append("<h2>Per class</h2>")
