@@ -186,19 +186,19 @@ class Tokenizer:
 
     def ids(self, text: str) -> list[int]:
         """Every token of ``text`` as its id (unknown tokens as ``unknown`` says), untruncated, unpadded."""
+        return self._ids_of(self.pieces(text))
+
+    def _ids_of(self, tokens) -> list[int]:
+        """Tokens as ids: an unknown one becomes ``[UNK]`` (``oov``) or is dropped (``drop``)."""
         index = self._index()
         unknown = 1 if self.unknown == "oov" else None
-        found = [index.get(token, unknown) for token in self.pieces(text)]
-        return [i for i in found if i is not None]
+        return [i for i in (index.get(token, unknown) for token in tokens) if i is not None]
 
     def encode(self, texts) -> np.ndarray:
         """``(N, length)`` int32 token ids of ``texts`` (a list of str)."""
-        index = self._index()
-        unknown = 1 if self.unknown == "oov" else None
         out = np.zeros((len(texts), self.length), np.int32)
         for row, text in enumerate(texts):
-            ids = [index.get(token, unknown) for token in self.tokens(text)]
-            ids = [i for i in ids if i is not None]
+            ids = self._ids_of(self.tokens(text))
             if ids:
                 if self.padding == "post":
                     out[row, :len(ids)] = ids

@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -638,8 +638,6 @@ def once_frozen(model, plan: RunPlan, data, dist, run_dir: Path, config: dict, v
     config["frozen_features"] = {"layer": parts.layer, "shape": list(features.shape[1:]),
                                  "seconds": round(seconds, 2)}
     runs.write_json(run_dir / runs.CONFIG, config)
-    from dataclasses import replace
-
     # The test set is scored by the whole model when the run finishes, not here.
     as_features = replace(data, x_train=features, x_test=features[:0], spec=spec.vector(features.shape[1:]),
                           tokenizer=None, test_texts=None)

