@@ -49,6 +49,47 @@ def _blocks():
     return found
 
 
+def _stem(x, init="glorot_uniform"):
+    from keras import layers
+
+    x = layers.Conv2D(STEM, 3, strides=2, padding="same", use_bias=False, kernel_initializer=init, name="stem_conv")(x)
+    return layers.ReLU(6.0, name="stem_relu6")(_bn(x, "stem_bn"))
+
+
+def _bn(x, name):
+    from keras import layers
+
+    return layers.BatchNormalization(epsilon=EPSILON, momentum=0.99, name=name)(x)
+
+
+def _block(x, index, kernel, stride, expand, filters_in, filters_out, init="glorot_uniform"):
+    """MBConv without squeeze-excite: expand 1 x 1, depthwise, project 1 x 1, residual where shapes agree."""
+    from keras import layers
+
+    block = f"block{index}"
+    shortcut = x
+    if expand != 1:
+        x = layers.Conv2D(filters_in * expand, 1, use_bias=False, kernel_initializer=init, name=f"{block}_expand_conv")(x)
+        x = layers.ReLU(6.0, name=f"{block}_expand_relu6")(_bn(x, f"{block}_expand_bn"))
+    x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False, depthwise_initializer=init,
+                               name=f"{block}_dwconv")(x)
+    x = layers.ReLU(6.0, name=f"{block}_dw_relu6")(_bn(x, f"{block}_dw_bn"))
+    x = layers.Conv2D(filters_out, 1, use_bias=False, kernel_initializer=init, name=f"{block}_project_conv")(x)
+    x = _bn(x, f"{block}_project_bn")
+    if stride == 1 and filters_in == filters_out:
+        x = layers.Add(name=f"{block}_add")([x, shortcut])
+    return x
+
+
+def _top(x, init="glorot_uniform"):
+    """The head convolution (320 -> 1280) and global average pooling: the backbone's features."""
+    from keras import layers
+
+    x = layers.Conv2D(HEAD, 1, use_bias=False, kernel_initializer=init, name="head_conv")(x)
+    x = layers.ReLU(6.0, name="head_relu6")(_bn(x, "head_bn"))
+    return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+
+
 def imagenet_model(input_shape=(224, 224, 3), dropout=0.2, classes=1000, name="efficientnet_lite0",
                    input_name="image"):
     """EfficientNet-Lite0 from (pixel - 127.5) / 128 inputs to ImageNet's 1,000 classes (layer names as
@@ -56,30 +97,41 @@ def imagenet_model(input_shape=(224, 224, 3), dropout=0.2, classes=1000, name="e
     import keras
     from keras import layers
 
-    def bn(x, name):
-        return layers.BatchNormalization(epsilon=EPSILON, momentum=0.99, name=name)(x)
-
     inputs = keras.Input(input_shape, name=input_name)
-    x = layers.Conv2D(STEM, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(inputs)
-    x = layers.ReLU(6.0, name="stem_relu6")(bn(x, "stem_bn"))
-    for index, kernel, stride, expand, filters_in, filters_out in _blocks():
-        block = f"block{index}"
-        shortcut = x
-        if expand != 1:
-            x = layers.Conv2D(filters_in * expand, 1, use_bias=False, name=f"{block}_expand_conv")(x)
-            x = layers.ReLU(6.0)(bn(x, f"{block}_expand_bn"))
-        x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False, name=f"{block}_dwconv")(x)
-        x = layers.ReLU(6.0)(bn(x, f"{block}_dw_bn"))
-        x = layers.Conv2D(filters_out, 1, use_bias=False, name=f"{block}_project_conv")(x)
-        x = bn(x, f"{block}_project_bn")
-        if stride == 1 and filters_in == filters_out:
-            x = layers.Add(name=f"{block}_add")([x, shortcut])
-    x = layers.Conv2D(HEAD, 1, use_bias=False, name="head_conv")(x)
-    x = layers.ReLU(6.0, name="head_relu6")(bn(x, "head_bn"))
-    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    x = layers.Dropout(dropout, name="top_dropout")(x)
+    x = _stem(inputs)
+    for block in _blocks():
+        x = _block(x, *block)
+    x = layers.Dropout(dropout, name="top_dropout")(_top(x))
     outputs = layers.Dense(classes, activation="softmax", name="imagenet_classifier")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def backbone_parts(input_shape, trainable_blocks: int, init="glorot_uniform"):
+    """The backbone (no classifier) as two models: the frozen front (stem and the first blocks) and the
+    trainable top (the last ``trainable_blocks`` blocks, the head convolution and pooling); the top is
+    None when nothing of the backbone trains. ``init="zeros"`` where weights
+    are loaded over them: no random numbers drawn only to be overwritten (and
+    the new head's start stays what the seed gave it before the split).
+
+    Two models, not one with some layers frozen, so that ``zoo.frozen`` can run the
+    front once over the training photos and fit the top on its output: at 224 x
+    224 the front is nearly all of the cost (the last stage works on 7 x 7 maps).
+    """
+    import keras
+
+    inputs = keras.Input(input_shape, name="backbone_input")
+    first_trained = BLOCKS - int(trainable_blocks)
+    x = _stem(inputs, init)
+    for block in _blocks()[:first_trained]:
+        x = _block(x, *block, init=init)
+    if not trainable_blocks:
+        return keras.Model(inputs, _top(x, init), name="efficientnet_lite0_features"), None
+    front = keras.Model(inputs, x, name="efficientnet_lite0_front")
+    boundary = keras.Input(tuple(x.shape[1:]), name="front_features")
+    x = boundary
+    for block in _blocks()[first_trained:]:
+        x = _block(x, *block, init=init)
+    return front, keras.Model(boundary, _top(x, init), name="efficientnet_lite0_top")
 
 
 def _torch_names() -> dict:
@@ -206,19 +258,29 @@ def build(input_shape, classes, *, weights="imagenet", trainable_blocks=0, dropo
     x = layers.Rescaling(1.0 / (scale * std), offset=(-offset / scale - mean) / std, name="to_backbone_input")(x)
     if shape[2] == 1:
         x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
-    backbone = imagenet_model((*shape[:2], 3), dropout=0.2, input_name="backbone_input")
     if weights != "none":
         from zoo import weights as weight_store
 
-        backbone.load_weights(str(weight_store.keras_weights("efficientnet-lite0", described)))
-    trainable = {f"block{i}" for i in range(BLOCKS - int(trainable_blocks), BLOCKS)}
-    for layer in backbone.layers:
-        learns = weights == "none" or (trainable_blocks and (layer.name.split("_")[0] in trainable
-                                                             or layer.name.startswith("head_")))
-        # Batch norm keeps the weights' statistics unless the whole network trains from scratch.
-        layer.trainable = bool(learns) and (weights == "none" or not isinstance(layer, layers.BatchNormalization))
-    features = keras.Model(backbone.inputs, backbone.get_layer("avg_pool").output, name="efficientnet_lite0_features")
-    x = features(x, training=False if weights != "none" else None)
+        # Loaded into the whole network (the file's layout), then handed to the parts by layer name.
+        whole = imagenet_model((*shape[:2], 3))
+        whole.load_weights(str(weight_store.keras_weights("efficientnet-lite0", described)))
+    front, top = backbone_parts((*shape[:2], 3), trainable_blocks if weights != "none" else 0,
+                                init="zeros" if weights != "none" else "glorot_uniform")
+    parts = [part for part in (front, top) if part is not None]
+    if weights != "none":
+        for part in parts:
+            for layer in part.layers:
+                if layer.weights:
+                    layer.set_weights(whole.get_layer(layer.name).get_weights())
+        front.trainable = False
+        if top is not None:
+            for layer in top.layers:
+                # Batch norm keeps ImageNet's statistics (and runs in inference mode): a few
+                # hundred photos a class would pull them off and the front's features with them.
+                layer.trainable = not isinstance(layer, layers.BatchNormalization)
+    for part in parts:
+        # The frozen front runs in inference mode; from scratch everything trains as usual.
+        x = part(x, training=False if weights != "none" and part is front else None)
     return keras.Model(inputs, head(x, classes, dropout, task), name=name)
 
 
