@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench
+.PHONY: install demo test bench web-runtime
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,16 @@ demo: install
 	$(BIN)/zoo runs
 	$(BIN)/zoo report
 
+# The browser runtimes zoo's web pages run models with (zoo export --web
+# --web-runtime exports/web_page): npm packages pinned by package-lock.json.
+# Without npm the web tests are skipped.
+web-runtime:
+	@if command -v npm >/dev/null; then npm ci --prefix exports/web_page --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the web page tests will be skipped (apt-get install npm)"; fi
+
 # `pytest`, not `python -m pytest`: the latter puts the checkout on sys.path
 # and the tests must import the installed package.
-test: install
+test: install web-runtime
 	$(BIN)/pytest -q tests
 
 bench: install

@@ -164,6 +164,9 @@ def convert(request: dict) -> dict:
     if variant == "mediapipe-text":
         batch = 1  # MediaPipe feeds one [1, length] tensor
         notes.append("batch fixed at 1")
+    if variant == "float32-batch1":
+        batch = 1  # LiteRT.js (the web page) cannot resize a tensor
+        notes.append("batch fixed at 1")
     if variant == "mediapipe":
         # MediaPipe's ImageClassifier feeds one [1, H, W, 3] image.
         model = _rgb_front_end(model, input_shape)

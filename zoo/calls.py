@@ -162,6 +162,12 @@ def build_model(entry, input_shape, task, params: dict, spec=None):
     return model
 
 
+def prepare_exporter(entry, options: dict, config: dict) -> None:
+    """``entry.prepare(options, config)``, contained: a ZooError it raises is the user's one line."""
+    with contained(entry, "prepare"):
+        entry.prepare(options, config)
+
+
 def run_exporter(entry, context) -> list:
     """``entry.export(context)``, contained, and its file descriptions checked.
 

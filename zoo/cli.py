@@ -486,14 +486,19 @@ def _progress_bars():
               help="int8 file takes and gives int8 tensors (scale and zero point in the model card).")
 @click.option("--representative-size", type=click.IntRange(min=1), metavar="N",
               help="Training images used to calibrate int8 and int16x8 (default 200).")
+@click.option("--web", is_flag=True, help="Also write web/: a page that runs the model in a browser (MediaPipe "
+              "Tasks or LiteRT.js), proved in headless Chromium first; zoo serve RUN opens it.")
+@click.option("--web-runtime", type=click.Path(), metavar="DIR",
+              help="The page's runtime, copied from this node_modules folder (make web-runtime) so that it works "
+                   "offline; default: the pinned versions from jsDelivr.")
 @click.option("--format", "formats", multiple=True, metavar="NAME",
               help="Another export format (see zoo list exporters); savedmodel is always written.")
 @click.option("--output", "-o", type=click.Path(), help="Destination directory (default RUN/export).")
 @click.option("--force", is_flag=True, help="Replace an existing export.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON.")
 @verbose_option
-def export_command(run, tflite, mediapipe, quantize, int8_io, representative_size, formats, output, force,
-                   as_json):
+def export_command(run, tflite, mediapipe, quantize, int8_io, representative_size, web, web_runtime, formats, output,
+                   force, as_json):
     """Export RUN (default: the newest) to a SavedModel and, with --tflite, LiteRT files.
 
     Every file is verified on the dataset's full test set before anything is
@@ -504,11 +509,12 @@ def export_command(run, tflite, mediapipe, quantize, int8_io, representative_siz
     """
     from zoo import export
 
-    formats = [*formats, *(["tflite"] if tflite else []), *(["mediapipe"] if mediapipe else [])]
+    formats = [*formats, *(["tflite"] if tflite else []), *(["mediapipe"] if mediapipe else []),
+               *(["web"] if web else [])]
     log = (lambda message: None) if as_json else (lambda message: click.echo(message, err=True))
     result = export.export(run, formats=formats, quantize=quantize, int8_io=int8_io,
-                           representative_size=representative_size, output=output, force=force,
-                           progress=_progress_bars(), log=log)
+                           representative_size=representative_size, web_runtime=web_runtime, output=output,
+                           force=force, progress=_progress_bars(), log=log)
     if as_json:
         _echo_json(result.card)
         return
@@ -526,7 +532,43 @@ def export_command(run, tflite, mediapipe, quantize, int8_io, representative_siz
                      "dynamic" if str(f.get("batch", "")).startswith("dynamic") else "fixed 1"])
     scores = ["ACCURACY", "SAME CLASS"] if figure == "test accuracy" else ["CORRECT", "NEAR KERAS"]
     _table(rows, ["FILE", "SIZE", *scores, "MAX DIFF", "BATCH"])
+    for f in card["files"]:
+        if f.get("runtimes"):  # zoo export --web: proved in a browser on fewer examples
+            click.echo(f"{f['file']}: {f['browser']}, the first {f['examples']} test examples, through "
+                       + "; ".join(r["runtime"] for r in f["runtimes"]) + f" (open it: zoo serve {result.directory})")
     click.echo(f"export written to {result.directory}")
+
+
+@cli.command(name="serve")
+@click.argument("run", required=False)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0: any free one).")
+@click.option("--lan", is_flag=True, help="Listen on every interface, so a phone on the same network can "
+              "open the page (the camera needs localhost or HTTPS; the file picker works everywhere).")
+@verbose_option
+def serve_command(run, port, lan):
+    """Serve RUN's web page (zoo export RUN --web) until Ctrl-C.
+
+    Every model file the page runs is checked against the export's hashes
+    first. Example: zoo serve runs/my-run --lan
+    """
+    import time
+
+    from zoo import serve
+
+    folder = serve.export_dir(run)
+    page = serve.check(folder)
+    with serve.server(folder, port, lan) as server:
+        click.echo(f"serving {page.get('title', folder)}: http://127.0.0.1:{server.port}/web/")
+        for address in (serve.lan_addresses() if lan else []):
+            click.echo(f"on this network: http://{address}:{server.port}/web/ (camera: needs HTTPS or "
+                       "localhost; the file picker works)")
+        click.echo("Ctrl-C stops")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
 
 
 @cli.command(name="predict")

@@ -46,7 +46,7 @@ QUANTIZATION_ALIASES = {"fp16": "float16", "f16": "float16", "half": "float16",
                         "int16": "int16x8", "a16w8": "int16x8"}
 CALIBRATED = ("int8", "int16x8")  # the variants calibrated on training images
 OPTION_FLAGS = {"quantize": "--quantize", "int8_io": "--int8-io",
-                "representative_size": "--representative-size"}
+                "representative_size": "--representative-size", "web_runtime": "--web-runtime"}
 DEFAULT_REPRESENTATIVE_SIZE = 200
 
 # Verification thresholds (the issue's figures).
@@ -288,13 +288,22 @@ def parse_quantize(values) -> tuple:
     return tuple(found)
 
 
-def select_exporters(formats) -> list:
-    """Registered exporters for ``formats`` (savedmodel first), each once."""
+def select_exporters(formats, config: dict | None = None) -> list:
+    """Registered exporters for ``formats`` (savedmodel first), each once, and before each the exporters
+    it ``needs`` for this run's config."""
     chosen = []
-    for name in ["savedmodel", *formats]:
+
+    def add(name, seen=()):
         entry = plugins.get("exporter", name)
-        if entry not in chosen:
-            chosen.append(entry)
+        if entry in chosen or entry.name in seen:
+            return
+        if entry.needs is not None and config is not None:
+            for needed in entry.needs(config):
+                add(needed, (*seen, entry.name))
+        chosen.append(entry)
+
+    for name in ["savedmodel", *formats]:
+        add(name)
     return chosen
 
 
@@ -416,8 +425,8 @@ def publish(tmp: Path, dest: Path) -> None:
 # ---------------------------------------------------------------------------
 
 def export(run: str | None = None, *, formats=(), quantize=(), int8_io: bool = False,
-           representative_size: int | None = None, output: str | None = None, force: bool = False,
-           progress: Callable | None = None, log: Callable = print) -> ExportResult:
+           representative_size: int | None = None, web_runtime: str | None = None, output: str | None = None,
+           force: bool = False, progress: Callable | None = None, log: Callable = print) -> ExportResult:
     """Export a run's model.
 
     Args:
@@ -428,6 +437,8 @@ def export(run: str | None = None, *, formats=(), quantize=(), int8_io: bool = F
         int8_io: int8 files take and give int8 tensors (scale and zero point
             in the model card) instead of float32.
         representative_size: int8 calibration images from the training set.
+        web_runtime: the web page's runtime: a ``node_modules`` folder to copy
+            it from (see ``zoo_exports.web``).
         output: destination directory (default ``RUN/export``).
         force: replace an existing export.
         progress: ``progress(label, total)`` context manager factory.
@@ -444,14 +455,20 @@ def export(run: str | None = None, *, formats=(), quantize=(), int8_io: bool = F
     """
     quantize = parse_quantize(quantize)
     exporters = select_exporters(formats)
-    given = {"quantize": quantize, "int8_io": int8_io, "representative_size": representative_size}
+    given = {"quantize": quantize, "int8_io": int8_io, "representative_size": representative_size,
+             "web_runtime": web_runtime}
     check_options(exporters, given)
     options = {"quantize": quantize, "int8_io": bool(int8_io),
-               "representative_size": representative_size or DEFAULT_REPRESENTATIVE_SIZE}
+               "representative_size": representative_size or DEFAULT_REPRESENTATIVE_SIZE,
+               **({"web_runtime": web_runtime} if web_runtime else {})}
 
     run_dir = runs.resolve_run(run)
     config = runs.read_config(run_dir)
     runs.require_finished(run_dir, config, "exported")
+    exporters = select_exporters(formats, config)  # now with what each needs for this run
+    for exporter in exporters:
+        if exporter.prepare is not None:
+            calls.prepare_exporter(exporter, options, config)
     dest = Path(output) if output else run_dir / EXPORT_DIR
     flag = "--output" if output else "export"
     check_destination(dest, force, flag)

@@ -152,7 +152,13 @@ def register_exporters(register):
         register: call ``register(zoo.Exporter(...))`` once per format:
             ``name``, ``summary``, ``export``, ``suffixes`` (of the files it
             writes) and ``options`` (the export options it supports;
-            ``zoo export`` refuses an option no selected exporter supports).
+            ``zoo export`` refuses an option no selected exporter supports);
+            optionally ``needs`` (``needs(config)``: the exporters whose
+            files it builds on for this run, run before it: the web page
+            needs ``mediapipe`` or ``tflite``) and ``prepare``
+            (``prepare(options, config)``, before the model is loaded:
+            raise a ``ZooError`` to refuse a run or option in one line
+            before minutes of converting).
 
     zoo calls ``export(context)`` with a ``zoo.export.ExportContext``: the
     Keras model, the run's config and dataset, ``x_test`` (the test set as

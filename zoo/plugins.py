@@ -36,6 +36,7 @@ DEFAULT_PLUGINS = (
     "zoo_exports.tflite",
     "zoo_exports.mediapipe",
     "zoo_exports.onnx",
+    "zoo_exports.web",
 )
 BUILTIN_DISTRIBUTION = "zoo"
 ENTRY_POINT_GROUP = "zoo"

@@ -329,6 +329,13 @@ class Exporter:
         suffixes: file suffixes it writes, e.g. ``(".tflite",)``.
         options: names of the export options it supports (e.g. ``quantize``).
         export: ``export(context) -> list[dict]``; see ``zoo.export``.
+        needs: ``needs(config) -> tuple`` of exporter names whose files this
+            one builds on, given the run's config.json (the web page runs
+            ``model.tflite``): zoo runs those first. None: nothing.
+        prepare: ``prepare(options, config)``, called before the run's model
+            is loaded, to refuse a bad option value (``zoo.errors.UsageError``)
+            or a run it cannot export (``ZooError``) before minutes go into
+            converting. None: nothing.
     """
 
     name: str
@@ -338,6 +345,8 @@ class Exporter:
     options: tuple = ()
     aliases: tuple = ()
     plugin: str = ""
+    needs: Callable[..., Any] | None = None
+    prepare: Callable[..., Any] | None = None
     kind = "exporter"
 
     def describe(self) -> dict:

@@ -1,0 +1,199 @@
+"""zoo export --web and zoo serve: pages run in headless Chromium (MediaPipe Tasks for Web, LiteRT.js)."""
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import REPO
+from zoo import browser, trainer
+from zoo.cli import cli
+
+RUNTIME = REPO / "exports" / "web_page" / "node_modules"
+needs_browser = pytest.mark.skipif(
+    browser.find_chromium() is None or not RUNTIME.is_dir(),
+    reason="needs chromium and the web runtime (make web-runtime)")
+pytestmark = [needs_browser, pytest.mark.skipif(__import__("importlib").util.find_spec("mediapipe") is None,
+                                                reason="needs zoo[mediapipe]")]
+
+# (architecture, dataset, training options): an image classifier, a text classifier, a regression.
+RUNS = {
+    "image": ("cnn", "fashion-sample", {"epochs": 1}, {}),
+    "text": ("dense", "nsmc-sample", {"epochs": 2}, {"tokenizer": "mediapipe"}),
+    "regression": ("simplernn", "multiply", {"epochs": 2}, {}),
+}
+
+
+@pytest.fixture(scope="session")
+def web_exports(tmp_path_factory):
+    """Each kind of run trained once and exported with --web (the runtime copied from make web-runtime)."""
+    root = tmp_path_factory.mktemp("web")
+    done = {}
+    for kind, (arch, dataset, overrides, options) in RUNS.items():
+        run = trainer.train(arch, dataset, recipe="tutorial", overrides=overrides, data_options=options,
+                            output=str(root / kind), verbose=0).run_dir
+        result = CliRunner().invoke(cli, ["export", str(run), "--web", "--web-runtime", str(RUNTIME), "--json"])
+        assert result.exit_code == 0, result.output
+        done[kind] = (run, json.loads(result.stdout))
+    return done
+
+
+@pytest.mark.parametrize("kind", RUNS)
+def test_the_page_answers_as_keras_does_in_chromium(web_exports, kind):
+    run, card = web_exports[kind]
+    page = next(f for f in card["files"] if f["file"] == "web")
+    assert page["verified"] and page["examples"] >= 100 and page["browser"].startswith("headless Chromium")
+    expected = {"image": {"MediaPipe ImageClassifier", "LiteRT.js"}, "text": {"MediaPipe TextClassifier"},
+                "regression": {"LiteRT.js"}}[kind]
+    assert {r["runtime"].split(":")[0] for r in page["runtimes"]} == expected
+    for runtime in page["runtimes"]:
+        assert runtime["verified"] and runtime["agreement"] == 1.0 and runtime["max_abs_diff"] <= 1e-4, runtime
+    web = run / "export" / "web"
+    assert {p.name for p in web.iterdir()} >= {"index.html", "app.js", "style.css", "page.json", "runtime"}
+    html = (web / "index.html").read_text()
+    # Nothing but its own files: a policy that forbids other origins, and no address in the page.
+    assert "default-src 'none'" in html and "http" not in html.split("Content-Security-Policy")[1].split(">")[0]
+    assert "jsdelivr" not in html and "./runtime/" in html
+
+
+def test_a_page_whose_answer_changes_by_one_class_is_refused(web_exports, monkeypatch, tmp_path):
+    """The real browser's answers, with one example's class moved, fail verification: nothing is written."""
+    run, _ = web_exports["image"]
+    real = browser.run_page
+
+    def one_class_off(*args, **kwargs):
+        report = real(*args, **kwargs)
+        outputs = report["runners"]["litert"]["outputs"]
+        outputs[0] = list(np.roll(outputs[0], 1))  # example 0's top class becomes the next class
+        return report
+
+    monkeypatch.setattr(browser, "run_page", one_class_off)
+    result = CliRunner().invoke(cli, ["export", str(run), "--web", "--web-runtime", str(RUNTIME),
+                                      "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    error = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(error) == 1 and "web: LiteRT.js in Chromium failed verification: " in error[0], result.output
+    assert "same top class on 99.50% of 200 examples" in error[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_page_shows_what_the_model_answers(web_exports, tmp_path):
+    """A person's path: the page's own form (the first test example, prefilled), the Run button, the table."""
+    run, _ = web_exports["regression"]
+    export = tmp_path / "export"
+    shutil.copytree(run / "export", export)
+    # Same origin as the page, so it may drive the page in a frame (the page itself allows no inline script).
+    (export / "web" / "probe.js").write_text("""
+const frame = document.querySelector('iframe');
+await new Promise((resolve) => frame.addEventListener('load', resolve));
+const page = frame.contentDocument;
+const wait = async (ok) => { while (!ok()) await new Promise((r) => setTimeout(r, 50)); };
+await wait(() => page.getElementById('status').textContent === 'ready');
+page.getElementById('run-values').click();
+await wait(() => page.querySelector('#answer td'));
+const cells = Array.from(page.querySelectorAll('#answer td'), (td) => td.textContent);
+await fetch('/__zoo_verify/results', {method: 'POST', body: JSON.stringify({cells})});
+""")
+    (export / "web" / "probe.html").write_text('<iframe src="index.html"></iframe><script type="module" src="probe.js"></script>')
+    shown = browser.run_page(export, "/web/probe.html", {}, "/__zoo_verify/results", browser.find_chromium())
+    from zoo import calls, plugins
+
+    data = calls.load_dataset(plugins.get("dataset", "multiply"))
+    model = trainer.load_run_model(run)
+    expected = float(model.predict(data.normalise(data.x_test[:1]), verbose=0)[0, 0])
+    assert shown["cells"][0] == "product"
+    assert float(shown["cells"][1]) == pytest.approx(expected, abs=1e-4)
+
+
+def test_a_replaced_model_file_is_refused_by_the_page_and_by_zoo_serve(web_exports, tmp_path):
+    run, _ = web_exports["regression"]
+    export = tmp_path / "export"
+    shutil.copytree(run / "export", export)
+    model = export / "model.tflite"
+    model.write_bytes(model.read_bytes()[:-1] + b"\0")
+    empty = {"/__zoo_verify/examples.json": json.dumps({"count": 0, "offsets": {}}).encode(),
+             "/__zoo_verify/examples.bin": b""}
+    report = browser.run_page(export, "/web/index.html?verify=/__zoo_verify/", empty, "/__zoo_verify/results",
+                              browser.find_chromium())
+    assert "not the file zoo exported" in report["runners"]["litert"]["error"]
+    served = subprocess.run([sys.executable, "-m", "zoo.cli", "serve", str(export), "--port", "0"],
+                            capture_output=True, text=True, timeout=60)
+    assert served.returncode == 1 and served.stderr.count("\n") == 1, served.stderr
+    assert f"{model}: not the file zoo exported" in served.stderr
+
+
+def test_zoo_serve_prints_the_url_and_serves_the_page(web_exports):
+    run, _ = web_exports["image"]
+    with subprocess.Popen([sys.executable, "-m", "zoo.cli", "serve", str(run), "--port", "0"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as served:
+        try:
+            line = served.stdout.readline()
+            assert line.startswith("serving cnn · fashion-sample: http://127.0.0.1:"), line
+            url = line.split(": ", 1)[1].strip()
+            page = json.loads(urllib.request.urlopen(url + "page.json", timeout=10).read())
+            assert page["labels"][0] == "T-shirt/top" and {r["feed"] for r in page["runners"]} == {"imagedata", "rgb"}
+            wasm = urllib.request.urlopen(url + page["runtimes"]["litert"]["wasm"] + "/litert_wasm_internal.wasm")
+            assert wasm.headers["Content-Type"] == "application/wasm"
+        finally:
+            served.terminate()
+
+
+def test_a_port_in_use_is_one_line(web_exports):
+    run, _ = web_exports["image"]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        served = subprocess.run([sys.executable, "-m", "zoo.cli", "serve", str(run), "--port", str(port)],
+                                capture_output=True, text=True, timeout=60)
+    assert served.returncode == 1 and served.stderr == f"Error: port {port} on 127.0.0.1 is in use; choose " \
+                                                       "another with --port\n"
+
+
+def _without(tmp_path, relative):
+    """A copy of the runtime folder without one of its files."""
+    copy = tmp_path / "node_modules"
+    shutil.copytree(RUNTIME, copy)
+    (copy / relative).unlink()
+    return copy
+
+
+@pytest.mark.parametrize("case, flags, env, code, message", [
+    ("no wasm", ["--web-runtime", "WITHOUT_WASM"], {}, 2,
+     "has no @mediapipe/tasks-vision/wasm/vision_wasm_internal.wasm (@mediapipe/tasks-vision 1.1.0; make web-runtime"),
+    ("no folder", ["--web-runtime", "NOWHERE"], {}, 2, "no such directory"),
+    ("no chromium", [], {"ZOO_CHROMIUM": "/nonexistent/chromium"}, 1, "--web: the page is run in headless Chromium"),
+    ("a generation model", [], {}, 1, "--web: a generation model; the page runs classifiers and regressions"),
+])
+def test_hostile_web_exports_are_one_line_and_write_nothing(web_exports, tmp_path, monkeypatch, case, flags,
+                                                            env, code, message):
+    run, _ = web_exports["image"]
+    if case == "a generation model":  # built in seconds: a narrow LSTM, one epoch on the shipped corpus
+        run = trainer.train("lstm-bn", "nsmc-corpus", recipe="tutorial", params={"units": 8},
+                            overrides={"epochs": 1}, output=str(tmp_path / "gen"), verbose=0).run_dir
+    flags = [str(_without(tmp_path, "@mediapipe/tasks-vision/wasm/vision_wasm_internal.wasm")) if f == "WITHOUT_WASM"
+             else str(tmp_path / "nowhere") if f == "NOWHERE" else f for f in flags]
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["export", str(run), "--web", *flags, "-o", str(out)])
+    assert result.exit_code == code, result.output
+    assert result.output.count("\n") == 1 and message in result.output, result.output
+    assert not out.exists()
+
+
+def test_web_for_a_run_whose_files_fail_verification_writes_nothing(web_exports, monkeypatch, tmp_path):
+    from zoo import export
+
+    run, _ = web_exports["regression"]
+    monkeypatch.setattr(export, "FLOAT_ATOL", 0.0)  # nothing converted is bit-exact
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["export", str(run), "--web", "--web-runtime", str(RUNTIME), "-o", str(out)])
+    assert result.exit_code == 1 and "model.tflite: failed verification" in result.output, result.output
+    assert not out.exists()
