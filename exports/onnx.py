@@ -54,6 +54,14 @@ def export(context) -> list:
     given = session.get_inputs()[0]
     dtype = np.float32 if "float" in given.type else np.int32
     outputs = []
+    extra = [i.name for i in session.get_inputs()[1:]]
+    if extra:
+        # Measured on efficientnet-v2-b0: tf2onnx leaves the constants of its Normalization layer
+        # (keras.applications' preprocessing) as graph inputs, so no runtime can feed the file.
+        problem = (f"Keras' ONNX file asks for inputs besides the model's ({', '.join(extra[:2])}): constants "
+                   "tf2onnx left as inputs; ONNX Runtime cannot run it")
+        context.fail(FILE, problem)
+        return [{"file": FILE, "format": "onnx", "error": problem}]
     with context.progress(f"verifying {FILE}", len(x)) as update:
         for start in range(0, len(x), 500):
             outputs.append(session.run(None, {given.name: x[start:start + 500].astype(dtype)})[0])

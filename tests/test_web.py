@@ -60,6 +60,10 @@ def test_the_page_answers_as_keras_does_in_chromium(web_exports, kind):
     # Nothing but its own files: a policy that forbids other origins, and no address in the page.
     assert "default-src 'none'" in html and "http" not in html.split("Content-Security-Policy")[1].split(">")[0]
     assert "jsdelivr" not in html and "./runtime/" in html
+    # The run's report shows the browser's figures beside the desktop runtimes'.
+    report = (run / "report.html").read_text()
+    for runtime in page["runtimes"]:
+        assert f"{runtime['runtime']} on {runtime['model_file']}, headless Chromium" in report
 
 
 def test_a_page_whose_answer_changes_by_one_class_is_refused(web_exports, monkeypatch, tmp_path):

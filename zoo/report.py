@@ -115,6 +115,9 @@ def _export(run_dir: Path) -> str:
     for item in card.get("files", []):
         if not isinstance(item, dict):
             continue
+        if isinstance(item.get("runtimes"), list):  # zoo export --web: one row per runtime the page ran
+            rows += _browser_rows(run_dir, item, card)
+            continue
         rows.append((item.get("file"), item.get("format"), item.get("size_bytes"),
                      item.get("test_accuracy", item.get("test_correctness")), item.get("agreement"),
                      item.get("max_abs_diff"),
@@ -132,6 +135,26 @@ def _export(run_dir: Path) -> str:
             f"{_escape(card.get('input', {}).get('normalisation'))}.</p>"
             + _table(rows, ["file", "format", "bytes", figure, "agreement with Keras", "max difference",
                             "latency (ms, one example)", "verified", "reproduce"]))
+
+
+def _browser_rows(run_dir: Path, item: dict, card: dict) -> list:
+    """The page's figures in the browser, a row per runtime: on its first test examples, time per example
+    as the page measured it (JavaScript included)."""
+    rows = []
+    examples = item.get("examples")
+    runtime_dir = (card.get("options") or {}).get("web_runtime") if isinstance(card.get("options"), dict) else None
+    command = f"zoo export {run_dir} --web" + (f" --web-runtime {runtime_dir}" if runtime_dir else "") + " --force"
+    for runtime in item["runtimes"]:
+        if not isinstance(runtime, dict):
+            continue
+        seconds = runtime.get("seconds")
+        per_example = (round(1000 * seconds / examples, 3) if isinstance(seconds, (int, float))
+                       and isinstance(examples, int) and examples else "-")
+        rows.append((f"{item.get('page', 'web/')}: {runtime.get('runtime')} on {runtime.get('model_file')}, "
+                     f"{item.get('browser')}, first {examples} test examples", "web", item.get("size_bytes"),
+                     runtime.get("test_accuracy", runtime.get("test_correctness")), runtime.get("agreement"),
+                     runtime.get("max_abs_diff"), per_example, "yes" if runtime.get("verified") else "NO", command))
+    return rows
 
 
 def _command(run_dir: Path, item: dict) -> str:
