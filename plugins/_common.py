@@ -171,12 +171,14 @@ def recurrent_model(layer: str, arch: str, input_shape, classes, *, units, depth
     return keras.Model(inputs, outputs, name=name)
 
 
-def fine_tuning_recipes(size=(224, 224)) -> dict:
-    """The recipes of a pretrained backbone under a new head (the backbone frozen), reading ``size`` RGB.
+def fine_tuning_recipes(size=(224, 224), tuned_params=None, tuned_note="frozen backbone") -> dict:
+    """The recipes of a pretrained backbone under a new head, reading ``size`` RGB.
 
     ``tutorial`` is MediaPipe Model Maker's image classifier defaults (its
     hparams.py: sgd at 0.005 with momentum, batch 32, 10 epochs, label
-    smoothing 0.1); ``tuned`` adam 1e-3 with cosine decay over 8 epochs.
+    smoothing 0.1), the backbone frozen; ``tuned`` adam 1e-3 with cosine
+    decay over 8 epochs, with ``tuned_params`` (efficientnet-lite0 trains
+    its top blocks: ``{"trainable_blocks": 4}``).
     """
     from zoo.registry import Recipe
 
@@ -189,5 +191,6 @@ def fine_tuning_recipes(size=(224, 224)) -> dict:
                                 f"batch 32, 10 epochs, label smoothing 0.1, {side}"),
         "tuned": Recipe(optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=8, validation_split=0.0,
                         label_smoothing=0.1, schedule="cosine", min_steps=SMALL_DATA_STEPS, data_options=reads,
-                        note=f"frozen backbone, new head, adam 1e-3 + cosine decay, 8 epochs, {side}"),
+                        params=dict(tuned_params or {}),
+                        note=f"{tuned_note}, new head, adam 1e-3 + cosine decay, 8 epochs, {side}"),
     }
