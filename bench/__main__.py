@@ -353,7 +353,7 @@ def photo_folder(workdir: Path, per_class: int) -> Path:
     return folder
 
 
-def part_photos(seeds, workdir: Path, archs=PHOTO_ARCHITECTURES, sizes=PHOTO_SIZES) -> dict:
+def part_photos(seeds, workdir: Path, archs=PHOTO_ARCHITECTURES, sizes=PHOTO_SIZES, record=None) -> dict:
     """CIFAR-10 photos, 10/100/1,000 a class: efficientnet-lite0 fine-tuned against cnn and vgg from scratch.
 
     Each architecture's tuned recipe (efficientnet-lite0's reads 224 x 224); seed 0's efficientnet run
@@ -384,6 +384,8 @@ def part_photos(seeds, workdir: Path, archs=PHOTO_ARCHITECTURES, sizes=PHOTO_SIZ
                     else:
                         row["export"] = {"error": exported["stderr"].strip().splitlines()[-1:]}
                 rows[f"{arch}/tuned/{per_class}/{seed}"] = {**row, "seed": seed, "per_class": per_class}
+                if record is not None:  # each row saved as it is measured: the whole part takes hours
+                    record({f"{arch}/tuned/{per_class}/{seed}": rows[f"{arch}/tuned/{per_class}/{seed}"]})
     return rows
 
 
@@ -727,9 +729,14 @@ def main(argv=None):
             elif part == "generation":
                 rows = part_generation(seeds, args.workdir)
             elif part == "photos":
+                def record_photos(rows):
+                    latest = _load_results()
+                    _merge(latest, "photos", rows, machine())
+                    _save_results(latest)
+
                 rows = part_photos(seeds, args.workdir,
                                    archs if args.arch != ",".join(ARCHITECTURES) else PHOTO_ARCHITECTURES,
-                                   [int(x) for x in args.photo_sizes.split(",")])
+                                   [int(x) for x in args.photo_sizes.split(",")], record_photos)
             elif part == "small-folders":
                 rows = part_small_folders(seeds, args.workdir)
             elif part == "sequences":
