@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench web-runtime
+.PHONY: install demo test bench web-runtime docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ web-runtime:
 # and the tests must import the installed package.
 test: install web-runtime
 	$(BIN)/pytest -q tests
+
+# The manual, docs/ -> site/ (open site/index.html). -W: a broken link, a missing
+# page or a reference that does not resolve fails the build.
+docs: install
+	$(BIN)/pip install -q ".[docs]"
+	rm -rf site
+	$(BIN)/sphinx-build -q -W --keep-going -b html docs site
+	@echo "manual written to site/index.html"
 
 bench: install
 	$(BIN)/python -m bench

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from conftest import REPO, install_distribution
-from test_readme import python_block
+from test_docs import python_block
 from zoo import calls, plugins, predict, recipes, runs, trainer
 from zoo.cli import cli
 from zoo.errors import DataError
 from zoo.registry import DatasetEntry, Recipe
 from zoo.tasks import Classification, Regression
 
-WINE_BLOCK = python_block("#### A vector classification dataset")
+WINE_BLOCK = python_block("writing-plugins.md", "## A vector classification dataset")
 
 
 @pytest.fixture(scope="module")

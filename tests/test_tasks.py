@@ -10,7 +10,7 @@ from zoo import calls, export, plugins, predict, spec, trainer
 from zoo.cli import cli
 from zoo.tasks import Classification, Regression
 
-from test_readme import python_block
+from test_docs import python_block
 
 ARCHITECTURES = plugins.registry().entries("architecture")
 SEQUENCE = (100, 2)
@@ -145,7 +145,7 @@ def test_a_regression_run_exports_every_variant_and_predict_gives_keras_values(r
 def test_a_third_party_regression_dataset_trains_with_a_builtin_architecture(tmp_path, plugins_from):
     """The README's regression dataset, as printed: next-value windows of a sine wave."""
     site = tmp_path / "site"
-    install_distribution(site, "zoo-sine", {"zoo_sine": python_block("#### A regression dataset")})
+    install_distribution(site, "zoo-sine", {"zoo_sine": python_block("writing-plugins.md", "## A regression dataset")})
     plugins_from(site, "zoo_sine")
     result = CliRunner().invoke(cli, ["train", "dense", "sine", "--epochs", "3", "-q", "-o", str(tmp_path / "r")])
     refused = CliRunner().invoke(cli, ["train", "cnn", "sine", "-q"])

@@ -298,10 +298,10 @@ def test_texts_not_utf8_and_not_txt_are_named(tmp_path):
 
 def test_the_readme_text_plugin_trains_as_printed(tmp_path, plugins_from, cli_runner):
     from conftest import install_distribution
-    from test_readme import python_block
+    from test_docs import python_block
 
     site = tmp_path / "site"
-    install_distribution(site, "zoo-reviews", {"zoo_reviews": python_block("#### A text dataset")})
+    install_distribution(site, "zoo-reviews", {"zoo_reviews": python_block("writing-plugins.md", "## A text dataset")})
     plugins_from(site, "zoo_reviews")
     data = tmp_path / "data"
     data.mkdir()
