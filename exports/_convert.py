@@ -120,6 +120,20 @@ def _rgb_front_end(model, input_shape):
     return keras.Model(inputs, model(x), name=f"{model.name}_rgb")
 
 
+def _pixel_front_end(model, input_shape, mean: float, std: float):
+    """``model`` (RGB, normalised input) behind 0..255 RGB pixels: ``(pixel - mean) / std`` inside.
+
+    For the uint8 MediaPipe file: MediaPipe hands a uint8 model the camera's
+    bytes as they are, so the normalisation its metadata gives a float model
+    has to be part of the graph.
+    """
+    import keras
+
+    inputs = keras.Input(tuple(input_shape), name="image")
+    x = keras.layers.Rescaling(1.0 / std, offset=-mean / std, name="pixels_to_input")(inputs)
+    return keras.Model(inputs, model(x), name=f"{model.name}_pixels")
+
+
 def _int32_front_end(model, input_shape):
     """``model`` behind an int32 input of token ids, as MediaPipe's text classifier feeds them."""
     import keras
@@ -167,13 +181,18 @@ def convert(request: dict) -> dict:
     if variant == "float32-batch1":
         batch = 1  # LiteRT.js (the web page) cannot resize a tensor
         notes.append("batch fixed at 1")
-    if variant == "mediapipe":
+    if variant in ("mediapipe", "mediapipe-int8"):
         # MediaPipe's ImageClassifier feeds one [1, H, W, 3] image.
         model = _rgb_front_end(model, input_shape)
         input_shape, batch = [*input_shape[:2], 3], 1
         notes.append("RGB front end: " + ("frozen luma convolution (0.299 R + 0.587 G + 0.114 B)"
                                           if len(request["input_shape"]) != 3 or request["input_shape"][2] != 3
                                           else "none (an RGB model)") + "; batch fixed at 1")
+    if variant == "mediapipe-int8":
+        norm = request["pixel_normalization"]
+        model = _pixel_front_end(model, input_shape, float(norm["mean"][0]), float(norm["std"][0]))
+        notes.append("uint8 RGB pixels in, (pixel - mean) / std inside; uint8 scores out (MediaPipe's quantized "
+                     "image classifier)")
     if looping_rnns(model):
         batch = 1
         notes.append("batch fixed at 1: a WHILE-loop recurrent layer needs a static batch to "
@@ -188,11 +207,11 @@ def convert(request: dict) -> dict:
         model.export(str(saved), format="tf_saved_model", input_signature=[spec], verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if variant in ("float16", "dynamic", "int8"):
+        if variant in ("float16", "dynamic", "int8", "mediapipe-int8"):
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if variant == "float16":
             converter.target_spec.supported_types = [tf.float16]
-        if variant == "int8":
+        if variant in ("int8", "mediapipe-int8"):
             samples = np.load(request["representative"]).astype(np.int32 if token_ids else np.float32)
 
             def representative():
@@ -204,6 +223,9 @@ def convert(request: dict) -> dict:
             if request.get("int8_io"):
                 converter.inference_input_type = tf.int8
                 converter.inference_output_type = tf.int8
+            if variant == "mediapipe-int8":
+                converter.inference_input_type = tf.uint8
+                converter.inference_output_type = tf.uint8
         data = converter.convert()
     if variant == "int16x8":
         data = ai_edge_quantize(data, np.load(request["representative"]).astype(np.int32 if token_ids else np.float32),

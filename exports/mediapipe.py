@@ -38,6 +38,7 @@ import zoo
 from zoo.errors import ZooError
 
 FILE = "model.mediapipe.tflite"
+INT8_FILE = "model.mediapipe.int8.tflite"  # with --quantize int8: uint8 pixels in, uint8 scores out
 INSTALL = "pip install 'zoo[mediapipe]'"
 
 
@@ -84,7 +85,8 @@ def export(context) -> list:
     # 8-bit images are what MediaPipe is given; a dataset stored as floats
     # loses its fractions on the way, so it is judged by accuracy instead.
     check = context.verify(FILE, scores, quantized=context.dataset.input_spec.dtype != "uint8")
-    return [{
+    quantized = [_export_int8(context, images)] if "int8" in context.options.get("quantize", ()) else []
+    return quantized + [{
         "file": FILE, "variant": "mediapipe",
         "description": "float32 with an RGB front end and MediaPipe metadata (normalisation, labels)",
         "input": {"shape": [1, *_image_size(context), 3], "dtype": "float32",
@@ -94,6 +96,51 @@ def export(context) -> list:
         "notes": result.get("notes", []),
         **check.to_dict(),
     }]
+
+
+def _representative_pixels(context) -> np.ndarray:
+    """Calibration for the uint8 file: the training images int8 calibrates on, as 8-bit RGB pixels (float32),
+    and a black and a white image, so that the input's range is 0..255 exactly (scale 1, zero point 0: the
+    bytes MediaPipe hands over are the pixels)."""
+    x = context.dataset.x_train
+    size = min(int(context.options["representative_size"]), len(x))
+    rng = np.random.default_rng(context.config.get("seed", 0))  # the picks of ExportContext.representative
+    picked = np.sort(rng.choice(len(x), size=size, replace=False))
+    pixels = _rgb_pixels(context, x[picked]).astype(np.float32)
+    ends = np.stack([np.zeros(pixels.shape[1:], np.float32), np.full(pixels.shape[1:], 255.0, np.float32)])
+    return np.concatenate([pixels, ends])
+
+
+def _export_int8(context, images: np.ndarray) -> dict:
+    """``model.mediapipe.int8.tflite``: full-integer, uint8 RGB pixels in and uint8 scores out, the
+    normalisation inside the graph; labels in its metadata; verified by MediaPipe on the test set (within
+    1 point of Keras' accuracy, as every quantized file)."""
+    from zoo_exports.tflite import ConversionError, convert
+
+    path = context.directory / INT8_FILE
+    context.log(f"{INT8_FILE}: converting for MediaPipe (full-integer: uint8 pixels in, uint8 scores out)")
+    try:
+        result = convert(context, "mediapipe-int8", INT8_FILE, representative=_representative_pixels(context),
+                         pixel_normalization=_normalization(context))
+        # The pixels reach the graph as they are: the metadata's normalisation is the identity.
+        _write_metadata(context, path, {"mean": [0.0], "std": [1.0]})
+        classifier = _classifier(path)
+    except (ConversionError, ZooError, RuntimeError, ValueError, OSError) as exc:
+        message = str(exc).replace(f"{path}: ", "")
+        context.fail(INT8_FILE, message)
+        return {"file": INT8_FILE, "error": message}
+    try:
+        with context.progress(f"verifying {INT8_FILE} with MediaPipe", len(images)) as update:
+            scores = _classify(classifier, images, len(context.config["class_names"]), update)
+    finally:
+        classifier.close()
+    check = context.verify(INT8_FILE, scores, quantized=True)
+    return {"file": INT8_FILE, "variant": "mediapipe-int8",
+            "description": "full-integer (int8 weights and activations), uint8 RGB pixels in and uint8 scores out, "
+                           "MediaPipe metadata (labels)",
+            "input": {"shape": [1, *_image_size(context), 3], "dtype": "uint8"},
+            "runtime": f"MediaPipe Tasks ImageClassifier {_version('mediapipe')}",
+            "notes": result.get("notes", []), **check.to_dict()}
 
 
 def export_text(context) -> list:
@@ -288,12 +335,12 @@ def minimum_parser_version(buffer: bytes) -> str:
     return ".".join(map(str, max(found)))
 
 
-def _write_metadata(context, path) -> None:
-    """Normalisation and labels into the file, by MediaPipe's image classifier writer."""
+def _write_metadata(context, path, norm=None) -> None:
+    """Normalisation (the run's, unless ``norm``) and labels into the file, by MediaPipe's image classifier writer."""
     image_classifier, metadata_writer = _metadata_writers()
     labels = metadata_writer.Labels()
     labels.add(list(context.config["class_names"]))
-    norm = _normalization(context)
+    norm = norm or _normalization(context)
     writer = image_classifier.MetadataWriter.create(bytearray(path.read_bytes()), norm["mean"], norm["std"], labels)
     model, _ = writer.populate()
     path.write_bytes(model)
@@ -370,9 +417,13 @@ def _classify_with_litert(context, path, images: np.ndarray, update) -> np.ndarr
 
 def _rgb_test_images(context) -> np.ndarray:
     """The test set as the 8-bit RGB images a camera would give (gray replicated into R, G and B)."""
+    return _rgb_pixels(context, context.dataset.x_test)
+
+
+def _rgb_pixels(context, stored) -> np.ndarray:
+    """Stored images as 8-bit RGB (gray replicated into R, G and B)."""
     spec = context.dataset.input_spec
     low, high = spec.black_white
-    stored = context.dataset.x_test
     pixels = np.empty(stored.shape, np.uint8)
     for i in range(0, len(stored), 1024):  # in chunks: 10,000 photos at 224 x 224 are 12 GB as float64
         x = stored[i:i + 1024].astype(np.float64)
@@ -403,5 +454,5 @@ def register_exporters(register):
         name="mediapipe", aliases=("mediapipe-tasks",),
         summary="model.mediapipe.tflite for MediaPipe Tasks' ImageClassifier (RGB input, labels and "
                 "normalisation inside) or TextClassifier (regex tokenizer, vocabulary and labels inside)",
-        export=export, suffixes=(".tflite",),
+        export=export, suffixes=(".tflite",), options=("quantize",),
     ))

@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -42,8 +43,13 @@ class ConversionError(Exception):
     pass
 
 
-def convert(context, variant: str, filename: str) -> dict:
-    """Run the converter child for one variant; return its result or raise ConversionError."""
+def convert(context, variant: str, filename: str, representative=None, **extra) -> dict:
+    """Run the converter child for one variant; return its result or raise ConversionError.
+
+    ``representative``: calibration inputs other than the run's normalised
+    training images (the uint8 MediaPipe file calibrates on pixels);
+    ``extra``: more fields of the request (``pixel_normalization``).
+    """
     directory = context.directory
     request = {
         "model": str(context.model_path.resolve()),
@@ -59,15 +65,20 @@ def convert(context, variant: str, filename: str) -> dict:
         "variant": variant,
         "int8_io": bool(context.options.get("int8_io")) and variant == "int8",
         "output": str((directory / filename).resolve()),
-        "result": str((directory / f".{filename}.result.json").resolve()),
+        "result": str((directory / f".{Path(filename).name}.result.json").resolve()),
         "representative": None,
+        **extra,
     }
-    if variant in ("int8", "int16x8"):
+    if representative is not None:
+        rep = directory / f".{Path(filename).name}.representative.npy"
+        np.save(rep, representative)
+        request["representative"] = str(rep.resolve())
+    elif variant in ("int8", "int16x8"):
         rep = directory / ".representative.npy"
         if not rep.exists():
             np.save(rep, context.representative())
         request["representative"] = str(rep.resolve())
-    request_path = directory / f".{filename}.request.json"
+    request_path = directory / f".{Path(filename).name}.request.json"
     request_path.write_text(json.dumps(request))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
@@ -79,7 +90,7 @@ def convert(context, variant: str, filename: str) -> dict:
                               cwd=str(directory))
     except subprocess.TimeoutExpired:
         raise ConversionError(f"the converter did not finish in {CONVERT_TIMEOUT} s") from None
-    result_path = directory / f".{filename}.result.json"
+    result_path = directory / f".{Path(filename).name}.result.json"
     try:
         result = json.loads(result_path.read_text()) if result_path.exists() else {}
     except ValueError:
@@ -87,6 +98,8 @@ def convert(context, variant: str, filename: str) -> dict:
     finally:
         request_path.unlink(missing_ok=True)
         result_path.unlink(missing_ok=True)
+        if representative is not None:
+            (directory / f".{Path(filename).name}.representative.npy").unlink(missing_ok=True)
     if proc.returncode < 0:
         try:
             name = signal.Signals(-proc.returncode).name

@@ -40,6 +40,27 @@ def test_mediapipe_classifies_a_fashion_run_with_the_keras_accuracy(good_run, tm
     classifier.close()
 
 
+def test_the_int8_mediapipe_file_takes_the_cameras_bytes(good_run, tmp_path):
+    """--mediapipe --quantize int8: uint8 pixels in (scale 1, zero point 0: the bytes are the pixels), uint8
+    scores out, classified by MediaPipe within a point of Keras, and MediaPipe's class for a photo is Keras'."""
+    pytest.importorskip("mediapipe", reason="the mediapipe extra is not installed")
+    run = tmp_path / "run"
+    shutil.copytree(good_run, run)
+    result = CliRunner().invoke(cli, ["export", str(run), "--tflite", "--mediapipe", "--quantize", "int8", "--json"])
+    assert result.exit_code == 0, result.output
+    card = json.loads(result.stdout)
+    (entry,) = [f for f in card["files"] if f["file"] == "model.mediapipe.int8.tflite"]
+    assert entry["verified"] and entry["runtime"].startswith("MediaPipe Tasks ImageClassifier")
+    assert abs(entry["test_accuracy"] - card["verification"]["keras_test_accuracy"]) <= 0.01
+    from zoo import litert
+
+    described = litert.LiteRTModel(run / "export" / "model.mediapipe.int8.tflite").describe()
+    assert described["input"]["dtype"] == "uint8" and described["input"]["quantization"] == {"scale": 1.0,
+                                                                                             "zero_point": 0}
+    assert described["output"]["dtype"] == "uint8" and described["input"]["shape"] == [1, 28, 28, 3]
+    assert entry["agreement"] >= 0.95
+
+
 def test_without_mediapipe_the_export_says_how_to_install_it(good_run, tmp_path, monkeypatch):
     import zoo_exports.mediapipe as exporter
 
