@@ -174,20 +174,27 @@ def test_fine_tuning_computes_the_frozen_features_once_and_exports_for_mediapipe
     import json
 
     config = json.loads((run / "config.json").read_text())
-    assert config["frozen_features"]["layer"] == "efficientnet_lite0_features"
-    assert config["frozen_features"]["shape"] == [1280]
+    # The tuned recipe trains the last 4 blocks: the front up to block 11 runs once (64 / 32 = 2 x 2 maps).
+    assert config["params"]["trainable_blocks"] == 4
+    assert config["frozen_features"]["layer"] == "efficientnet_lite0_front"
+    assert config["frozen_features"]["shape"] == [2, 2, 192]
     assert config["data_options"] == {"image_size": [64, 64], "color": "rgb"}  # the flag won over the recipe's 224
     # The folder's own split: 24 training and 12 test photos.
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test_images"] == 12
-    # The backbone kept the ImageNet weights: only the head learned.
+    # The front kept the ImageNet weights; the top blocks learned, their batch norm kept ImageNet's statistics.
     from zoo import trainer
 
-    trained = trainer.load_run_model(run).get_layer("efficientnet_lite0_features")
+    model = trainer.load_run_model(run)
+    front, top = model.get_layer("efficientnet_lite0_front"), model.get_layer("efficientnet_lite0_top")
     reference = imagenet_model((64, 64, 3), input_name="backbone_input")
     reference.load_weights(str(weights.keras_weights("efficientnet-lite0", IMAGENET)))
-    stem = trained.get_layer("stem_conv").get_weights()[0]
-    assert np.array_equal(stem, reference.get_layer("stem_conv").get_weights()[0])
+    for part, name, same in ((front, "stem_conv", True), (front, "block11_project_conv", True),
+                             (top, "block12_expand_conv", False), (top, "head_conv", False),
+                             (top, "block15_dw_bn", True)):
+        kept = all(np.array_equal(a, b) for a, b in zip(part.get_layer(name).get_weights(),
+                                                        reference.get_layer(name).get_weights()))
+        assert kept == same, name
     # (int8 is judged within 1 point of Keras: 12 test photos cannot show that; tests/test_export.py
     # exports every variant of efficientnet-lite0 on fashion-sample's 1,500.)
     result = cli_runner.invoke(cli, ["export", str(run), "--tflite", "--mediapipe"])
