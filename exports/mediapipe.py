@@ -129,11 +129,7 @@ def _export_int8(context, images: np.ndarray) -> dict:
         message = str(exc).replace(f"{path}: ", "")
         context.fail(INT8_FILE, message)
         return {"file": INT8_FILE, "error": message}
-    try:
-        with context.progress(f"verifying {INT8_FILE} with MediaPipe", len(images)) as update:
-            scores = _classify(classifier, images, len(context.config["class_names"]), update)
-    finally:
-        classifier.close()
+    scores = _classified(context, classifier, images, f"verifying {INT8_FILE} with MediaPipe")
     check = context.verify(INT8_FILE, scores, quantized=True)
     return {"file": INT8_FILE, "variant": "mediapipe-int8",
             "description": "full-integer (int8 weights and activations), uint8 RGB pixels in and uint8 scores out, "
@@ -180,11 +176,7 @@ def export_text(context) -> list:
         context.fail(FILE, str(exc))
         return [{"file": FILE, "error": str(exc)}]
     runtime = f"MediaPipe Tasks TextClassifier {_version('mediapipe')}"
-    try:
-        with context.progress(f"verifying {FILE} with {runtime}", len(texts)) as update:
-            scores = _classify(classifier, texts, len(context.config["class_names"]), update)
-    finally:
-        classifier.close()
+    scores = _classified(context, classifier, texts, f"verifying {FILE} with {runtime}")
     check = context.verify(FILE, scores, quantized=False)
     return [{
         "file": FILE, "variant": "mediapipe",
@@ -431,6 +423,15 @@ def _rgb_pixels(context, stored) -> np.ndarray:
     if pixels.ndim == 3 or pixels.shape[-1] == 1:
         pixels = np.repeat(pixels.reshape(*pixels.shape[:3], 1), 3, axis=3)
     return pixels
+
+
+def _classified(context, classifier, examples, label: str) -> np.ndarray:
+    """MediaPipe's scores for every example, with a progress bar; the classifier is closed after."""
+    try:
+        with context.progress(label, len(examples)) as update:
+            return _classify(classifier, examples, len(context.config["class_names"]), update)
+    finally:
+        classifier.close()  # left to interpreter shutdown, its __del__ fails with a traceback
 
 
 def _classify(classifier, examples, classes: int, update) -> np.ndarray:

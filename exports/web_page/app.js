@@ -34,34 +34,30 @@ async function modelBytes(runner) {
 
 // ---- runners: one per runtime, each turning an example into class scores or values ----------
 
-async function mediapipeImage(runner) {
-  const {FilesetResolver, ImageClassifier} = await import("@mediapipe/tasks-vision");
-  const fileset = await FilesetResolver.forVisionTasks(page.runtimes["mediapipe-vision"].wasm);
-  const classifier = await ImageClassifier.createFromOptions(fileset, {
-    baseOptions: {modelAssetBuffer: await modelBytes(runner), delegate: "CPU"},
-    runningMode: "IMAGE", maxResults: -1});
+// MediaPipe's classifiers (image or text): every class scored, in the order of page.labels.
+async function mediapipe(runner, fileset, Classifier, options = {}) {
+  const classifier = await Classifier.createFromOptions(await fileset, {
+    baseOptions: {modelAssetBuffer: await modelBytes(runner), delegate: "CPU"}, maxResults: -1, ...options});
   return {
-    // image: ImageData (RGBA) at any size; MediaPipe resizes it to the model's input.
-    scores(image) {
+    // example: ImageData (RGBA, any size: MediaPipe resizes it) or a string.
+    scores(example) {
       const out = new Float32Array(page.labels.length);
-      for (const c of classifier.classify(image).classifications[0].categories) out[c.index] = c.score;
+      for (const c of classifier.classify(example).classifications[0].categories) out[c.index] = c.score;
       return out;
     },
   };
 }
 
+async function mediapipeImage(runner) {
+  const {FilesetResolver, ImageClassifier} = await import("@mediapipe/tasks-vision");
+  return mediapipe(runner, FilesetResolver.forVisionTasks(page.runtimes["mediapipe-vision"].wasm),
+                   ImageClassifier, {runningMode: "IMAGE"});
+}
+
 async function mediapipeText(runner) {
   const {FilesetResolver, TextClassifier} = await import("@mediapipe/tasks-text");
-  const fileset = await FilesetResolver.forTextTasks(page.runtimes["mediapipe-text"].wasm);
-  const classifier = await TextClassifier.createFromOptions(fileset, {
-    baseOptions: {modelAssetBuffer: await modelBytes(runner), delegate: "CPU"}, maxResults: -1});
-  return {
-    scores(text) {
-      const out = new Float32Array(page.labels.length);
-      for (const c of classifier.classify(text).classifications[0].categories) out[c.index] = c.score;
-      return out;
-    },
-  };
+  return mediapipe(runner, FilesetResolver.forTextTasks(page.runtimes["mediapipe-text"].wasm),
+                   TextClassifier);
 }
 
 async function litert(runner) {
