@@ -90,8 +90,15 @@ def _runners(context) -> list:
     if layout == "image" and context.dataset.task.classifies:
         if "model.mediapipe.tflite" not in verified:
             return []
-        return [("mediapipe", "mediapipe-vision", "model.mediapipe.tflite", "imagedata"),
-                ("litert", "litert", "model.mediapipe.tflite", "rgb")]
+        litert_js = ("litert", "litert", "model.mediapipe.tflite", "rgb")
+        from zoo_exports.mediapipe import _classifier
+
+        try:  # MediaPipe refuses some files it was verified around (a recurrent model's WHILE subgraphs)
+            _classifier(context.directory / "model.mediapipe.tflite").close()
+        except RuntimeError as exc:
+            context.log(f"{DIRECTORY}/: LiteRT.js only: {first_line(exc, 200)}")
+            return [litert_js]
+        return [("mediapipe", "mediapipe-vision", "model.mediapipe.tflite", "imagedata"), litert_js]
     if "model.tflite" not in verified:
         return []
     if litert.LiteRTModel(context.directory / "model.tflite").fixed_batch == 1:
