@@ -182,3 +182,13 @@ def test_pooling_auto_keeps_the_tutorial_shape_at_28_and_stays_small_on_large_im
         assert auto.count_params() == flatten.count_params()  # 28x28: the same model as before
         large = calls.build_model(arch, (96, 96, 3), task, hyper)
         assert large.count_params() < limit, (name, large.count_params())
+
+
+def test_large_images_are_predicted_in_smaller_batches():
+    """Test-set predictions batch by input size: 256 small images, 32 photos at 224 x 224 (256 of those took
+    2.9 GB more), one huge image at a time."""
+    from zoo.evaluation import batch_for
+
+    assert batch_for(np.zeros((4, 28, 28), np.uint8), 256) == 256
+    assert batch_for(np.zeros((4, 224, 224, 3), np.uint8), 256) == 32
+    assert batch_for(np.zeros((4, 2000, 2000, 3), np.uint8), 256) == 1
