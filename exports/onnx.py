@@ -22,6 +22,7 @@ import numpy as np
 
 import zoo
 from zoo.errors import first_line
+from zoo.evaluation import batch_for
 
 FILE = "model.onnx"
 INSTALL = "pip install 'zoo[onnx]'"
@@ -63,9 +64,10 @@ def export(context) -> list:
         context.fail(FILE, problem)
         return [{"file": FILE, "format": "onnx", "error": problem}]
     with context.progress(f"verifying {FILE}", len(x)) as update:
-        for start in range(0, len(x), 500):
-            outputs.append(session.run(None, {given.name: x[start:start + 500].astype(dtype)})[0])
-            update(len(x[start:start + 500]))
+        step = batch_for(x, 500)
+        for start in range(0, len(x), step):
+            outputs.append(session.run(None, {given.name: x[start:start + step].astype(dtype)})[0])
+            update(len(x[start:start + step]))
     probabilities = np.concatenate(outputs) if outputs else np.zeros((0, context.reference.shape[1]))
     check = context.verify(FILE, probabilities, quantized=False)
     import onnx

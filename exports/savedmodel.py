@@ -11,6 +11,7 @@ import numpy as np
 
 import zoo
 from zoo.errors import first_line
+from zoo.evaluation import batch_for
 
 DIRECTORY = "saved_model"
 SIGNATURE = "serve"
@@ -32,11 +33,12 @@ def export(context) -> list:
     (input_name, spec), = serve.structured_input_signature[1].items()
     x = context.x_test
     outputs = []
+    step = batch_for(x, 500)
     with context.progress(f"verifying {DIRECTORY}/", len(x)) as update:
-        for start in range(0, len(x), 500):
-            result = serve(**{input_name: tf.constant(x[start:start + 500])})
+        for start in range(0, len(x), step):
+            result = serve(**{input_name: tf.constant(x[start:start + step])})
             outputs.append(next(iter(result.values())).numpy())
-            update(len(x[start:start + 500]))
+            update(len(x[start:start + step]))
     probabilities = np.concatenate(outputs) if outputs else np.zeros((0, context.reference.shape[1]))
     check = context.verify(DIRECTORY, probabilities, quantized=False)
     return [{

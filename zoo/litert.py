@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.errors import DataError, first_line
+from zoo.evaluation import batch_for
 
 # A TFLite flatbuffer carries this identifier at bytes 4..8.
 FILE_IDENTIFIER = b"TFL3"
@@ -145,7 +146,8 @@ class LiteRTModel:
 
         Args:
             images: float32 array of shape (N, *image_shape).
-            batch_size: images per invoke where the batch is dynamic.
+            batch_size: images per invoke where the batch is dynamic (fewer where images are
+                large: zoo.evaluation.batch_for).
             progress: called with the number of images done after each invoke.
 
         Returns:
@@ -155,7 +157,7 @@ class LiteRTModel:
         if tuple(images.shape[1:]) != self.image_shape:
             raise DataError(f"{self.path}: reads images of shape {list(self.image_shape)}, "
                             f"given {list(images.shape[1:])}")
-        step = self.fixed_batch or batch_size
+        step = self.fixed_batch or batch_for(images, batch_size)
         current = None
         results = []
         for start in range(0, len(images), step):
