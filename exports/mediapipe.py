@@ -115,7 +115,7 @@ def _export_int8(context, images: np.ndarray) -> dict:
     """``model.mediapipe.int8.tflite``: full-integer, uint8 RGB pixels in and uint8 scores out, the
     normalisation inside the graph; labels in its metadata; verified by MediaPipe on the test set (within
     1 point of Keras' accuracy, as every quantized file)."""
-    from zoo_exports.tflite import ConversionError, convert
+    from zoo_exports.tflite import ConversionError, convert, spared
 
     path = context.directory / INT8_FILE
     context.log(f"{INT8_FILE}: converting for MediaPipe (full-integer: uint8 pixels in, uint8 scores out)")
@@ -133,10 +133,11 @@ def _export_int8(context, images: np.ndarray) -> dict:
     check = context.verify(INT8_FILE, scores, quantized=True)
     return {"file": INT8_FILE, "variant": "mediapipe-int8",
             "description": "full-integer (int8 weights and activations), uint8 RGB pixels in and uint8 scores out, "
-                           "MediaPipe metadata (labels)",
+                           "MediaPipe metadata (labels)" + spared(result),
             "input": {"shape": [1, *_image_size(context), 3], "dtype": "uint8"},
             "runtime": f"MediaPipe Tasks ImageClassifier {_version('mediapipe')}",
-            "notes": result.get("notes", []), **check.to_dict()}
+            "notes": result.get("notes", []),
+            **({"float_ops": result["float_ops"]} if "float_ops" in result else {}), **check.to_dict()}
 
 
 def export_text(context) -> list:

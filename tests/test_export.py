@@ -190,6 +190,59 @@ def test_int8_io(dense_run, tmp_path):
     assert int8["verified"]
 
 
+def _steep_model(steepness: float, normalised: bool):
+    """A convolution whose kernel is ``steepness`` times a small one (as a batch norm folded into a kernel can
+    make it) before ReLU6, then a dense head: at 100 its int8 output is off by many quantization steps.
+    ``normalised``: the input goes through a multiply and an add first, as a backbone's preprocessing."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1), name="image")
+    x = keras.layers.Rescaling(2.0, offset=-1.0, name="normalise")(inputs) if normalised else inputs
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu6", name="steep")(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="head")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    kernel, bias = model.get_layer("steep").get_weights()
+    rng = np.random.default_rng(0)
+    kernel = (rng.normal(0, 0.3, kernel.shape) * steepness).astype(np.float32)
+    model.get_layer("steep").set_weights([kernel, np.full_like(bias, 3.0)])
+    return model
+
+
+@pytest.mark.parametrize("steepness, normalised, spared", [
+    (100.0, False, ["steep"]),
+    (100.0, True, ["normalise", "normalise", "steep"]),  # the multiply and add before it too
+    (1.0, False, []),
+    (1.0, True, []),
+])
+def test_int8_leaves_in_float32_only_the_ops_it_gets_badly_wrong(tmp_path, steepness, normalised, spared):
+    """int8 keeps in float32 the ops TensorFlow's quantization debugger finds off by more than 0.7 of a step,
+    and the input's normalisation before such an op."""
+    import tensorflow as tf
+    from zoo_exports._convert import _int8_sparing_sensitive_ops
+
+    saved = tmp_path / "saved_model"
+    _steep_model(steepness, normalised).export(str(saved), format="tf_saved_model", verbose=False,
+                                   input_signature=[tf.TensorSpec([None, 8, 8, 1], tf.float32, name="image")])
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    samples = np.random.default_rng(1).uniform(0, 1, (64, 8, 8, 1)).astype(np.float32)
+    converter.representative_dataset = lambda: ([samples[i:i + 1]] for i in range(len(samples)))
+    data, float_ops = _int8_sparing_sensitive_ops(converter, samples, tf.float32)
+    assert [op["layer"] for op in float_ops] == spared
+    assert [op["op"] for op in float_ops if op["layer"] == "steep"] == (["CONV_2D"] if spared else [])
+    assert all(op["rmse_steps"] > 0.7 for op in float_ops if op["layer"] == "steep")
+    path = tmp_path / "model.int8.tflite"
+    path.write_bytes(data)
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    tensors = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    kinds = {op["op_name"]: tensors[op["inputs"][0]].__name__ for op in interpreter._get_ops_details()}
+    assert kinds["CONV_2D"] == ("float32" if spared else "int8")
+    assert kinds["FULLY_CONNECTED"] == "int8"  # the rest stays int8 either way
+
+
 def test_failed_verification_writes_nothing(dense_run, tmp_path, monkeypatch):
     monkeypatch.setattr(export, "FLOAT_ATOL", 0.0)  # nothing converted is bit-exact
     out = tmp_path / "strict"
