@@ -353,11 +353,28 @@ def photo_folder(workdir: Path, per_class: int) -> Path:
     return folder
 
 
+def photo_export(run_dir: Path, folder: Path) -> dict:
+    """A photo run exported as a user would (float32, int8, MediaPipe's files), its files' sizes and
+    figures from the model card, and each LiteRT file's latency per photo."""
+    exported = timed(zoo_cmd("export", str(run_dir), "--tflite", "--quantize", "int8", "--mediapipe", "--force"))
+    if exported["rc"] != 0:
+        return {"error": exported["stderr"].strip().splitlines()[-1:]}
+    export = run_dir / "export"
+    card = json.loads((export / "model_card.json").read_text())
+    photo = next((folder / "test" / "cat").iterdir())
+    latency = timed([sys.executable, "-c", IMAGE_LATENCY_SCRIPT, str(export), str(photo)])
+    return {"files": [{k: f.get(k) for k in ("file", "size_bytes", "test_accuracy", "agreement", "verified",
+                                             "float_ops")} for f in card["files"]],
+            "seconds": exported["seconds"], "peak_rss_mb": exported["peak_rss_mb"],
+            "latency": json.loads(latency["stdout"].strip().splitlines()[-1])
+            if latency["rc"] == 0 else {"error": latency["stderr"][-300:]}}
+
+
 def part_photos(seeds, workdir: Path, archs=PHOTO_ARCHITECTURES, sizes=PHOTO_SIZES, record=None) -> dict:
     """CIFAR-10 photos, 10/100/1,000 a class: efficientnet-lite0 fine-tuned against cnn and vgg from scratch.
 
-    Each architecture's tuned recipe (efficientnet-lite0's reads 224 x 224); seed 0's efficientnet run
-    at 1,000 a class is exported (float32, int8) and timed per photo on LiteRT.
+    Each architecture's tuned recipe (efficientnet-lite0's reads 224 x 224); each architecture's seed-0 run
+    at 1,000 a class is exported (float32, int8, MediaPipe's) and timed per photo on LiteRT.
     """
     rows = {}
     if not CIFAR_ROOT.is_dir():
@@ -368,21 +385,8 @@ def part_photos(seeds, workdir: Path, archs=PHOTO_ARCHITECTURES, sizes=PHOTO_SIZ
             for seed in seeds:
                 print(f"photos: {arch} tuned on {per_class} a class, seed {seed}", flush=True)
                 row = train(arch, "images", "tuned", workdir, "--seed", str(seed), data_dir=folder)
-                if "run_dir" in row and arch == archs[0] and seed == seeds[0] and per_class == PHOTO_SIZES[-1]:
-                    exported = timed(zoo_cmd("export", row["run_dir"], "--tflite", "--quantize", "int8",
-                                             "--mediapipe", "--force"))
-                    if exported["rc"] == 0:
-                        export = Path(row["run_dir"]) / "export"
-                        card = json.loads((export / "model_card.json").read_text())
-                        photo = next((folder / "test" / "cat").iterdir())
-                        latency = timed([sys.executable, "-c", IMAGE_LATENCY_SCRIPT, str(export), str(photo)])
-                        row["export"] = {
-                            "files": [{k: f.get(k) for k in ("file", "size_bytes", "test_accuracy", "agreement",
-                                                              "verified")} for f in card["files"]],
-                            "latency": json.loads(latency["stdout"].strip().splitlines()[-1])
-                            if latency["rc"] == 0 else {"error": latency["stderr"][-300:]}}
-                    else:
-                        row["export"] = {"error": exported["stderr"].strip().splitlines()[-1:]}
+                if "run_dir" in row and seed == seeds[0] and per_class == PHOTO_SIZES[-1]:
+                    row["export"] = photo_export(Path(row["run_dir"]), folder)
                 rows[f"{arch}/tuned/{per_class}/{seed}"] = {**row, "seed": seed, "per_class": per_class}
                 if record is not None:  # each row saved as it is measured: the whole part takes hours
                     record({f"{arch}/tuned/{per_class}/{seed}": rows[f"{arch}/tuned/{per_class}/{seed}"]})

@@ -561,18 +561,26 @@ def photos(section: dict) -> str:
     if verdicts:
         out += "\n\n" + "; ".join(verdicts) + "."
     files = []
-    for r in section["rows"].values():
+    for key, r in sorted(section["rows"].items()):
         export = r.get("export") or {}
+        arch = f"{key.split('/')[0]} (seed {r.get('seed', 0)})"
+        if export.get("error"):
+            files.append([arch, "(refused)", "-", "-", "-", "-", "-", " ".join(export["error"])[:200]])
         for f in export.get("files", []):
             latency = (export.get("latency") or {}).get(f["file"], {})
-            files.append([f["file"], f"{(f.get('size_bytes') or 0) / 1e6:.1f} MB", f"{f['test_accuracy']:.4f}",
+            spared = ", ".join(dict.fromkeys(op["layer"] for op in f.get("float_ops") or []))
+            files.append([arch, f["file"], f"{(f.get('size_bytes') or 0) / 1e6:.2f} MB", f"{f['test_accuracy']:.4f}",
                           f"{f['agreement']:.2%}", "yes" if f.get("verified") else "NO",
-                          f"{latency['median_ms']:.1f} ms" if "median_ms" in latency else "-"])
+                          f"{latency['median_ms']:.2f} ms" if "median_ms" in latency else "-",
+                          f"left in float32: {spared}" if spared else ""])
     if files:
-        out += ("\n\nSeed 0's efficientnet-lite0 at 1,000 a class, exported and verified on the 10,000 test "
-                "photos (the MediaPipe file by MediaPipe's ImageClassifier); latency per photo with `zoo "
-                "predict`'s reading (JPEG decoded, resized), LiteRT, median of 50:\n\n"
-                + _table(["file", "size", "test accuracy", "same class as Keras", "verified", "latency"], files))
+        out += ("\n\nThe runs at 1,000 a class exported with `zoo export --tflite --quantize int8 "
+                "--mediapipe`, every file verified on the 10,000 test photos (the MediaPipe files by MediaPipe's "
+                "ImageClassifier); latency per photo on LiteRT (the photo read as `zoo predict` reads it, then "
+                "timed alone), median of 50; MediaPipe's files are not timed (model.mediapipe.tflite is "
+                "model.tflite at batch 1 with metadata):\n\n"
+                + _table(["run", "file", "size", "test accuracy", "same class as Keras", "verified",
+                          "latency", "note"], files))
     return out
 
 
