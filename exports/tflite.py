@@ -175,8 +175,11 @@ def spared(result: dict) -> str:
     ops = result.get("float_ops") or []
     if not ops:
         return ""
-    return (f"; except {len(ops)} op{'s' if len(ops) > 1 else ''} left in float32 "
-            f"({', '.join(op['layer'] for op in ops)}: int8 was off there by more than 0.7 of a step; float_ops)")
+    far = ", ".join(dict.fromkeys(op["layer"] for op in ops if op["why"].startswith("int8 output")))
+    normalisation = any(not op["why"].startswith("int8 output") for op in ops)
+    return (f"; except {len(ops)} op{'s' if len(ops) > 1 else ''} left in float32: {far} (int8 was off there by "
+            f"more than 0.7 of a step){' and the input normalisation before them' if normalisation else ''} "
+            f"(float_ops)")
 
 
 # The int8 file's promise: within half a point of the float model. Outside
