@@ -158,12 +158,12 @@ def convert(request: dict) -> dict:
     model = keras.saving.load_model(request["model"], safe_mode=True)
     notes = []
     unrolled = False
-    if variant in ("int8", "int16x8") and looping_rnns(model):
+    if variant in ("int8", "mediapipe-int8", "int16x8") and looping_rnns(model):
         if request.get("can_unroll"):
             model = _unrolled(model, request)
             unrolled = True
             notes.append(f"recurrent layers unrolled for {variant} (same weights): "
-                         + ("the converter's calibration crashes on the WHILE-loop graph" if variant == "int8"
+                         + ("the converter's calibration crashes on the WHILE-loop graph" if variant != "int16x8"
                             else "ai-edge-quantizer cannot quantize a WHILE loop"))
         elif variant == "int16x8":
             raise ValueError(f"ai-edge-quantizer cannot quantize looping recurrent layers, and "

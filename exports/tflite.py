@@ -106,7 +106,7 @@ def convert(context, variant: str, filename: str, representative=None, **extra) 
         except ValueError:
             name = f"signal {-proc.returncode}"
         hint = ""
-        if variant == "int8" and not request["can_unroll"]:
+        if variant in ("int8", "mediapipe-int8") and not request["can_unroll"]:
             hint = (f"; full-integer calibration crashes on looping recurrent layers, and "
                     f"'{request['architecture']}' cannot be rebuilt unrolled here (its plugin is "
                     f"missing or has no 'unroll' parameter): leave out --quantize int8")

@@ -61,6 +61,23 @@ def test_the_int8_mediapipe_file_takes_the_cameras_bytes(good_run, tmp_path):
     assert entry["agreement"] >= 0.95
 
 
+def test_the_int8_mediapipe_file_of_a_recurrent_model_is_unrolled(tmp_path):
+    """lstm-bn (make demo's model) loops over rows: the uint8 MediaPipe file is converted from the model
+    rebuilt unrolled, as model.int8.tflite is (the converter's calibration crashed on the loop), and then
+    MediaPipe itself runs it (one subgraph; the float file's loop is a second one MediaPipe refuses)."""
+    pytest.importorskip("mediapipe", reason="the mediapipe extra is not installed")
+    from zoo import trainer
+
+    run = trainer.train("lstm-bn", "fashion-sample", recipe="tutorial", overrides={"epochs": 1},
+                        output=str(tmp_path / "run"), verbose=0).run_dir
+    result = CliRunner().invoke(cli, ["export", str(run), "--tflite", "--mediapipe", "--quantize", "int8", "--json"])
+    assert result.exit_code == 0, result.output
+    card = json.loads(result.stdout)
+    (entry,) = [f for f in card["files"] if f["file"] == "model.mediapipe.int8.tflite"]
+    assert entry["verified"] and entry["runtime"].startswith("MediaPipe Tasks ImageClassifier")
+    assert any("unrolled" in note for note in entry["notes"])
+
+
 def test_without_mediapipe_the_export_says_how_to_install_it(good_run, tmp_path, monkeypatch):
     import zoo_exports.mediapipe as exporter
 
