@@ -234,7 +234,7 @@ def convert(request: dict) -> dict:
             if float_ops:
                 notes.append("left in float32 (TensorFlow's quantization debugger on calibration examples): "
                              + ", ".join(f"{op['op']} {op['layer']} ({op['rmse_steps']:.2f} steps off"
-                                         + ("" if op["rmse_steps"] > SENSITIVE_STEPS else f"; {op['why']}") + ")"
+                                         + ("" if op["why"] == FAR_OFF else f"; {op['why']}") + ")"
                                          for op in float_ops))
         else:
             data = converter.convert()
@@ -254,6 +254,9 @@ SENSITIVE_STEPS = 0.7
 DEBUG_EXAMPLES = 16
 # The elementwise ops a model may begin with (its input's normalisation, gray repeated into RGB).
 NORMALISATION_OPS = {"MUL", "ADD", "SUB", "RESHAPE", "CONCATENATION"}
+# Why an op was left in float32 (a spared op's ``why``).
+FAR_OFF = "int8 output off by more than 0.7 of a step"
+BEFORE_SPARED = "normalises the input of a spared op"
 
 
 def _int8_sparing_sensitive_ops(converter, samples, io_type):
@@ -294,7 +297,7 @@ def _int8_sparing_sensitive_ops(converter, samples, io_type):
     rows = list(csv.DictReader(table))
     steps = [math.sqrt(float(r["mean_squared_error"])) / float(r["scale"]) if float(r["scale"]) > 0 else 0.0
              for r in rows]
-    spared = {i: "int8 output off by more than 0.7 of a step" for i, s in enumerate(steps) if s > SENSITIVE_STEPS}
+    spared = {i: FAR_OFF for i, s in enumerate(steps) if s > SENSITIVE_STEPS}
     lead = 0
     while lead < len(rows) and rows[lead]["op_name"] in NORMALISATION_OPS:
         lead += 1
@@ -302,7 +305,7 @@ def _int8_sparing_sensitive_ops(converter, samples, io_type):
         # Requantized after each multiply and add, the pixels reach the spared op inexact: EfficientNet-Lite0's
         # uint8 MediaPipe file lost 2.0 points with its normalisation in int8, 0.3 with it in float32 (2,000
         # CIFAR-10 test photos).
-        spared.update({i: "normalises the input of a spared op" for i in range(lead)})
+        spared.update({i: BEFORE_SPARED for i in range(lead)})
     spared = [{"op": rows[i]["op_name"], "layer": _layer_of(rows[i]["tensor_name"]), "tensor": rows[i]["tensor_name"],
                "rmse_steps": round(steps[i], 3), "why": why} for i, why in sorted(spared.items())]
     if not spared:

@@ -172,11 +172,13 @@ def _export_one(context, variant: str) -> dict:
 
 def spared(result: dict) -> str:
     """What an int8 file's description adds when the converter left ops in float32 (none: nothing)."""
+    from zoo_exports._convert import FAR_OFF
+
     ops = result.get("float_ops") or []
     if not ops:
         return ""
-    far = ", ".join(dict.fromkeys(op["layer"] for op in ops if op["why"].startswith("int8 output")))
-    normalisation = any(not op["why"].startswith("int8 output") for op in ops)
+    far = ", ".join(dict.fromkeys(op["layer"] for op in ops if op["why"] == FAR_OFF))
+    normalisation = any(op["why"] != FAR_OFF for op in ops)
     return (f"; except {len(ops)} op{'s' if len(ops) > 1 else ''} left in float32: {far} (int8 was off there by "
             f"more than 0.7 of a step){' and the input normalisation before them' if normalisation else ''} "
             f"(float_ops)")

@@ -219,7 +219,7 @@ def test_int8_leaves_in_float32_only_the_ops_it_gets_badly_wrong(tmp_path, steep
     """int8 keeps in float32 the ops TensorFlow's quantization debugger finds off by more than 0.7 of a step,
     and the input's normalisation before such an op."""
     import tensorflow as tf
-    from zoo_exports._convert import _int8_sparing_sensitive_ops
+    from zoo_exports._convert import BEFORE_SPARED, FAR_OFF, _int8_sparing_sensitive_ops
 
     saved = tmp_path / "saved_model"
     _steep_model(steepness, normalised).export(str(saved), format="tf_saved_model", verbose=False,
@@ -231,7 +231,8 @@ def test_int8_leaves_in_float32_only_the_ops_it_gets_badly_wrong(tmp_path, steep
     data, float_ops = _int8_sparing_sensitive_ops(converter, samples, tf.float32)
     assert [op["layer"] for op in float_ops] == spared
     assert [op["op"] for op in float_ops if op["layer"] == "steep"] == (["CONV_2D"] if spared else [])
-    assert all(op["rmse_steps"] > 0.7 for op in float_ops if op["layer"] == "steep")
+    assert all(op["rmse_steps"] > 0.7 and op["why"] == FAR_OFF for op in float_ops if op["layer"] == "steep")
+    assert all(op["why"] == BEFORE_SPARED for op in float_ops if op["layer"] == "normalise")
     path = tmp_path / "model.int8.tflite"
     path.write_bytes(data)
     from ai_edge_litert.interpreter import Interpreter
