@@ -10,6 +10,8 @@ answers back from a POST to the same server. Only the standard library:
 from __future__ import annotations
 
 import errno
+import hashlib
+import io
 import http.server
 import json
 import os
@@ -18,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import urllib.parse
 from functools import partial
 from pathlib import Path
 
@@ -39,12 +42,24 @@ def find_chromium() -> str | None:
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Files of one folder; ``extra`` paths answered from memory; POSTs to ``posts`` paths queued."""
+    """Regular files inside one folder, nothing else; ``extra`` paths answered from memory; POSTs to
+    ``posts`` paths queued.
 
+    What ``http.server`` does and a shared export must not: it follows symbolic
+    links anywhere on the machine and lists directories. Here a file is served
+    only when its real path is inside the folder and it is a regular file; no
+    folder is listed (a folder's ``index.html`` is its page; ``home`` is where
+    ``/`` goes). Files named in ``pinned`` (real path -> SHA-256) are hashed
+    at every request and refused once they differ: a model file replaced while
+    the page is served never reaches a phone.
+    """
+
+    # HTTP/1.1 keeps a page's dozen files on one connection (every answer has a Content-Length).
+    protocol_version = "HTTP/1.1"
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **TYPES}
 
-    def __init__(self, *args, extra=None, posts=None, **kwargs):
-        self.extra, self.posts = extra or {}, posts or {}
+    def __init__(self, *args, extra=None, posts=None, home=None, pinned=None, **kwargs):
+        self.extra, self.posts, self.home, self.pinned = extra or {}, posts or {}, home, pinned or {}
         super().__init__(*args, **kwargs)
 
     def do_GET(self):
@@ -58,6 +73,47 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.wfile.write(body)
             return
         super().do_GET()
+
+    def send_head(self):
+        """The answer's head, and the body as a file object (None when an error was sent)."""
+        path = urllib.parse.unquote(self.path.split("?", 1)[0].split("#", 1)[0])
+        if path == "/" and self.home:
+            return self._redirect(self.home)
+        target = Path(self.translate_path(self.path))  # drops "..", as http.server does
+        if os.path.isdir(target) and not path.endswith("/"):
+            return self._redirect(path + "/")
+        if path.endswith("/"):
+            target = target / "index.html"  # a folder is its page or nothing: never a listing
+        root = os.path.realpath(self.directory)
+        real = os.path.realpath(target)
+        if not real.startswith(root + os.sep) or not os.path.isfile(real) or os.path.islink(real):
+            self.send_error(404, "File not found")
+            return None
+        try:
+            with open(real, "rb") as handle:
+                body = handle.read()  # hashed and sent as read: no window for a swap in between
+        except OSError:
+            self.send_error(404, "File not found")
+            return None
+        if real in self.pinned and hashlib.sha256(body).hexdigest() != self.pinned[real]:
+            self.send_error(410, "Not the file zoo exported (replaced since the export)")
+            return None
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(real))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
+
+    def _redirect(self, location: str):
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return None
+
+    def list_directory(self, path):  # never reached through send_head; kept shut for subclasses
+        self.send_error(404, "File not found")
+        return None
 
     def do_POST(self):
         path = self.path.split("?", 1)[0]
@@ -78,18 +134,29 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _ThreadingServer(http.server.ThreadingHTTPServer):
+    # http.server's backlog of 5 refuses connections when a phone, a laptop and a reload
+    # open a page's files at once; the kernel caps this at net.core.somaxconn anyway.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Server:
     """``root`` served on ``host:port`` in a thread (port 0: a free one); a context manager.
+
+    Only regular files inside ``root`` are served (see ``_Handler``); ``home``
+    is where ``/`` redirects; ``pinned`` maps real paths to the SHA-256 they
+    must still have when requested.
 
     Raises:
         ZooError: the port is in use or the address cannot be bound.
     """
 
     def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0, extra: dict | None = None,
-                 posts: dict | None = None):
-        handler = partial(_Handler, directory=str(root), extra=extra, posts=posts)
+                 posts: dict | None = None, home: str | None = None, pinned: dict | None = None):
+        handler = partial(_Handler, directory=str(root), extra=extra, posts=posts, home=home, pinned=pinned)
         try:
-            self.httpd = http.server.ThreadingHTTPServer((host, port), handler)
+            self.httpd = _ThreadingServer((host, port), handler)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise ZooError(f"port {port} on {host} is in use; choose another with --port") from None

@@ -558,7 +558,7 @@ def serve_command(run, port, lan):
 
     folder = serve.export_dir(run)
     page = serve.check(folder)
-    with serve.server(folder, port, lan) as server:
+    with serve.server(folder, port, lan, page) as server:
         click.echo(f"serving {page.get('title', folder)}: http://127.0.0.1:{server.port}/web/")
         for address in (serve.lan_addresses() if lan else []):
             click.echo(f"on this network: http://{address}:{server.port}/web/ (camera: needs HTTPS or "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 from pathlib import Path
 
@@ -73,8 +74,15 @@ def lan_addresses() -> list:
     return [a for a in found if not a.startswith("127.")]
 
 
-def server(folder: Path, port: int = 8000, lan: bool = False):
-    """A ``zoo.browser.Server`` for the export folder (not started); the page is at ``/web/``."""
+def server(folder: Path, port: int = 8000, lan: bool = False, page: dict | None = None):
+    """A ``zoo.browser.Server`` for the export folder (not started); the page is at ``/web/``, where ``/`` leads.
+
+    Only regular files inside the folder are served, no folder is listed, and
+    each model file ``page`` (page.json, from ``check``) names is hashed again
+    at every request: one replaced while served is refused (HTTP 410).
+    """
     from zoo.browser import Server
 
-    return Server(folder, host="0.0.0.0" if lan else "127.0.0.1", port=port)
+    page = check(folder) if page is None else page
+    pinned = {os.path.realpath(folder / "web" / r["file"]): r["sha256"] for r in page["runners"]}
+    return Server(folder, host="0.0.0.0" if lan else "127.0.0.1", port=port, home="/web/", pinned=pinned)
