@@ -93,7 +93,7 @@ def test_predict_answers_every_row_as_keras_does(wine_run, tmp_path, cli_runner,
         result = cli_runner.invoke(cli, ["predict", str(run / "export" / model), str(path), "--json", "-k", "3"])
         assert result.exit_code == 0, result.output
         answers = json.loads(result.output)["results"]
-        assert [a["image"] for a in answers] == [f"{path}[{i}]" for i in range(5)]
+        assert [a["example"] for a in answers] == [f"{path}[{i}]" for i in range(5)]
         for answer, probabilities in zip(answers, expected):
             assert answer["predictions"][0]["index"] == int(np.argmax(probabilities))
             if model == "model.tflite":
@@ -107,7 +107,7 @@ def test_one_example_with_or_without_a_batch_axis(wine_run, tmp_path):
     np.save(tmp_path / "batch1.npy", data.x_test[:1])
     np.savetxt(tmp_path / "column.csv", data.x_test[0][:, None], delimiter=",", fmt="%.9g")
     result = predict.predict(str(run), [tmp_path / "one.npy", tmp_path / "batch1.npy", tmp_path / "column.csv"])
-    names = [r["image"] for r in result["results"]]
+    names = [r["example"] for r in result["results"]]
     assert names == [str(tmp_path / "one.npy"), f"{tmp_path / 'batch1.npy'}[0]", str(tmp_path / "column.csv")]
     assert len({json.dumps(r["predictions"]) for r in result["results"]}) == 1  # the same row three ways
 

@@ -149,10 +149,20 @@ def test_zoo_generate_writes_what_keras_would(generation_run, cli_runner):
 @pytest.mark.parametrize("args, fragment", [
     (["-n", "0"], "--length must be a whole number of tokens in 1..10000"),
     (["-t", "-1"], "--temperature must be a number in 0..100"),
+    (["--seed", "-1"], "Invalid value for '--seed': -1 is not in the range x>=0"),
 ])
 def test_generate_flags_out_of_range(generation_run, cli_runner, args, fragment):
     result = cli_runner.invoke(cli, ["generate", str(generation_run), *args])
     assert result.exit_code == 2 and fragment in result.output and "Traceback" not in result.output
+
+
+def test_generated_text_has_no_unknown_token_and_no_half_syllable(generation_run):
+    import unicodedata
+
+    for seed in range(8):
+        text = generate.generate(str(generation_run), "이 영화", length=60, temperature=2.0, seed=seed)["text"]
+        assert "\ufffd" not in text and text == unicodedata.normalize("NFC", text)
+        assert not "\u1100" <= text[-1] <= "\u11ff", repr(text[-5:])
 
 
 def test_predict_and_generate_refuse_each_others_models(generation_run, good_run, tmp_path, cli_runner):

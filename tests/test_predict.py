@@ -216,3 +216,13 @@ def test_16_bit_png_is_scaled_not_clipped(tmp_path):
     Image.fromarray(eight.astype(np.uint16) * 257).save(tmp_path / "wide.png")
     assert Image.open(tmp_path / "wide.png").mode.startswith("I")
     assert np.array_equal(load_image(tmp_path / "wide.png"), eight)
+
+
+def test_an_image_name_holding_a_newline_is_printed_escaped(cli_runner, exported_run, images, tmp_path):
+    import shutil
+
+    hostile = tmp_path / "hostile\nline.jpg: Sneaker 1.0000"
+    shutil.copy(images[0], hostile)
+    result = cli_runner.invoke(cli, ["predict", str(exported_run), str(hostile)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("\n") == 1 and result.output.startswith(repr(str(hostile)) + ": ")

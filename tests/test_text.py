@@ -173,7 +173,7 @@ def test_predict_sentences_as_keras_does(text_run, tmp_path, cli_runner):
     result = cli_runner.invoke(cli, ["predict", str(text_run), sentences[0], str(tmp_path / "s.txt"), "--json"])
     assert result.exit_code == 0, result.output
     answers = json.loads(result.output)["results"]
-    assert [a["image"] for a in answers] == [sentences[0], f"{tmp_path / 's.txt'}:1", f"{tmp_path / 's.txt'}:2"]
+    assert [a["text"] for a in answers] == [sentences[0], f"{tmp_path / 's.txt'}:1", f"{tmp_path / 's.txt'}:2"]
     fitted = tokenizer.read(text_run / "tokenizer.json")
     expected = trainer.load_run_model(text_run).predict(fitted.encode(sentences).astype("float32"), verbose=0)
     for answer, probabilities in zip(answers, expected):
@@ -323,7 +323,7 @@ def test_word_by_word_scores_each_growing_sentence(text_run, cli_runner):
     result = cli_runner.invoke(cli, ["predict", str(text_run), sentence, "--word-by-word", "--json"])
     assert result.exit_code == 0, result.output
     answers = json.loads(result.stdout)["results"]
-    assert [a["image"] for a in answers] == ["재미있을", "재미있을 줄", "재미있을 줄 알았는데", "재미있을 줄 알았는데 완전",
+    assert [a["text"] for a in answers] == ["재미있을", "재미있을 줄", "재미있을 줄 알았는데", "재미있을 줄 알았는데 완전",
                                              sentence]
     whole = predict.predict(str(text_run), [sentence])["results"][0]
     assert answers[-1]["predictions"] == whole["predictions"]
@@ -390,3 +390,90 @@ def test_textcnn_reads_only_text(cli_runner, tmp_path):
     result = cli_runner.invoke(cli, ["train", "textcnn", "fashion-sample", "-o", str(tmp_path / "r")])
     assert result.exit_code == 2 and "textcnn reads text input; fashion-sample gives image" in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_a_review_decomposed_as_macos_writes_it_gets_the_same_answer(text_run):
+    import unicodedata
+
+    composed = "재미있을 줄 알았는데 완전 실망했다. 너무 졸리고 돈이 아까웠다."
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    answers = [predict.predict(str(text_run), [text])["results"][0] for text in (composed, decomposed)]
+    assert answers[0]["predictions"] == answers[1]["predictions"] and answers[1]["coverage"] > 0.5
+
+
+@pytest.mark.parametrize("case, name, fragment", [
+    ("image", "shirt.png", "an image; a text model reads sentences and .txt files of them"),
+    ("directory", "reviews", "a directory; a text model reads sentences"),
+    ("fifo", "x.txt", "a FIFO; a text model reads sentences"),
+    ("broken link", "x.txt", "a symbolic link to nothing; a text model"),
+    ("link loop", "x.txt", "a symbolic link loop; a text model"),
+    ("other file", "notes.csv", "not a .txt file; a text model"),
+])
+def test_a_path_is_read_or_refused_never_classified_as_a_sentence(text_run, tmp_path, cli_runner, monkeypatch,
+                                                                  case, name, fragment):
+    import os
+
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    if case == "image":
+        Image.new("RGB", (8, 8)).save(name)
+    elif case == "directory":
+        os.mkdir(name)
+    elif case == "fifo":
+        os.mkfifo(name)
+    elif case == "broken link":
+        os.symlink("nowhere.txt", name)
+    elif case == "link loop":
+        os.symlink(name, name)
+    else:
+        (tmp_path / name).write_text("a,b\n")
+    result = cli_runner.invoke(cli, ["predict", str(text_run), name])
+    assert result.exit_code == 1, result.output
+    assert result.output == f"Error: {name}: {fragment}" + result.output.split(fragment, 1)[1]
+    assert result.output.count("\n") == 1
+    if case == "image":  # --text says "this is a sentence", whatever it names
+        result = cli_runner.invoke(cli, ["predict", str(text_run), "--text", name, "--json"])
+        assert result.exit_code == 0 and json.loads(result.output)["results"][0]["text"] == name
+
+
+def test_a_text_with_no_known_token_says_nothing_was_recognised(text_run, cli_runner):
+    result = cli_runner.invoke(cli, ["predict", str(text_run), "😀😀 你好", "좋다"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "😀😀 你好: nothing recognised (no token of it is in the model's vocabulary)"
+    assert lines[1].startswith("좋다: ") and "nothing recognised" not in lines[1]
+    answers = predict.predict(str(text_run), ["😀😀 你好", "좋다 싫다 zzzqqq"])["results"]
+    assert answers[0]["coverage"] == 0 and 0 < answers[1]["coverage"] < 1
+
+
+def test_names_holding_a_newline_cannot_forge_a_result_line(text_run, tmp_path, cli_runner):
+    reviews = tmp_path / "hostile\nnew: positive 0.99.txt"
+    reviews.write_text("좋다\n", encoding="utf-8")
+    result = cli_runner.invoke(cli, ["predict", str(text_run), str(reviews), "--text", "정말\n최고"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(repr(f"{reviews}:1") + ": ")
+    assert lines[1].startswith("'정말\\n최고': ")
+
+
+def test_word_by_word_on_a_huge_sentence_is_bounded(text_run, cli_runner):
+    sentence = "정말 재미있다 " * 20_000  # 160,000 characters
+    result = cli_runner.invoke(cli, ["predict", str(text_run), sentence, "--word-by-word"])
+    assert result.exit_code == 0, result.output[-300:]
+    fitted = tokenizer.read(text_run / "tokenizer.json")
+    lines = result.output.splitlines()
+    assert len(lines) <= fitted.length + 1 and len(result.output) < 50_000
+    whole = predict.predict(str(text_run), [sentence])["results"][0]["predictions"]
+    last = predict.predict(str(text_run), [sentence], word_by_word=True)["results"][-1]["predictions"]
+    assert last == whole
+
+
+def test_a_bare_text_model_file_asks_for_its_tokenizer(text_run, tmp_path):
+    import shutil
+
+    shutil.copy(text_run / "export" / "model.tflite", tmp_path / "model.tflite")
+    with pytest.raises(DataError, match=r"model.tflite: reads int32 token ids, so it is a text model, and has no "
+                                        r"model_card.json and tokenizer.json beside it"):
+        predict.predict(str(tmp_path / "model.tflite"), ["좋다"])

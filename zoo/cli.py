@@ -573,35 +573,56 @@ def serve_command(run, port, lan):
 
 @cli.command(name="predict")
 @click.argument("model")
-@click.argument("images", nargs=-1, required=True, metavar="FILE...")
+@click.argument("images", nargs=-1, metavar="FILE...")
 @click.option("--top-k", "-k", type=click.IntRange(min=1), default=3, show_default=True,
               help="Classes listed per example.")
 @click.option("--word-by-word", is_flag=True,
               help="Text models: score each sentence as it grows, one word at a time (the book's 7.31).")
+@click.option("--text", "texts", multiple=True, metavar="SENTENCE",
+              help="Text models: a sentence, taken as it is even where it names a file (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @verbose_option
-def predict_command(model, images, top_k, word_by_word, as_json):
+def predict_command(model, images, top_k, word_by_word, texts, as_json):
     """Classify FILEs with MODEL (a .tflite file or a run), on LiteRT alone.
 
     Images (PNG, JPEG, any size) are read as the training data: gray or
     colour, resized to the model's input, scaled as its model card says.
     Sequence and vector models read .npy or .csv files of one example or N
-    (a leading batch axis; CSV rows), one line per example.
+    (a leading batch axis; CSV rows), one line per example. Text models read
+    sentences and .txt files of them (one sentence a line).
 
     Example: zoo predict runs/my-run shoe.png shirt.jpg --top-k 2
     """
     from zoo import predict
 
-    result = predict.predict(model, list(images), top_k=top_k, word_by_word=word_by_word)
+    if not images and not texts:
+        raise click.UsageError("Missing argument 'FILE...' (or, for a text model, --text SENTENCE).")
+    result = predict.predict(model, list(images), top_k=top_k, word_by_word=word_by_word, texts=list(texts))
     if as_json:
         _echo_json(result)
         return
     for item in result["results"]:
+        name = shown_name(predict.name_of(item))
         if "values" in item:  # a regression model: its predicted values
-            click.echo(f"{item['image']}: " + ", ".join(f"{k} {v:.6g}" for k, v in item["values"].items()))
-            continue
-        ranked = ", ".join(f"{p['class']} {p['probability']:.4f}" for p in item["predictions"])
-        click.echo(f"{item['image']}: {ranked}")
+            click.echo(f"{name}: " + ", ".join(f"{k} {v:.6g}" for k, v in item["values"].items()))
+        elif item.get("coverage") == 0:  # the model saw padding only: its answer is about nothing
+            click.echo(f"{name}: nothing recognised (no token of it is in the model's vocabulary)")
+        else:
+            click.echo(f"{name}: " + ", ".join(f"{p['class']} {p['probability']:.4f}" for p in item["predictions"]))
+
+
+# A name longer than this is shown cut in the middle (--json keeps it whole).
+SHOWN_NAME_CHARS = 200
+
+
+def shown_name(name: str) -> str:
+    """A file name or sentence as one printable line: escaped as Python's repr does where it holds a
+    newline or another unprintable character (a name cannot forge a result line), cut when long."""
+    shown = name if name.isprintable() else repr(name)
+    if len(shown) > SHOWN_NAME_CHARS:
+        half = SHOWN_NAME_CHARS // 2
+        shown = f"{shown[:half]}…({len(shown) - 2 * half} characters)…{shown[-half:]}"
+    return shown
 
 
 @cli.command(name="generate")
@@ -611,7 +632,8 @@ def predict_command(model, images, top_k, word_by_word, as_json):
 @click.option("--temperature", "-t", type=float, default=0.0, show_default=True,
               help="0: the most probable token every time (the book's rule); above 0: drawn, "
                    "the higher the more varied.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draw: the same seed, the same text.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the draw (0 or more): the same seed, the same text.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @verbose_option
 def generate_command(model, prompt, length, temperature, seed, as_json):

@@ -24,8 +24,10 @@ MAX_TOKENS = 10_000
 MAX_TEMPERATURE = 100.0
 
 
-def check(length: int, temperature: float) -> None:
-    """Refuse a length or temperature zoo cannot use (named as the CLI's flags)."""
+def check(length: int, temperature: float, seed: int = 0) -> None:
+    """Refuse a length, temperature or seed zoo cannot use (named as the CLI's flags)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UsageError(f"--seed must be a whole number, 0 or more. Received: {seed}")
     if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= MAX_TOKENS:
         raise UsageError(f"--length must be a whole number of tokens in 1..{MAX_TOKENS}. Received: {length}")
     if not (isinstance(temperature, (int, float)) and 0 <= temperature <= MAX_TEMPERATURE):
@@ -52,25 +54,36 @@ def continue_text(next_probabilities: Callable, tokenizer, prompt: str, length: 
         temperature: 0 for the most probable token (the book's rule), else sample.
         seed: the sampler's seed.
     """
-    check(length, temperature)
+    check(length, temperature, seed)
     ids = tokenizer.ids(prompt)
     rng = np.random.default_rng(seed)
     added = []
     for _ in range(length):
         probabilities = np.asarray(next_probabilities(window(ids, tokenizer)), dtype=np.float64).reshape(-1)
         probabilities[0] = 0.0  # padding is never a next token
+        if tokenizer.unknown == "oov":
+            probabilities[1] = 0.0  # nor "[UNK]": it has no text to write
         if temperature == 0:
             chosen = int(np.argmax(probabilities))
         else:
             logits = np.log(np.clip(probabilities, 1e-30, None)) / temperature
             weights = np.exp(logits - logits.max())
-            weights[0] = 0.0
+            weights[probabilities == 0] = 0.0
             chosen = int(rng.choice(len(weights), p=weights / weights.sum()))
         ids.append(chosen)
         added.append(chosen)
     words = {i + tokenizer.first_word_id: w for i, w in enumerate(tokenizer.vocabulary)}
-    # An unknown token has no text of its own: it is written as the Unicode replacement character.
-    return tokenizer.join(tokenizer.pieces(prompt) + [words.get(i, "\ufffd") for i in added])
+    text = tokenizer.join(tokenizer.pieces(prompt) + [words.get(i, "") for i in added])
+    return _whole_syllables(text) if tokenizer.level == "jamo" else text
+
+
+def _whole_syllables(text: str) -> str:
+    """Jamo text without the jamo left over at its end: a lone initial consonant (or vowel) that
+    NFC could not compose into a syllable is half a letter on screen."""
+    end = len(text)
+    while end and "\u1100" <= text[end - 1] <= "\u11ff":
+        end -= 1
+    return text[:end]
 
 
 def keras_sampler(model) -> Callable:
@@ -104,7 +117,7 @@ def generate(model: str, prompt: str, length: int = 100, temperature: float = 0.
     """
     from zoo import predict
 
-    check(length, temperature)
+    check(length, temperature, seed)
     loaded = predict.load(model)
     if loaded.task != "generation":
         raise UsageError(f"{loaded.path}: a {loaded.task} model; zoo generate needs one trained on a corpus "

@@ -15,6 +15,8 @@ from zoo.errors import DataError
 
 # Images larger than this are refused before their pixels are decoded.
 MAX_PIXELS = 50_000_000
+# File names that say "an image" (zoo predict refuses them, by name, on a text model).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
 
 # Pillow's modes for 16-bit grayscale (PNG opens as "I;16"; some readers give "I").
@@ -104,8 +106,10 @@ def _opened(path):
                     raise DataError(f"{path}: image declares {img.size[0]} x {img.size[1]} pixels, "
                                     f"more than the {MAX_PIXELS} allowed")
                 yield img
-    except Image.DecompressionBombError as exc:
-        raise DataError(f"{path}: image too large ({exc})") from None
+    except Image.DecompressionBombError:
+        # Pillow refuses past twice its own limit (about 179 megapixels) inside Image.open, before
+        # the header check above can: the same rule, said in zoo's words.
+        raise DataError(f"{path}: image too large: it declares more than the {MAX_PIXELS} pixels allowed") from None
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as exc:

@@ -9,6 +9,9 @@ dataset's black and white, however the dataset stored them).
 """
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +19,14 @@ import numpy as np
 
 from zoo import runs
 from zoo.errors import DataError, UsageError, ZooError
-from zoo.images import load_image
+from zoo.images import IMAGE_SUFFIXES, load_image
 from zoo.litert import LiteRTModel
 
 EXPORT_DIR = "export"  # as zoo.export.EXPORT_DIR, without importing the export machinery
 MODEL_FILE = "model.tflite"
 CARD = "model_card.json"
 LABELS = "labels.txt"
+TOKENIZER_FILE = "tokenizer.json"  # as zoo.tokenizer.TOKENIZER_FILE, imported only for text models
 DEFAULT_PIXEL_SCALE = 1.0 / 255.0
 
 
@@ -122,6 +126,9 @@ def load(model: str) -> Classifier:
     if any(d < 1 for d in runner.image_shape):
         raise DataError(f"{path}: its input has sizes that vary ({runner.input_shape}); zoo predict needs "
                         "a model whose example shape is fixed, as zoo export writes them")
+    if not card and runner.input_dtype == "int32":
+        raise DataError(f"{path}: reads int32 token ids, so it is a text model, and has no model_card.json and "
+                        f"{TOKENIZER_FILE} beside it; give its export folder or run (zoo predict RUN TEXT)")
     described = _field(card, "task", dict, path, {})
     task = described.get("kind", "classification")
     if task not in ("classification", "regression", "generation"):
@@ -141,6 +148,7 @@ def load(model: str) -> Classifier:
         raise DataError(f"{path}: gives {classes} {'classes' if task == 'classification' else 'outputs'} "
                         f"but its labels name {len(names)}")
     section = _field(card, "input", dict, path, {})
+    _number(section.get("pixel_scale"), "input.pixel_scale", card_path)  # checked even where unused
     shape = section.get("shape")
     if shape is not None and (not isinstance(shape, list) or list(shape[1:]) != list(runner.image_shape)):
         raise DataError(f"{card_path}: input.shape {str(shape)[:80]} does not fit {path.name}, which reads "
@@ -160,7 +168,7 @@ def load(model: str) -> Classifier:
         if layout not in ("sequence", "vector"):
             raise DataError(f"{card_path}: input.layout {layout[:40]!r} is not sequence or vector")
     if layout == "image":
-        scale, offset = image_scaling(card, path)
+        scale, offset = image_scaling(card, path, _file_entry(card, path))
         shape = runner.image_shape
         channels = {1: "gray", 3: "rgb", 4: "rgba"}.get(shape[2]) if len(shape) == 3 else "gray"
         if len(shape) not in (2, 3) or channels is None:
@@ -192,32 +200,87 @@ def _text_tokenizer(path: Path, spec: dict, runner):
 
 # A sentence file given to zoo predict: at most this many bytes, read whole.
 MAX_SENTENCE_FILE_BYTES = 64 << 20
+# --word-by-word: at most this many growing prefixes of one sentence (it stops sooner, where
+# the prefix fills the tokenizer's length and later words can no longer change the answer).
+MAX_PREFIXES = 1000
 
 
-def sentences(items) -> list[tuple[str, str]]:
+def path_kind(path: Path) -> str | None:
+    """What is at ``path``: ``"file"`` for a regular file (through links), a few words for anything
+    else (a directory, a FIFO, a broken link, a link loop), None where nothing is."""
+    try:
+        os.lstat(path)
+    except (OSError, ValueError):  # nothing there, or no possible path (too long, a NUL byte)
+        return None
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a symbolic link to nothing"
+    except OSError as exc:
+        return "a symbolic link loop" if exc.errno == errno.ELOOP else f"unreadable ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+
+
+def sentences(items, texts=()) -> list[tuple[str, str]]:
     """``(name, text)`` for each argument: a ``.txt`` file gives one sentence per non-empty line
-    (named ``FILE:LINE``); anything else is a sentence itself."""
+    (named ``FILE:LINE``); an argument that names no path is a sentence itself; ``texts``
+    (``--text``) are sentences whatever they look like.
+
+    An argument that names a path is that file or is refused for what it is
+    (an image, a directory, a FIFO): a file name is never classified as a review.
+    """
     found = []
     for item in items:
         path = Path(item)
-        # "notes.txt" (no space) names a file; a mistyped one must not be read as a sentence.
-        if path.suffix.lower() == ".txt" and not any(c.isspace() for c in str(item)) and not path.is_file():
-            raise DataError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
-        if path.suffix.lower() == ".txt" and path.is_file():
-            if path.stat().st_size > MAX_SENTENCE_FILE_BYTES:
-                raise DataError(f"{path}: more than {MAX_SENTENCE_FILE_BYTES} bytes")
-            try:
-                text = path.read_bytes().decode("utf-8-sig")
-            except UnicodeDecodeError as exc:
-                raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-            lines = [(f"{path}:{n}", line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
-            if not lines:
-                raise DataError(f"{path}: holds no sentences")
-            found += lines
-        elif not str(item).strip():
-            raise DataError("an empty sentence: give text, or a .txt file of sentences")
-        else:
-            found.append((str(item), str(item)))
+        kind = path_kind(path) if str(item).strip() else None  # Path("") is ".", not a path given
+        if kind is None:
+            # "notes.txt" (no space) names a file; a mistyped one must not be read as a sentence.
+            if path.suffix.lower() == ".txt" and not any(c.isspace() for c in str(item)):
+                raise DataError(f"{path}: no such file")
+            found.append(_sentence(str(item)))
+            continue
+        what = kind if kind != "file" else "an image" if path.suffix.lower() in IMAGE_SUFFIXES else \
+            None if path.suffix.lower() == ".txt" else "not a .txt file"
+        if what is not None:
+            raise DataError(f"{path}: {what}; a text model reads sentences and .txt files of them "
+                            "(a sentence that names a path: --text)")
+        if path.stat().st_size > MAX_SENTENCE_FILE_BYTES:
+            raise DataError(f"{path}: more than {MAX_SENTENCE_FILE_BYTES >> 20} MiB, the most a .txt file "
+                            "given to zoo predict may hold")
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        lines = [(f"{path}:{n}", line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        if not lines:
+            raise DataError(f"{path}: holds no sentences")
+        found += lines
+    return found + [_sentence(str(text)) for text in texts]
+
+
+def _sentence(text: str) -> tuple[str, str]:
+    if not text.strip():
+        raise DataError("an empty sentence: give text, or a .txt file of sentences")
+    return text, text
+
+
+def growing(named, tokenizer) -> list[tuple[str, str]]:
+    """Each sentence as it grows, one space-separated word at a time (the book's 7.31), each prefix
+    named by itself; a sentence stops growing once its prefix fills the tokenizer's length (the
+    words after it are cut anyway), or after ``MAX_PREFIXES``: output and memory stay bounded
+    whatever the sentence's length."""
+    found = []
+    for _, text in named:
+        prefix = None
+        for count, word in enumerate(text.split(" "), start=1):
+            prefix = word if prefix is None else f"{prefix} {word}"
+            found.append((prefix, prefix))
+            if count >= MAX_PREFIXES or len(tokenizer.tokens(prefix)) >= tokenizer.length:
+                break
     return found
 
 
@@ -285,18 +348,43 @@ def load_examples(path, shape: tuple) -> tuple[np.ndarray, bool]:
     return examples, batched
 
 
-def image_scaling(card: dict, path: Path) -> tuple[float, float]:
-    """``(scale, offset)`` from 8-bit image pixels to model input, as the model card records it.
+def _file_entry(card: dict, path: Path) -> dict:
+    """The card's ``files`` entry of this file, or ``{}`` (a file the card does not list)."""
+    files = card.get("files")
+    if files is not None and not isinstance(files, list):
+        raise DataError(f"{path.parent / CARD}: 'files' must be a list, found {type(files).__name__}")
+    for entry in files or ():
+        if isinstance(entry, dict) and entry.get("file") == path.name:
+            return entry
+    return {}
 
-    Cards written before zoo recorded ``input.from_image_file`` held only the
-    dataset's ``pixel_scale``, which is right for 0..255 datasets; without a
-    card, pixels are scaled by 1/255.
+
+def image_scaling(card: dict, path: Path, entry: dict | None = None) -> tuple[float, float]:
+    """``(scale, offset)`` from 8-bit image pixels to this file's input, as the model card records it.
+
+    A file may want its own: the uint8 MediaPipe file takes the pixels as
+    they are (its normalisation is inside the graph), so its ``files`` entry
+    records ``input.from_image_file`` and that wins over the run's. Cards
+    written before zoo recorded it per file are read by the file's variant;
+    cards written before ``input.from_image_file`` held only the dataset's
+    ``pixel_scale``, which is right for 0..255 datasets; without a card,
+    pixels are scaled by 1/255.
     """
     section = card.get("input") if isinstance(card.get("input"), dict) else {}
+    own = (entry or {}).get("input")
     image = section.get("from_image_file")
+    if isinstance(own, dict) and "from_image_file" in own:
+        image = own["from_image_file"]
+        if not isinstance(image, dict):
+            raise DataError(f"{path.parent / CARD}: files[{path.name}].input.from_image_file is damaged")
+    elif (entry or {}).get("variant") == "mediapipe-int8":  # cards of before: uint8 pixels, as they are
+        image = {"scale": 1.0, "offset": 0.0}
     try:
         if isinstance(image, dict):
-            scale, offset = float(image["scale"]), float(image.get("offset", 0.0))
+            raw = (image["scale"], image.get("offset", 0.0))
+            if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in raw):
+                raise TypeError("not a number")  # "1/255" is a string a person meant, not a scale
+            scale, offset = float(raw[0]), float(raw[1])
         else:
             scale, offset = float(section.get("pixel_scale") or DEFAULT_PIXEL_SCALE), 0.0
     except (KeyError, TypeError, ValueError):
@@ -306,21 +394,26 @@ def image_scaling(card: dict, path: Path) -> tuple[float, float]:
     return scale, offset
 
 
-def predict(model: str, images, top_k: int = 3, word_by_word: bool = False) -> dict:
+def predict(model: str, images=(), top_k: int = 3, word_by_word: bool = False, texts=()) -> dict:
     """Top classes of each image (or example file, or sentence).
 
     Args:
         model: a .tflite file, an export directory or a run.
         images: image file paths (PNG, JPEG, any size); for sequence and
             vector models ``.npy``/``.csv`` files; for text models sentences
-            or ``.txt`` files of them.
+            or ``.txt`` files of them (an argument naming a path is that file).
         top_k: how many classes to list per image.
         word_by_word: text models: score each sentence as it grows, one
             space-separated word at a time (the book's 7.31), each prefix a result.
+        texts: text models: sentences taken as they are, even one that names a file.
 
     Returns:
-        ``{"model": path, "results": [{"image": path, "predictions":
-        [{"class": name, "index": i, "probability": p}, ...]}, ...]}``.
+        ``{"model": path, "results": [{NAME: name, "predictions": [{"class":
+        name, "index": i, "probability": p}, ...]}, ...]}``, where NAME says
+        what was classified: ``"image"``, ``"example"`` (a row of a .npy or
+        .csv file) or ``"text"``; a text's result also has ``"coverage"``, the
+        share of its tokens the model knows (0: nothing was recognised, and the
+        answer says nothing about the text).
 
     Raises:
         ZooError: a missing or unreadable model or image (one line each).
@@ -331,17 +424,21 @@ def predict(model: str, images, top_k: int = 3, word_by_word: bool = False) -> d
                          f"zoo generate {model} --prompt TEXT")
     if word_by_word and classifier.layout != "text":
         raise UsageError(f"--word-by-word scores sentences; {classifier.path.name} reads {classifier.layout}s")
+    if texts and classifier.layout != "text":
+        raise UsageError(f"--text gives sentences; {classifier.path.name} reads {classifier.layout}s")
+    coverage = None
     if classifier.layout == "text":
-        named = sentences(images)
-        if word_by_word:  # every prefix of words, named by itself, as the book prints them
-            named = [(" ".join(words[:n]), " ".join(words[:n])) for _, text in named
-                     for words in [text.split(" ")] for n in range(1, len(words) + 1)]
+        key, tokenizer = "text", classifier.tokenizer
+        named = sentences(images, texts)
+        if word_by_word:
+            named = growing(named, tokenizer)
         images = [name for name, _ in named]
-        ids = classifier.tokenizer.encode([text for _, text in named]).astype(np.float32)
+        ids = tokenizer.encode([text for _, text in named]).astype(np.float32)
+        coverage = [round(tokenizer.coverage([text]), 6) for _, text in named]
         outputs = classifier.runner.predict(ids) if named else np.zeros((0, 0))
     elif classifier.layout != "image":
         # A file may hold a batch: each of its examples gets a line, named FILE[i].
-        examples, named = [], []
+        key, examples, named = "example", [], []
         for f in images:
             held, batched = load_examples(f, classifier.runner.image_shape)
             examples.append(held)
@@ -351,18 +448,25 @@ def predict(model: str, images, top_k: int = 3, word_by_word: bool = False) -> d
              + np.float32(classifier.array_offset)) if examples else None
         outputs = classifier.runner.predict(x) if examples else np.zeros((0, 0))
     else:
+        key = "image"
         pixels = [classifier.read(image) for image in images]
         outputs = classifier.probabilities(pixels) if pixels else np.zeros((0, 0))
-    if classifier.task == "regression":
-        return {"model": str(classifier.path), "results": [
-            {"image": str(f), "values": {name: round(float(v), 6) for name, v in zip(classifier.class_names, row)}}
-            for f, row in zip(images, outputs)]}
-    probabilities = outputs
-    k = max(1, min(int(top_k), len(classifier.class_names)))
     results = []
-    for image, row in zip(images, probabilities):
-        order = np.argsort(-row, kind="stable")[:k]
-        results.append({"image": str(image), "predictions": [
-            {"class": classifier.class_names[i], "index": int(i), "probability": round(float(row[i]), 6)}
-            for i in order]})
+    k = max(1, min(int(top_k), len(classifier.class_names)))
+    for n, (name, row) in enumerate(zip(images, outputs)):
+        if classifier.task == "regression":
+            answer = {key: str(name), "values": {c: round(float(v), 6) for c, v in zip(classifier.class_names, row)}}
+        else:
+            order = np.argsort(-row, kind="stable")[:k]
+            answer = {key: str(name), "predictions": [
+                {"class": classifier.class_names[i], "index": int(i), "probability": round(float(row[i]), 6)}
+                for i in order]}
+        if coverage is not None:
+            answer["coverage"] = coverage[n]
+        results.append(answer)
     return {"model": str(classifier.path), "results": results}
+
+
+def name_of(result: dict) -> str:
+    """What one result of ``predict`` is about: its image, example or text."""
+    return next(result[key] for key in ("image", "example", "text") if key in result)

@@ -157,7 +157,13 @@ class Tokenizer:
 
     def pieces(self, text: str) -> list[str]:
         """All the tokens of ``text``, however many: what ``tokens`` truncates, and what a generation
-        corpus is cut into windows from."""
+        corpus is cut into windows from.
+
+        The text is composed (Unicode NFC) first: macOS file names and some
+        editors write Hangul decomposed (NFD, jamo by jamo), and the same
+        review must give the same tokens however it was typed.
+        """
+        text = unicodedata.normalize("NFC", text)
         for pattern, replacement in self.clean:
             text = re.sub(pattern, replacement, text)
         if self.lower:
@@ -213,11 +219,16 @@ class Tokenizer:
         return [words.get(int(i), "[?]") for i in ids if int(i) != 0]
 
     def coverage(self, texts) -> float:
-        """The share of ``texts``' tokens (within ``length``) that the vocabulary knows."""
+        """The share of ``texts``' tokens (within ``length``) that the vocabulary knows.
+
+        Empty pieces (what the book's cleaning and split leave between two
+        spaces) are no words: a text of emoji alone has nothing known, even
+        where the vocabulary learnt the empty piece.
+        """
         index = self._index()
         total = known = 0
         for text in texts:
-            tokens = self.tokens(text)
+            tokens = [token for token in self.tokens(text) if token]
             total += len(tokens)
             known += sum(token in index for token in tokens)
         return known / total if total else 0.0
