@@ -90,7 +90,9 @@ def export(context) -> list:
         "file": FILE, "variant": "mediapipe",
         "description": "float32 with an RGB front end and MediaPipe metadata (normalisation, labels)",
         "input": {"shape": [1, *_image_size(context), 3], "dtype": "float32",
-                  "front_end": "luma (0.299 R + 0.587 G + 0.114 B), frozen" if _gray(context) else "none (RGB)"},
+                  "front_end": "luma (0.299 R + 0.587 G + 0.114 B), frozen" if _gray(context) else "none (RGB)",
+                  "from_image_file": {**{k: v for k, v in context.dataset.input_spec.image_input().items()
+                                         if k in ("scale", "offset", "formula")}, "color": "RGB"}},
         "normalization": _normalization(context),
         "runtime": runtime,
         "notes": result.get("notes", []),
@@ -134,7 +136,11 @@ def _export_int8(context, images: np.ndarray) -> dict:
     return {"file": INT8_FILE, "variant": "mediapipe-int8",
             "description": "full-integer (int8 weights and activations), uint8 RGB pixels in and uint8 scores out, "
                            "MediaPipe metadata (labels)" + spared(result),
-            "input": {"shape": [1, *_image_size(context), 3], "dtype": "uint8"},
+            "input": {"shape": [1, *_image_size(context), 3], "dtype": "uint8",
+                      # What zoo predict and an app feed it: the pixels as they are (its scale is 1, its
+                      # zero point 0, the normalisation inside), not the run's scaled input.
+                      "from_image_file": {"scale": 1.0, "offset": 0.0,
+                                          "formula": "uint8 RGB pixel as it is (normalised inside the file)"}},
             "runtime": f"MediaPipe Tasks ImageClassifier {_version('mediapipe')}",
             "notes": result.get("notes", []),
             **({"float_ops": result["float_ops"]} if "float_ops" in result else {}), **check.to_dict()}
@@ -415,12 +421,9 @@ def _rgb_test_images(context) -> np.ndarray:
 
 def _rgb_pixels(context, stored) -> np.ndarray:
     """Stored images as 8-bit RGB (gray replicated into R, G and B)."""
-    spec = context.dataset.input_spec
-    low, high = spec.black_white
-    pixels = np.empty(stored.shape, np.uint8)
-    for i in range(0, len(stored), 1024):  # in chunks: 10,000 photos at 224 x 224 are 12 GB as float64
-        x = stored[i:i + 1024].astype(np.float64)
-        pixels[i:i + 1024] = np.clip(np.round((x - low) / (high - low) * 255.0), 0, 255).astype(np.uint8)
+    from zoo.images import eight_bit
+
+    pixels = eight_bit(stored, context.dataset.input_spec.black_white)
     if pixels.ndim == 3 or pixels.shape[-1] == 1:
         pixels = np.repeat(pixels.reshape(*pixels.shape[:3], 1), 3, axis=3)
     return pixels

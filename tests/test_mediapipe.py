@@ -60,6 +60,43 @@ def test_the_int8_mediapipe_file_takes_the_cameras_bytes(good_run, tmp_path):
     assert described["output"]["dtype"] == "uint8" and described["input"]["shape"] == [1, 28, 28, 3]
     assert entry["agreement"] >= 0.95
 
+    # zoo predict feeds it the pixels as they are (its card says so): Keras' class on 100 test photos.
+    from PIL import Image
+
+    from zoo import plugins, predict, trainer
+
+    data = plugins.get("dataset", "fashion-sample").load()
+    photos = []
+    for i in range(100):
+        photos.append(tmp_path / f"{i}.png")
+        Image.fromarray(data.x_test[i]).save(photos[-1])
+    keras = trainer.load_run_model(run).predict(data.normalise(data.x_test[:100]), verbose=0).argmax(axis=1)
+    for card_kind in ("as written", "written before files recorded their input"):
+        if card_kind != "as written":
+            card_path = run / "export" / "model_card.json"
+            old = json.loads(card_path.read_text())
+            for f in old["files"]:
+                f.get("input", {}).pop("from_image_file", None)
+            card_path.write_text(json.dumps(old))
+        answers = predict.predict(str(run / "export" / "model.mediapipe.int8.tflite"), photos, top_k=1)["results"]
+        agree = np.mean([a["predictions"][0]["index"] == k for a, k in zip(answers, keras)])
+        assert agree >= 0.95, (card_kind, agree)
+
+
+def test_export_runs_every_file_as_zoo_predict_does(good_run, tmp_path, monkeypatch):
+    """A card that tells zoo predict the wrong input for one file (the uint8 MediaPipe file fed pixels / 255,
+    as zoo predict once did) passes MediaPipe's check and must still be refused, by name, nothing written."""
+    pytest.importorskip("mediapipe", reason="the mediapipe extra is not installed")
+    from zoo import predict
+
+    monkeypatch.setattr(predict, "image_scaling", lambda card, path, entry=None: (1 / 255, 0.0))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["export", str(good_run), "--tflite", "--mediapipe", "--quantize", "int8",
+                                      "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "model.mediapipe.int8.tflite: answers otherwise when run as zoo predict runs it" in result.output
+    assert "Error: model.tflite" not in result.output and not out.exists()
+
 
 def test_the_int8_mediapipe_file_of_a_recurrent_model_is_unrolled(tmp_path):
     """lstm-bn (make demo's model) loops over rows: the uint8 MediaPipe file is converted from the model

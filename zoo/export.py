@@ -542,6 +542,12 @@ def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: di
 
         tokenizer.write(dataset.tokenizer, tmp / tokenizer.TOKENIZER_FILE)
     runs.write_json(tmp / CARD, card)
+    # Each file as a user's runner reads it, through the card just written.
+    from zoo import runner_check
+
+    runner_check.check(context, tmp, files)
+    if context.failures:
+        raise ExportError("; ".join(context.failures) + f" (nothing was written to {dest})")
     os.chmod(tmp / CARD, 0o644)  # written through mkstemp, which makes it private
     os.chmod(tmp, 0o755)  # as mkdtemp does
     publish(tmp, dest)

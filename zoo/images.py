@@ -27,6 +27,19 @@ GRAY_MODES = ("1", "L", "LA", "La", "F", *SIXTEEN_BIT)
 COLORS = {"gray": ("L", None), "rgb": ("RGB", 3), "rgba": ("RGBA", 4)}
 
 
+def eight_bit(stored: np.ndarray, black_white) -> np.ndarray:
+    """Stored images as the 8-bit pixels of an image file: the dataset's black is 0, its white 255.
+
+    Converted in chunks: 10,000 photos at 224 x 224 are 12 GB as float64.
+    """
+    low, high = black_white
+    pixels = np.empty(stored.shape, np.uint8)
+    for i in range(0, len(stored), 1024):
+        x = stored[i:i + 1024].astype(np.float64)
+        pixels[i:i + 1024] = np.clip(np.round((x - low) / (high - low) * 255.0), 0, 255).astype(np.uint8)
+    return pixels
+
+
 def _to_gray(img):
     """8-bit grayscale. 16-bit images are scaled (v / 257): ``convert("L")`` clips them at 255."""
     from PIL import Image

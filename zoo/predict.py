@@ -59,6 +59,25 @@ class Classifier:
     def probabilities(self, images: list) -> np.ndarray:
         return self.runner.predict(self.inputs(images))
 
+    def run(self, examples) -> np.ndarray:
+        """The file's outputs for examples as a user holds them: 8-bit images (gray ones given to a
+        colour file are replicated into R, G and B), stored arrays, or texts; scaled, tokenized
+        and fed as its card says. ``zoo predict`` answers with this; ``zoo export`` checks every
+        file through it before publishing."""
+        if self.layout == "text":
+            ids = self.tokenizer.encode(list(examples)).astype(np.float32)
+            return self.runner.predict(ids) if len(ids) else np.zeros((0, 0))
+        if self.layout != "image":
+            x = np.asarray(examples, np.float32) * np.float32(self.array_scale) + np.float32(self.array_offset)
+            return self.runner.predict(x) if len(x) else np.zeros((0, 0))
+        pixels = np.asarray(examples)
+        shape = self.runner.image_shape
+        if len(shape) == 3 and shape[2] == 3 and (pixels.ndim == 3 or pixels.shape[-1] == 1):
+            pixels = np.repeat(pixels.reshape(*pixels.shape[:3], 1), 3, axis=3)
+        elif len(shape) == 3 and shape[2] == 1 and pixels.ndim == 3:
+            pixels = pixels[..., None]
+        return self.probabilities(list(pixels)) if len(pixels) else np.zeros((0, 0))
+
 
 def find_model(model: str) -> Path:
     """The .tflite file MODEL means: a .tflite file, an export directory, or a run.
@@ -149,7 +168,10 @@ def load(model: str) -> Classifier:
                         f"but its labels name {len(names)}")
     section = _field(card, "input", dict, path, {})
     _number(section.get("pixel_scale"), "input.pixel_scale", card_path)  # checked even where unused
-    shape = section.get("shape")
+    entry = _file_entry(card, path)
+    # A file may read its own shape (the MediaPipe file of a gray model reads RGB): its entry says so.
+    own = entry.get("input") if isinstance(entry.get("input"), dict) else {}
+    shape = own.get("shape", section.get("shape"))
     if shape is not None and (not isinstance(shape, list) or list(shape[1:]) != list(runner.image_shape)):
         raise DataError(f"{card_path}: input.shape {str(shape)[:80]} does not fit {path.name}, which reads "
                         f"{[None, *runner.image_shape]}; the card belongs to another model")
@@ -168,7 +190,7 @@ def load(model: str) -> Classifier:
         if layout not in ("sequence", "vector"):
             raise DataError(f"{card_path}: input.layout {layout[:40]!r} is not sequence or vector")
     if layout == "image":
-        scale, offset = image_scaling(card, path, _file_entry(card, path))
+        scale, offset = image_scaling(card, path, entry)
         shape = runner.image_shape
         channels = {1: "gray", 3: "rgb", 4: "rgba"}.get(shape[2]) if len(shape) == 3 else "gray"
         if len(shape) not in (2, 3) or channels is None:
@@ -433,9 +455,8 @@ def predict(model: str, images=(), top_k: int = 3, word_by_word: bool = False, t
         if word_by_word:
             named = growing(named, tokenizer)
         images = [name for name, _ in named]
-        ids = tokenizer.encode([text for _, text in named]).astype(np.float32)
         coverage = [round(tokenizer.coverage([text]), 6) for _, text in named]
-        outputs = classifier.runner.predict(ids) if named else np.zeros((0, 0))
+        outputs = classifier.run([text for _, text in named])
     elif classifier.layout != "image":
         # A file may hold a batch: each of its examples gets a line, named FILE[i].
         key, examples, named = "example", [], []
@@ -444,13 +465,10 @@ def predict(model: str, images=(), top_k: int = 3, word_by_word: bool = False, t
             examples.append(held)
             named += [f"{f}[{i}]" for i in range(len(held))] if batched else [str(f)]
         images = named
-        x = (np.concatenate(examples).astype(np.float32) * np.float32(classifier.array_scale)
-             + np.float32(classifier.array_offset)) if examples else None
-        outputs = classifier.runner.predict(x) if examples else np.zeros((0, 0))
+        outputs = classifier.run(np.concatenate(examples)) if examples else np.zeros((0, 0))
     else:
         key = "image"
-        pixels = [classifier.read(image) for image in images]
-        outputs = classifier.probabilities(pixels) if pixels else np.zeros((0, 0))
+        outputs = classifier.run([classifier.read(image) for image in images])
     results = []
     k = max(1, min(int(top_k), len(classifier.class_names)))
     for n, (name, row) in enumerate(zip(images, outputs)):

@@ -1,0 +1,70 @@
+"""Every exported .tflite file run the way ``zoo predict`` runs it, before the export is published.
+
+An exporter verifies its file on the normalised test set, or through the
+runtime it targets (MediaPipe). A user's runner knows less: it reads how the
+file wants its input from the file and the model card beside it (8-bit
+pixels scaled as the card says, sentences through ``tokenizer.json``). A
+card that says the wrong thing for one file passes the exporter's check and
+answers wrongly for every user: the uint8 MediaPipe file, fed pixels divided
+by 255, once answered "airplane" for every photo under ``zoo predict`` while
+MediaPipe itself scored 85%. So each file is run again here, through
+``zoo.predict``, on test examples as a user holds them, and must pass its
+own rule (float: the same class and 1e-4; quantized: the accuracy rule).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from zoo.errors import ZooError
+
+# Test examples each file is run on this way (the exporter's own check saw the whole set).
+SAMPLE = 500
+
+
+def check(context, directory: Path, files: list) -> None:
+    """Run each verified ``.tflite`` file in ``directory`` as ``zoo predict`` would; a file that answers
+    otherwise fails (``context.fail``: removed, named in the export's error).
+
+    The model card, labels and tokenizer must already be in ``directory``.
+    """
+    from zoo import predict
+    from zoo.export import compare
+
+    dataset = context.dataset
+    if dataset.task.kind == "generation":  # zoo generate reads ids, checked by the exporter itself
+        return
+    names = [f["file"] for f in files if str(f.get("file", "")).endswith(".tflite") and "error" not in f
+             and f"{f['file']}:" not in " ".join(context.failures)]
+    count = min(SAMPLE, len(dataset.y_test))
+    if not names or not count:
+        return
+    examples, lossy = _examples(dataset, count)
+    if examples is None:
+        return
+    for name in names:
+        try:
+            outputs = predict.load(str(directory / name)).run(examples)
+        except ZooError as exc:
+            context.fail(name, f"zoo predict cannot run it ({str(exc).replace(str(directory / name) + ': ', '')})")
+            continue
+        known = context.checks.get(name)
+        quantized = lossy or known is None or known.quantized
+        result = compare(name, outputs, context.reference[:count], dataset.y_test[:count], quantized, dataset.task)
+        if not result.passed:
+            context.fail(name, "answers otherwise when run as zoo predict runs it (from its model card): "
+                               + result.describe())
+
+
+def _examples(dataset, count: int):
+    """The first ``count`` test examples as a user holds them, and whether that form loses precision
+    (images stored as floats lose their fractions as 8-bit pixels)."""
+    spec = dataset.input_spec
+    if spec.layout == "text":  # a dataset that keeps no texts leaves nothing to tokenize
+        return (list(dataset.test_texts[:count]) if dataset.test_texts else None), False
+    if spec.layout != "image":
+        return np.asarray(dataset.x_test[:count]), False
+    from zoo.images import eight_bit
+
+    return eight_bit(dataset.x_test[:count], spec.black_white), spec.dtype != "uint8"
