@@ -256,6 +256,7 @@ def test_failed_verification_writes_nothing(dense_run, tmp_path, monkeypatch):
 def test_quantized_file_below_the_accuracy_limit_is_refused(dense_run, tmp_path, monkeypatch):
     """A quantized file (int16x8 here) is judged on accuracy: outside the limit it is refused, nothing written."""
     monkeypatch.setattr(export, "QUANTIZED_POINTS", -5.0)  # demand 5 points above Keras: no file passes
+    monkeypatch.setattr(export, "SIGNIFICANCE", 1.1)  # and let no drop off as chance
     out = tmp_path / "strict"
     with pytest.raises(ZooError, match=r"model\.int16x8\.tflite: failed verification: accuracy .* points; at most --5"):
         export.export(str(dense_run), formats=["tflite"], quantize=["int16x8"], output=str(out), **QUIET)
@@ -265,6 +266,7 @@ def test_quantized_file_below_the_accuracy_limit_is_refused(dense_run, tmp_path,
 def test_refused_int8_points_to_int16x8(dense_run, tmp_path, monkeypatch, cli_runner):
     """An int8 file outside the limit is refused with what to try instead (the tuned lstm-bn's loses 1.16 points)."""
     monkeypatch.setattr(export, "QUANTIZED_POINTS", -5.0)  # demand 5 points above Keras: no file passes
+    monkeypatch.setattr(export, "SIGNIFICANCE", 1.1)  # and let no drop off as chance
     out = tmp_path / "strict"
     result = cli_runner.invoke(cli, ["export", str(dense_run), "--tflite", "--quantize", "int8", "-o", str(out)])
     assert result.exit_code == 1 and "Traceback" not in result.output
@@ -453,3 +455,26 @@ def test_the_model_card_records_the_calibration_images_really_used(tmp_path):
                             reference=reference, progress=None)
     assert len(context.representative()) == 12
     assert model_card(context, [], reference)["options"]["representative_size"] == 12
+
+
+@pytest.mark.parametrize("examples, lost, gained, passed", [
+    (40, 2, 0, True),  # 4 CIFAR classes x 10 test photos: two flips are 5 points, and chance (p = 0.25)
+    (48, 1, 0, True),  # the manual's 4 x 60 folder: one flip is 2.08 points
+    (40, 6, 0, False),  # six of six against the file: p = 1/64
+    (10_000, 100, 0, True),  # exactly 1 point: allowed whatever the test says
+    (10_000, 180, 50, False),  # 1.3 points on 10,000: chance cannot explain it (p < 1e-15)
+    (10_000, 130, 100, True),  # 0.3 points
+])
+def test_a_quantized_file_is_refused_for_a_drop_chance_cannot_explain(examples, lost, gained, passed):
+    """Keras' and the file's classes on a test set with the given examples lost and gained (the rest agree)."""
+    labels = np.zeros(examples, np.int64)
+    keras = np.zeros((examples, 2), np.float32)
+    keras[:, 0] = 1  # Keras right everywhere ...
+    keras[:gained] = [0, 1]  # ... but on the first `gained`, where the file is right instead
+    quantized = keras.copy()
+    quantized[:gained] = [1, 0]
+    quantized[gained:gained + lost] = [0, 1]
+    check = export.compare("model.int8.tflite", quantized, keras, labels, quantized=True)
+    assert (check.lost, check.gained) == (lost, gained)
+    assert check.passed is passed, check.describe()
+    assert ("McNemar" in check.describe()) and check.to_dict()["examples_lost"] == lost
