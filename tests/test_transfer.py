@@ -51,6 +51,34 @@ def test_zoo_train_from_records_the_run_it_started_from(good_run, tmp_path, cli_
     assert str(good_run.resolve()) in (run / "report.html").read_text(encoding="utf-8")
 
 
+def without_metrics(good_run, tmp_path):
+    copy = tmp_path / "no-metrics"
+    shutil.copytree(good_run, copy)
+    (copy / "metrics.json").unlink()
+    return copy
+
+
+def test_text_weights_move_by_token_not_by_id(tmp_path):
+    """--from across tokenizers: the Embedding row of each word both vocabularies hold is that word's row."""
+    from zoo import tokenizer
+
+    earlier_run = trainer.train("dense", "nsmc-sample", recipe="tutorial", overrides={"epochs": 1},
+                                output=str(tmp_path / "words"), verbose=0).run_dir
+    data = calls.load_dataset(plugins.get("dataset", "nsmc-sample"), options={"tokenizer": "mediapipe"})
+    entry = plugins.get("architecture", "dense")
+    hyper = json.loads((earlier_run / "config.json").read_text())["params"]
+    model = calls.build_model(entry, data.input_shape, data.task, hyper, data.input_spec)
+    started = transfer.start_from(model, str(earlier_run), "dense", data)
+    earlier = tokenizer.read(earlier_run / "tokenizer.json")
+    shared = [w for w in data.tokenizer.vocabulary if w in set(earlier.vocabulary)]
+    assert len(shared) > 100 and started["embedding_rows_mapped"] == len(shared) + 1  # and padding
+    old_rows = next(layer for layer in trainer.load_run_model(earlier_run).layers
+                    if layer.__class__.__name__ == "Embedding").get_weights()[0]
+    rows = next(layer for layer in model.layers if layer.__class__.__name__ == "Embedding").get_weights()[0]
+    for word in shared[:50]:
+        assert np.array_equal(rows[data.tokenizer.ids(word)[0]], old_rows[earlier.ids(word)[0]]), word
+
+
 def damaged_copy(good_run, tmp_path):
     damaged = tmp_path / "damaged"
     shutil.copytree(good_run, damaged)
@@ -73,6 +101,8 @@ def damaged_copy(good_run, tmp_path):
      2, "nothing"),
     ("with-resume", lambda run, tmp: ["--resume", str(run), "--from", str(run)],
      2, "--from with --resume"),
+    ("no-metrics", lambda run, tmp: ["dense", "fashion-sample", "--from", str(without_metrics(run, tmp))],
+     2, "its metrics.json is missing"),
 ])
 def test_hostile_from_gets_one_line_and_writes_nothing(good_run, tmp_path, cli_runner, case, make_args, code,
                                                        fragment):

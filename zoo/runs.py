@@ -53,8 +53,16 @@ def new_run_dir(arch: str, dataset: str, output: str | None = None,
                              "zoo export --force would replace; choose a directory outside it")
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise UsageError(f"--output {output}: exists and is not an empty directory")
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise UsageError(f"--output {output}: {blocking} is a file, not a directory")
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.is_dir():
+                # One atomic step: of two runs given the same new --output, one creates it, the other is refused.
+                path.mkdir()
+        except FileExistsError:
+            raise UsageError(f"--output {output}: another zoo process created it just now") from None
         except OSError as exc:
             raise ZooError(f"cannot create run directory {path}: {exc.strerror}") from None
     else:

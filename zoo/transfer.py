@@ -30,8 +30,11 @@ def start_from(model, run: str, architecture: str, data, params: dict | None = N
     run_dir = runs.resolve_run(run, need_model=True)
     config = runs.read_config(run_dir)
     runs.require_finished(run_dir, config, "--from")
+    if not (run_dir / "metrics.json").is_file():
+        raise IncompatibleError(f"--from {run}: its metrics.json is missing, so nothing says how good its "
+                                "weights are (a damaged run); train it again or start from another")
     if config["architecture"] != architecture:
-        raise IncompatibleError(f"--from {run}: a {config['architecture']} run; its weights fit {config['architecture']}, "
+        raise IncompatibleError(f"--from {run}: {_article(config['architecture'])} {config['architecture']} run; its weights fit {config['architecture']}, "
                                 f"not {architecture}")
     earlier_layout = (config.get("input") or {}).get("layout", "image") if isinstance(config.get("input"), dict) \
         else "image"
@@ -47,9 +50,14 @@ def start_from(model, run: str, architecture: str, data, params: dict | None = N
     copied, kept_new = [], []
     new_layers = [layer for layer in _layers(model) if layer.weights]
     old_layers = [layer for layer in _layers(earlier) if layer.weights]
+    vocabularies = _vocabularies(run_dir, data)
+    mapped = 0
     for i, layer in enumerate(new_layers):
         source = old_layers[i] if i < len(old_layers) else None
-        if source is not None and [tuple(w.shape) for w in source.weights] == [tuple(w.shape) for w in layer.weights]:
+        if source is not None and vocabularies is not None and _is_embedding(layer) and _is_embedding(source):
+            mapped = _map_rows(source, layer, *vocabularies)  # rows by token: an id means another word there
+            copied.append(layer.name)
+        elif source is not None and [tuple(w.shape) for w in source.weights] == [tuple(w.shape) for w in layer.weights]:
             layer.set_weights(source.get_weights())
             copied.append(layer.name)
         else:
@@ -59,7 +67,45 @@ def start_from(model, run: str, architecture: str, data, params: dict | None = N
                                 f"{json.dumps(config.get('params'))[:160]}, the new one with "
                                 f"{json.dumps(params, default=list)[:160]}: give its recipe or -p values)")
     return {"run": str(Path(run_dir).resolve()), "architecture": config["architecture"],
-            "dataset": config.get("dataset"), "layers_copied": len(copied), "layers_new": kept_new}
+            "dataset": config.get("dataset"), "layers_copied": len(copied), "layers_new": kept_new,
+            **({"embedding_rows_mapped": mapped} if vocabularies is not None else {})}
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _vocabularies(run_dir: Path, data):
+    """(earlier, new) tokenizers where both runs read text through different ones, else None."""
+    if data.tokenizer is None or not (run_dir / "tokenizer.json").is_file():
+        return None
+    from zoo import tokenizer
+
+    earlier = tokenizer.read(run_dir / tokenizer.TOKENIZER_FILE)
+    return None if earlier.digest() == data.tokenizer.digest() else (earlier, data.tokenizer)
+
+
+def _is_embedding(layer) -> bool:
+    import keras
+
+    return isinstance(layer, keras.layers.Embedding)
+
+
+def _map_rows(source, layer, earlier, new) -> int:
+    """``layer``'s Embedding rows taken from ``source``'s for the tokens both vocabularies hold (padding and
+    [UNK] too, where both have it); a token the earlier run never saw keeps its new row. Returns the rows
+    taken."""
+    old_rows, rows = source.get_weights()[0], layer.get_weights()[0].copy()
+    if old_rows.shape[1] != rows.shape[1]:
+        return 0
+    old_index = {word: i + earlier.first_word_id for i, word in enumerate(earlier.vocabulary)}
+    pairs = [(0, 0)] + ([(1, 1)] if earlier.unknown == new.unknown == "oov" else [])
+    pairs += [(i + new.first_word_id, old_index[word]) for i, word in enumerate(new.vocabulary) if word in old_index]
+    pairs = [(n, o) for n, o in pairs if n < len(rows) and o < len(old_rows)]
+    for n, o in pairs:
+        rows[n] = old_rows[o]
+    layer.set_weights([rows])
+    return len(pairs)
 
 
 def _layers(model):
