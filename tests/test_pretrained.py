@@ -259,3 +259,24 @@ def test_weights_that_cannot_be_downloaded_are_named_in_one_line(tmp_path, monke
     with pytest.raises(ZooError, match=r"cannot download http://127.0.0.1:9/w.h5 \("):
         weights.keras_weights("mobilenet-v3-small", unreachable)
     assert not list((tmp_path / "cache").rglob("*.h5"))
+
+
+@pytest.mark.skipif(not CIFAR.is_dir(), reason="../shared/data/cifar10 is not here")
+def test_a_run_on_a_fresh_machine_is_the_run_of_every_later_day(tmp_path, monkeypatch):
+    """The same seed gives the same metrics whether the weights are converted now (empty cache) or read from
+    the cache: the conversion never moves the training process' random streams."""
+    import json
+
+    from zoo import trainer
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    folder = photo_folder(tmp_path / "photos")
+    found = []
+    for attempt in ("empty cache", "filled cache"):
+        cached = any((tmp_path / "cache").rglob("*.weights.h5"))
+        assert cached == (attempt == "filled cache")
+        run = trainer.train("efficientnet-lite0", "images", data_dir=str(folder), overrides={"epochs": 1},
+                            data_options={"image_size": (32, 32)}, output=str(tmp_path / attempt), verbose=0).run_dir
+        metrics = json.loads((run / "metrics.json").read_text())
+        found.append((metrics["test_loss"], metrics["test_accuracy"], metrics["confusion_matrix"]))
+    assert found[0] == found[1]

@@ -17,6 +17,9 @@ for them with ``weights.keras_weights(entry)``, which returns a
    ``convert(source_path, destination)``;
 3. a cache that cannot be written (read-only, full) is said in one line and
    the conversion goes to a temporary file instead: slower, never wrong.
+
+The conversion runs in a process of its own, so that filling the cache
+never moves the training process' random streams (see ``_convert_apart``).
 """
 from __future__ import annotations
 
@@ -168,11 +171,11 @@ def keras_weights(arch: str, weights: Weights) -> Path:
         _warn(f"cannot write the weights cache {folder} ({exc.strerror or exc}); converting into a temporary "
               f"file (set {CACHE_ENV} to a writable folder to keep it)")
         scratch = Path(tempfile.mkdtemp(prefix="zoo-weights-"))
-        weights.convert(source, scratch / f"{stem}.weights.h5")
+        _convert_apart(weights.convert, source, scratch / f"{stem}.weights.h5")
         return scratch / f"{stem}.weights.h5"
     try:
         partial.unlink()
-        weights.convert(source, partial)
+        _convert_apart(weights.convert, source, partial)
         record.write_text(json.dumps({"sha256": digest_of(partial), "source_hash": weights.file_hash,
                                       "architecture": arch, "weights": weights.name}))
         os.replace(partial, converted)
@@ -180,3 +183,25 @@ def keras_weights(arch: str, weights: Weights) -> Path:
         partial.unlink(missing_ok=True)
         raise ZooError(f"cannot write the weights cache {folder} ({exc.strerror or exc})") from None
     return converted
+
+
+def _convert_apart(convert: Callable, source: Path, destination: Path) -> None:
+    """``convert(source, destination)`` in a process of its own.
+
+    A conversion builds a model, and building draws from Keras' global random
+    streams: run here, it moved them, and the first training on a fresh
+    machine (cache empty) started its new head from other numbers than every
+    later one (0.8000 against 0.8250 on the same seed). In a spawned process
+    the training process' streams never see it. A converter that cannot be
+    sent to another process (a lambda) runs here, as before.
+    """
+    import multiprocessing
+    import pickle
+
+    try:
+        pickle.dumps(convert)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        convert(source, destination)
+        return
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        pool.apply(convert, (source, destination))  # its exception, if any, is raised here
