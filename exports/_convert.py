@@ -158,13 +158,16 @@ def convert(request: dict) -> dict:
     model = keras.saving.load_model(request["model"], safe_mode=True)
     notes = []
     unrolled = False
-    if variant in ("int8", "mediapipe-int8", "int16x8") and looping_rnns(model):
+    if variant in ("int8", "mediapipe-int8", "int16x8", "mediapipe-text") and looping_rnns(model):
         if request.get("can_unroll"):
             model = _unrolled(model, request)
             unrolled = True
             notes.append(f"recurrent layers unrolled for {variant} (same weights): "
-                         + ("the converter's calibration crashes on the WHILE-loop graph" if variant != "int16x8"
-                            else "ai-edge-quantizer cannot quantize a WHILE loop"))
+                         + ("the converter's calibration crashes on the WHILE-loop graph"
+                            if variant in ("int8", "mediapipe-int8") else
+                            "MediaPipe's TextClassifier runs single-subgraph models only (a WHILE loop is a "
+                            "second subgraph)" if variant == "mediapipe-text" else
+                            "ai-edge-quantizer cannot quantize a WHILE loop"))
         elif variant == "int16x8":
             raise ValueError(f"ai-edge-quantizer cannot quantize looping recurrent layers, and "
                              f"'{request['architecture']}' cannot be rebuilt unrolled here (its plugin is "

@@ -164,6 +164,9 @@ def export_text(context) -> list:
     if problem:
         context.fail(FILE, problem)
         return [{"file": FILE, "error": problem}]
+    if "int8" in context.options.get("quantize", ()):
+        context.log(f"{INT8_FILE}: not written: MediaPipe's int8 file takes uint8 pixels, for image classifiers; "
+                    f"a text model's MediaPipe file is float32 ({FILE}), its int8 file model.int8.tflite (--tflite)")
     path = context.directory / FILE
     context.log(f"{FILE}: converting for MediaPipe TextClassifier ([1, {tokenizer.length}] int32 token ids, "
                 "regex tokenizer and vocabulary inside)")
@@ -453,11 +456,30 @@ def _classify(classifier, examples, classes: int, update) -> np.ndarray:
     return scores
 
 
+def prepare(options: dict, config: dict) -> None:
+    """Before any converting: a run MediaPipe's classifiers can take, with a tokenizer its regex tokenizer
+    can reproduce (the refusal came after the SavedModel was exported and verified)."""
+    from zoo import tokenizer as tokenizers
+
+    kind = (config.get("task") or {}).get("kind", "classification") if isinstance(config.get("task"), dict) \
+        else "classification"
+    described = (config.get("input") or {}).get("tokenizer") if isinstance(config.get("input"), dict) else None
+    if kind != "classification":
+        reader = "TextClassifier" if isinstance(described, dict) else "ImageClassifier"
+        raise ZooError(f"--mediapipe: MediaPipe's {reader} classifies; this run is {kind}")
+    if isinstance(described, dict):
+        fields = {k: v for k, v in described.items() if k not in ("ids", "file", "sha256")}
+        problem = tokenizers.mediapipe_problem(tokenizers.Tokenizer.from_dict({**fields, "vocabulary": []},
+                                                                            "config.json: input.tokenizer"))
+        if problem:
+            raise ZooError(f"--mediapipe: {problem}")
+
+
 @zoo.hookimpl
 def register_exporters(register):
     register(zoo.Exporter(
         name="mediapipe", aliases=("mediapipe-tasks",),
         summary="model.mediapipe.tflite for MediaPipe Tasks' ImageClassifier (RGB input, labels and "
                 "normalisation inside) or TextClassifier (regex tokenizer, vocabulary and labels inside)",
-        export=export, suffixes=(".tflite",), options=("quantize",),
+        export=export, suffixes=(".tflite",), options=("quantize",), prepare=prepare,
     ))

@@ -256,6 +256,26 @@ def test_the_books_tokenizer_cannot_go_to_mediapipe(text_run, cli_runner):
     result = cli_runner.invoke(cli, ["export", str(text_run), "--mediapipe", "-o", str(text_run / "mp")])
     assert result.exit_code == 1 and not (text_run / "mp").exists()
     assert "cleans, lower-cases or cuts words" in result.output and "--tokenizer mediapipe" in result.output
+    assert "saved_model" not in result.output  # refused before anything was converted
+
+
+def test_the_books_lstm_becomes_a_mediapipe_text_file_unrolled(tmp_path, cli_runner):
+    """lstm-bn's WHILE loop is a second subgraph MediaPipe's TextClassifier refuses: it is converted unrolled
+    (25 tokens), and MediaPipe itself verifies it; int8 asked of MediaPipe is said not to apply to text."""
+    run = tmp_path / "run"
+    trained = cli_runner.invoke(cli, ["train", "lstm-bn", "nsmc-sample", "--recipe", "tutorial", "--tokenizer",
+                                      "mediapipe", "--epochs", "1", "-p", "units=8", "-o", str(run)])
+    assert trained.exit_code == 0, trained.output
+    exported = cli_runner.invoke(cli, ["export", str(run), "--tflite", "--quantize", "int8", "--mediapipe"])
+    assert exported.exit_code == 0, exported.output
+    assert "model.mediapipe.int8.tflite: not written: MediaPipe's int8 file takes uint8 pixels" in exported.output
+    card = json.loads((run / "export" / "model_card.json").read_text())
+    file = next(f for f in card["files"] if f["file"] == "model.mediapipe.tflite")
+    assert file["verified"] and file["runtime"].startswith("MediaPipe Tasks TextClassifier")
+    assert any("unrolled" in note for note in file["notes"])
+    refused = cli_runner.invoke(cli, ["export", str(run), "--mediapipe", "--quantize", "float16", "-o",
+                                      str(tmp_path / "f16")])
+    assert refused.exit_code == 2 and "--quantize float16: writes model.float16.tflite; add --tflite" in refused.output
 
 
 def test_your_own_texts_from_a_csv_and_a_folder(tmp_path):

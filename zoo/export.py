@@ -345,6 +345,12 @@ def check_options(exporters, given: dict) -> None:
                 f"{' (add --tflite)' if 'tflite' in supporting else ''}") if supporting else ""
         raise UsageError(f"{flag}: not supported by the selected exporter(s) ({selected}){hint}")
     quantize = given.get("quantize") or ()
+    names = {e.name for e in exporters}
+    if "tflite" not in names and any(q != "int8" for q in quantize):
+        # MediaPipe takes --quantize int8 alone (its uint8 file); the other variants are .tflite files.
+        other = next(q for q in quantize if q != "int8")
+        raise UsageError(f"--quantize {other}: writes model.{other}.tflite; add --tflite"
+                         + (" (--mediapipe takes --quantize int8 only)" if "mediapipe" in names else ""))
     if given.get("int8_io") and "int8" not in quantize:
         raise UsageError("--int8-io: applies to full-integer files; add --quantize int8")
     if given.get("representative_size") is not None:
