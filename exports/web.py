@@ -291,8 +291,8 @@ def verify_in_browser(context, runners: list, chromium: str) -> list:
         report = browser.run_page(context.directory, f"/{DIRECTORY}/index.html?verify={VERIFY_PATH}",
                                   {VERIFY_PATH + "examples.json": described, VERIFY_PATH + "examples.bin": blob},
                                   VERIFY_PATH + "results", chromium)
-    except ZooError as exc:
-        context.fail(DIRECTORY, str(exc))
+    except ZooError as exc:  # the page never answered: offline, jsDelivr's modules never came
+        context.fail(DIRECTORY, f"{exc}{_offline_hint(context)}")
         return [{"file": DIRECTORY, "error": str(exc)}]
     reference = context.reference[:count]
     checks, runtimes = [], []
@@ -300,9 +300,8 @@ def verify_in_browser(context, runners: list, chromium: str) -> list:
         got = report.get("runners", {}).get(name) or {"error": "no answer"}
         label = RUNTIME_NAMES[runtime]
         if "error" in got:
-            hint = ("" if context.options.get("web_runtime") or os.environ.get("ZOO_WEB_RUNTIME") else
-                    " (the runtime comes from jsDelivr: offline, give --web-runtime DIR)")
-            context.fail(DIRECTORY, f"{label} failed in Chromium: {first_line(got['error'], 200)}{hint}")
+            context.fail(DIRECTORY, f"{label} failed in Chromium: {first_line(got['error'], 200)}"
+                                    f"{_offline_hint(context)}")
             return [{"file": DIRECTORY, "error": got["error"]}]
         outputs = np.asarray(got["outputs"], np.float32)
         if outputs.shape != reference.shape:
@@ -324,6 +323,14 @@ def verify_in_browser(context, runners: list, chromium: str) -> list:
              "browser": _browser_name(report.get("user_agent", "")), "examples": count,
              "test_set": f"the first {count} test examples", "runtimes": runtimes,
              "local_runtime": bool(context.options.get("web_runtime") or os.environ.get("ZOO_WEB_RUNTIME"))}]
+
+
+def _offline_hint(context) -> str:
+    """What to do where the page loaded its runtime from jsDelivr and that failed."""
+    if context.options.get("web_runtime") or os.environ.get("ZOO_WEB_RUNTIME"):
+        return ""
+    return (" (the page loads its runtime from jsDelivr: offline, give a local copy with --web-runtime DIR, "
+            "e.g. exports/web_page/node_modules after make web-runtime)")
 
 
 def _browser_name(agent: str) -> str:

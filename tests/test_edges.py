@@ -214,3 +214,21 @@ def test_images_stored_0_to_16_without_saying_so_are_refused_at_load():
 def test_images_outside_their_declared_range_are_refused():
     with pytest.raises(DataError, match="outside their declared stored range 0..10"):
         calls.load_dataset(_digits_entry(stored_range=(0, 10)))
+
+
+def test_a_plugin_that_declares_only_pixel_scale_has_its_stored_range_inferred():
+    """The documented short form, pixel_scale=1/16 for digits stored 0..16: the scale says where white is."""
+    from zoo.dataset import Dataset
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 17, (40, 8, 8), dtype=np.uint8)
+    y = np.arange(40) % 2
+
+    def load(data_dir=None, seed=0):
+        return Dataset("digits16", ("even", "odd"), x[:30], y[:30], x[30:], y[30:], pixel_scale=1 / 16)
+
+    data = calls.load_dataset(DatasetEntry(name="digits16", summary="0..16", load=load, plugin="zoo-digits16"))
+    assert data.input_spec.black_white == (0.0, 16.0)
+    assert data.input_spec.image_input()["scale"] == pytest.approx(1 / 255)  # a file's white is 16 / 16 = 1
+    with pytest.raises(DataError, match="a small corner of the default stored range"):  # no scale: still refused
+        calls.load_dataset(_digits_entry())

@@ -1,6 +1,8 @@
 """The dataset object that loaders return and the trainer and exporters use."""
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -162,8 +164,13 @@ class Dataset:
             if problem:
                 return problem
         if complete.layout == "image":  # what an image file's black and white will mean at predict time
-            return complete.range_problem(float(min(self.x_train.min(), self.x_test.min())),
-                                          float(max(self.x_train.max(), self.x_test.max())))
+            low = float(min(self.x_train.min(), self.x_test.min()))
+            high = float(max(self.x_train.max(), self.x_test.max()))
+            implied = complete.range_from_scale(low, high)
+            if implied is not None:  # plugins written before stored_range: their scale says where white is
+                self.spec = dataclasses.replace(self.spec, stored_range=implied)
+                self.stored_range, complete = implied, self.input_spec
+            return complete.range_problem(low, high)
         return None
 
     def _text_problem(self, spec) -> str | None:

@@ -173,6 +173,20 @@ class InputSpec:
                     f"{_g(black)}..{_g(white)}: zoo predict would map an image file's white to {_g(white)}; {fix}")
         return None
 
+    def range_from_scale(self, low: float, high: float) -> tuple | None:
+        """The stored range a declared scale implies, where nothing declares one: a scale puts white at
+        ``1 / scale`` (``pixel_scale=1/16``: digits stored 0..16), if the data fills that range (more
+        than an eighth of it, nothing outside). None where the scale says nothing new or the data
+        disagrees (then ``range_problem`` names it)."""
+        if self.layout != "image" or self.stored_range is not None or not self.scale or self.offset:
+            return None
+        white = 1.0 / self.scale
+        if abs(white - self.black_white[1]) <= 1e-6 * white:  # the default range already says it
+            return None
+        if low < -white / 100 or high > white * 1.01 or high < white / 8:
+            return None
+        return (0.0, float(f"{white:.10g}"))
+
     def normalise(self, x: np.ndarray) -> np.ndarray:
         """Stored examples as the model reads them: float32(x) * scale + offset."""
         out = np.asarray(x).astype(np.float32) * np.float32(self.scale if self.scale is not None else 1.0)
