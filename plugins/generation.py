@@ -23,7 +23,7 @@ import numpy as np
 import zoo
 from zoo import spec
 from zoo.dataset import Dataset
-from zoo.errors import DataError
+from zoo.errors import DataError, UsageError
 from zoo.registry import Param, Recipe
 from zoo.tasks import Generation, token_label
 from zoo.tokenizer import Tokenizer
@@ -128,7 +128,7 @@ def _load_sample_corpus(data_dir=None, seed=0, tokenizer="jamo") -> Dataset:
 def _load_corpus(data_dir=None, seed=0, tokenizer="jamo") -> Dataset:
     """A plain-text file: its last tenth of lines held out (not shuffled: text runs on from line to line)."""
     if not data_dir:
-        raise DataError("corpus needs --data-dir FILE: a UTF-8 plain-text file")
+        raise UsageError("dataset 'corpus' needs --data-dir FILE: a UTF-8 plain-text file")
     path = Path(data_dir)
     lines = read_corpus(path)
     cut = len(lines) - max(1, int(round(len(lines) * HELD_OUT)))

@@ -231,6 +231,8 @@ def _read_text_folder(root: Path) -> tuple[list, list]:
         raise DataError(f"{root}: no class sub-folders (expected {TEXTS_WHAT})")
     for name in classes:
         files = sorted(p for p in (root / name).iterdir() if not p.name.startswith("."))
+        if not files:  # a class with no texts would vanish from the labels without a word
+            raise DataError(f"{root / name}: an empty class folder; give it .txt files or remove it")
         for path in files:
             if path.suffix.lower() != ".txt" or not path.is_file():
                 raise DataError(f"{path}: not a .txt file; a class folder holds one text per .txt file")
@@ -242,6 +244,8 @@ def _read_text_folder(root: Path) -> tuple[list, list]:
                 texts.append(path.read_bytes().decode("utf-8-sig"))
             except UnicodeDecodeError as exc:
                 raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+            if not texts[-1].strip():
+                raise DataError(f"{path}: empty (a text needs at least one word)")
             labels.append(name)
     return texts, labels
 

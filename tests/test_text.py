@@ -316,6 +316,27 @@ def test_texts_not_utf8_and_not_txt_are_named(tmp_path):
         calls.load_dataset(plugins.get("dataset", "texts"), data_dir=str(tmp_path / "f"))
 
 
+@pytest.mark.parametrize("case, fragment", [
+    ("empty class folder", "bad: an empty class folder; give it .txt files or remove it"),
+    ("empty text file", "good/2.txt: empty (a text needs at least one word)"),
+])
+def test_a_text_folder_names_its_empty_class_or_file(tmp_path, case, fragment):
+    for label, names in (("good", ("0.txt", "1.txt", "2.txt")), ("bad", ("3.txt", "4.txt"))):
+        (tmp_path / "f" / label).mkdir(parents=True)
+        if case == "empty class folder" and label == "bad":
+            continue
+        for name in names:
+            (tmp_path / "f" / label / name).write_text("" if name == "2.txt" and case == "empty text file" else "좋다")
+    with pytest.raises(DataError, match=re.escape(fragment)):
+        calls.load_dataset(plugins.get("dataset", "texts"), data_dir=str(tmp_path / "f"))
+
+
+@pytest.mark.parametrize("dataset", ["texts", "corpus"])
+def test_a_dataset_without_its_data_dir_is_a_usage_error(dataset, cli_runner):
+    result = cli_runner.invoke(cli, ["show", dataset])
+    assert result.exit_code == 2 and "needs --data-dir" in result.output, result.output
+
+
 def test_the_readme_text_plugin_trains_as_printed(tmp_path, plugins_from, cli_runner):
     from conftest import install_distribution
     from test_docs import python_block
