@@ -218,3 +218,24 @@ def test_a_failing_locate_is_shown_and_the_listing_goes_on(tmp_path, plugins_fro
     line = next(line for line in result.output.splitlines() if "  where  " in line)
     assert "cannot tell: dataset 'where' (zoo-where) failed in locate: OSError: network share gone" in line
     assert any(" fashion-sample " in line and "available" in line for line in result.output.splitlines())
+
+
+def test_a_built_in_module_that_fails_to_import_is_broken_alone(monkeypatch, cli_runner):
+    """A damaged install (here: the ONNX exporter's module cannot be imported) breaks that plugin only."""
+    import sys
+
+    from zoo import plugins
+    from zoo.cli import cli
+
+    monkeypatch.setitem(sys.modules, "zoo_exports.onnx", None)  # import raises ImportError
+    plugins.load.cache_clear()
+    try:
+        result = cli_runner.invoke(cli, ["list", "--json"])
+        assert result.exit_code == 0, result.output
+        names = {e["name"] for e in json.loads(result.stdout)}
+        assert {"tflite", "mediapipe", "cnn", "fashion-sample"} <= names and "onnx" not in names
+        listed = cli_runner.invoke(cli, ["plugins", "--json"])
+        broken = {i["name"]: i for i in json.loads(listed.stdout)}["zoo_exports.onnx"]
+        assert broken["status"] == "broken" and "import of zoo_exports.onnx halted" in broken["error"]
+    finally:
+        plugins.load.cache_clear()

@@ -1,6 +1,6 @@
 """Build the plugin manager: built-in plugins, then third-party entry points.
 
-Each third-party plugin is imported and called on its own, so one that fails
+Each plugin, built-in or third-party, is imported and called on its own, so one that fails
 to import, or raises inside a hook, is reported (a one-line warning on stderr
 and ``broken`` in ``zoo plugins``) while every other plugin keeps working.
 """
@@ -100,9 +100,14 @@ def load() -> Plugins:
     infos: dict[str, PluginInfo] = {}
 
     for module_name in DEFAULT_PLUGINS:
-        module = importlib.import_module(module_name)
-        manager.register(module, name=module_name)
-        infos[module_name] = PluginInfo(module_name, BUILTIN_DISTRIBUTION, __version__, True)
+        # A built-in module is contained like an entry point: one that fails to import (a missing
+        # dependency, a damaged install) is broken alone, not every command.
+        info = infos[module_name] = PluginInfo(module_name, BUILTIN_DISTRIBUTION, __version__, True)
+        try:
+            manager.register(importlib.import_module(module_name), name=module_name)
+        except Exception as exc:  # an import may raise anything
+            info.error = one_line(exc)
+            _warn(info)
 
     allowed = _allowed_plugins()
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
