@@ -39,6 +39,7 @@ def test_the_filter_drops_native_lines_and_passes_everything_else():
     thread.start()
     os.write(pumped, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
     os.write(pumped, b"I0000 00:00:1796162249.911244    2146 port.cc:153] oneDNN custom operations are on.\n")
+    os.write(pumped, b"WARNING: Logging before InitGoogle() is written to STDERR\n")  # MediaPipe's glog
     os.write(pumped, b"verifying model.tflite  [##--]  1/2\r")  # a progress bar: no newline yet
     os.write(pumped, b"E0000 00:00:1796162254.8   2146 cuda_platform.cc:52] failed call to cuInit\n"
                      b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")

@@ -20,12 +20,15 @@ import threading
 
 # absl/glog: "I0000 00:00:1796162249.911244    2146 port.cc:153] ..." (before
 # absl's InitializeLog the clock field is seconds since the epoch); absl's
-# one-time warning; LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate".
+# one-time warning; MediaPipe's glog one ("Logging before InitGoogle()"); LiteRT's "INFO: Created
+# TensorFlow Lite XNNPACK delegate".
 NATIVE_LINE = re.compile(
     rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [^\]\n]+\] "
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+    rb"|WARNING: Logging before InitGoogle\(\) is written to STDERR"
     rb"|INFO: Created TensorFlow Lite XNNPACK delegate)")
-_PREFIXES = (b"WARNING: All log messages before absl", b"INFO: Created TensorFlow Lite")
+_PREFIXES = (b"WARNING: All log messages before absl", b"WARNING: Logging before InitGoogle",
+             b"INFO: Created TensorFlow Lite")
 
 _state: dict = {}
 
