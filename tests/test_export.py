@@ -254,13 +254,19 @@ def test_failed_verification_writes_nothing(dense_run, tmp_path, monkeypatch):
 
 
 def test_quantized_file_below_the_accuracy_limit_is_refused(dense_run, tmp_path, monkeypatch):
-    """A quantized file (int16x8 here) is judged on accuracy: outside the limit it is refused, nothing written."""
+    """A quantized file (int16x8 here) is judged on accuracy: outside the limit it is refused and named; the
+    files that passed are written (a refused file does not take them with it), and the card says why."""
     monkeypatch.setattr(export, "QUANTIZED_POINTS", -5.0)  # demand 5 points above Keras: no file passes
     monkeypatch.setattr(export, "SIGNIFICANCE", 1.1)  # and let no drop off as chance
     out = tmp_path / "strict"
-    with pytest.raises(ZooError, match=r"model\.int16x8\.tflite: failed verification: accuracy .* points; at most --5"):
+    with pytest.raises(ZooError, match=r"model\.int16x8\.tflite: failed verification: accuracy .* points; at most --5"
+                                      r".*not written; the files that passed were written to .*saved_model, model.tflite"):
         export.export(str(dense_run), formats=["tflite"], quantize=["int16x8"], output=str(out), **QUIET)
-    assert not out.exists()
+    assert sorted(p.name for p in out.iterdir()) == ["labels.txt", "model.tflite", "model_card.json", "saved_model"]
+    card = json.loads((out / "model_card.json").read_text())
+    assert [f["file"] for f in card["files"]] == ["saved_model", "model.tflite"]
+    assert [r["file"] for r in card["refused"]] == ["model.int16x8.tflite"]
+    assert "failed verification" in card["refused"][0]["reason"]
 
 
 def test_refused_int8_points_to_int16x8(dense_run, tmp_path, monkeypatch, cli_runner):
@@ -273,7 +279,7 @@ def test_refused_int8_points_to_int16x8(dense_run, tmp_path, monkeypatch, cli_ru
     error = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(error) == 1 and "model.int8.tflite: failed verification" in error[0], result.output
     assert "--quantize int16x8" in error[0]
-    assert not out.exists()
+    assert not (out / "model.int8.tflite").exists() and (out / "model.tflite").is_file()
 
 
 def test_converter_crash_is_one_line_error(exported, tmp_path):

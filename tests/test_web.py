@@ -75,7 +75,7 @@ def test_the_page_answers_as_keras_does_in_chromium(web_exports, kind):
 
 
 def test_a_page_whose_answer_changes_by_one_class_is_refused(web_exports, monkeypatch, tmp_path):
-    """The real browser's answers, with one example's class moved, fail verification: nothing is written."""
+    """The real browser's answers, with one example's class moved, fail verification: the page is not written."""
     run, _ = web_exports["image"]
     real = browser.run_page
 
@@ -92,7 +92,8 @@ def test_a_page_whose_answer_changes_by_one_class_is_refused(web_exports, monkey
     error = [line for line in result.output.splitlines() if line.startswith("Error")]
     assert len(error) == 1 and "web: LiteRT.js in Chromium failed verification: " in error[0], result.output
     assert "same top class on 99.50% of 200 examples" in error[0]
-    assert not (tmp_path / "out").exists()
+    out = tmp_path / "out"
+    assert not (out / "web").exists() and (out / "model.mediapipe.tflite").is_file()  # the page alone is refused
 
 
 def test_the_page_shows_what_the_model_answers(web_exports, tmp_path):

@@ -187,6 +187,7 @@ class ExportContext:
     log: Callable = print
     failures: list = field(default_factory=list)
     checks: dict = field(default_factory=dict)  # file name -> Check, filled by verify
+    refused: dict = field(default_factory=dict)  # file name -> why it was not written, filled by fail
     _representative: np.ndarray | None = None
 
     def representative(self) -> np.ndarray:
@@ -227,13 +228,15 @@ class ExportContext:
         return check
 
     def fail(self, name: str, message: str) -> None:
-        """Record that ``name`` could not be exported; its file, if any, is removed."""
+        """Record that ``name`` could not be exported; its file, if any, is removed (the files that
+        passed are still written)."""
         path = self.directory / name
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
         self.failures.append(f"{name}: {message}")
+        self.refused.setdefault(name, message)
 
 
 def compare(name: str, probabilities: np.ndarray, reference: np.ndarray, labels: np.ndarray,
@@ -519,6 +522,11 @@ def export(run: str | None = None, *, formats=(), quantize=(), int8_io: bool = F
         from zoo import report
 
         report.refresh(run_dir)
+    refused = result.card.get("refused") or []
+    if refused:  # the files that passed are written; the refused ones are named, and the exit says so
+        written = ", ".join(f["file"] for f in result.card["files"])
+        raise ExportError("; ".join(f"{r['file']}: {r['reason']}" for r in refused)
+                          + f" (not written; the files that passed were written to {dest}: {written})")
     return result
 
 
@@ -561,9 +569,9 @@ def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: di
     files = []
     for exporter in exporters:
         files.extend(calls.run_exporter(exporter, context))
-    if context.failures:
+    if SAVEDMODEL in context.refused or not _passed(context, files):  # nothing a user could run
         raise ExportError("; ".join(context.failures) + f" (nothing was written to {dest})")
-    card = model_card(context, files, reference)
+    card = model_card(context, _passed(context, files), reference)
     # One name per output, in output order: the classes, or a regression's outputs.
     names = dataset.class_names if dataset.task.classifies else dataset.task.outputs
     (tmp / LABELS).write_text("".join(f"{name}\n" for name in names))
@@ -575,13 +583,34 @@ def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: di
     # Each file as a user's runner reads it, through the card just written.
     from zoo import runner_check
 
-    runner_check.check(context, tmp, files)
-    if context.failures:
-        raise ExportError("; ".join(context.failures) + f" (nothing was written to {dest})")
+    runner_check.check(context, tmp, card["files"])
+    _refuse_pages_without_their_models(context, card["files"])
+    card["files"] = _passed(context, card["files"])
+    if context.refused:
+        card["refused"] = [{"file": name, "reason": why} for name, why in context.refused.items()]
+    runs.write_json(tmp / CARD, card)
     os.chmod(tmp / CARD, 0o644)  # written through mkstemp, which makes it private
     os.chmod(tmp, 0o755)  # as mkdtemp does
     publish(tmp, dest)
     return ExportResult(dest, card)
+
+
+SAVEDMODEL = "saved_model"
+
+
+def _passed(context: ExportContext, files: list) -> list:
+    """The file descriptions of the files that were not refused."""
+    return [f for f in files if "error" not in f and str(f.get("file", "")).rstrip("/") not in context.refused
+            and str(f.get("file", "")) not in context.refused]
+
+
+def _refuse_pages_without_their_models(context: ExportContext, files: list) -> None:
+    """A page (or any folder) that runs a file refused after it was built is refused too."""
+    for entry in _passed(context, files):
+        runtimes = entry.get("runtimes") if isinstance(entry.get("runtimes"), list) else []
+        gone = [r.get("model_file") for r in runtimes if isinstance(r, dict) and r.get("model_file") in context.refused]
+        if gone:
+            context.fail(entry["file"], f"runs {gone[0]}, which was refused")
 
 
 def model_card(context: ExportContext, files: list, reference: np.ndarray) -> dict:
