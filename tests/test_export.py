@@ -484,3 +484,21 @@ def test_a_quantized_file_is_refused_for_a_drop_chance_cannot_explain(examples, 
     assert (check.lost, check.gained) == (lost, gained)
     assert check.passed is passed, check.describe()
     assert ("McNemar" in check.describe()) and check.to_dict()["examples_lost"] == lost
+
+
+def test_a_large_test_set_is_mapped_from_disk_not_held(dense_run, tmp_path, monkeypatch):
+    """Past the threshold, exporters read the normalised test set from a memory map (same numbers, same
+    files), and the mapped file goes with the temporary folder."""
+    seen = {}
+    real = export.ExportContext.verify
+
+    def spy(self, name, *args, **kwargs):
+        seen[name] = isinstance(self.x_test, np.memmap)
+        return real(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(export, "IN_MEMORY_TEST_SET_BYTES", 0)
+    monkeypatch.setattr(export.ExportContext, "verify", spy)
+    out = tmp_path / "out"
+    result = export.export(str(dense_run), formats=["tflite"], output=str(out), **QUIET)
+    assert seen and all(seen.values()) and all(f.get("verified") for f in result.card["files"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no mapped file left beside it

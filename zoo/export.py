@@ -422,6 +422,8 @@ def clean_stale(dest: Path) -> None:
             continue
         if kind == "old" and not dest.exists() and (path / CARD).is_file():
             os.replace(path, dest)  # killed between the two renames: restore it
+        elif path.is_file() and not path.is_symlink():  # a killed export's mapped test set
+            path.unlink(missing_ok=True)
         else:
             shutil.rmtree(path, ignore_errors=True)
 
@@ -518,6 +520,7 @@ def export(run: str | None = None, *, formats=(), quantize=(), int8_io: bool = F
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+        (tmp.parent / f"{tmp.name}.x_test.npy").unlink(missing_ok=True)
     if dest == run_dir / EXPORT_DIR:  # the run's own export: its report shows the files
         from zoo import report
 
@@ -558,7 +561,7 @@ def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: di
 
     from zoo import evaluation
 
-    x_test = dataset.normalise(dataset.x_test)
+    x_test = normalised_test_set(dataset, tmp.parent / f"{tmp.name}.x_test.npy")
     log(f"Keras model: predicting {len(x_test)} test examples")
     reference = evaluation.predict(model, dataset.x_test, normalise=dataset.normalise)
 
@@ -596,6 +599,24 @@ def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: di
 
 
 SAVEDMODEL = "saved_model"
+# A normalised test set larger than this is written to a memory-mapped file beside the export's
+# temporary folder instead of held in memory: 10,000 photos at 224 x 224 are 6 GB of float32, which
+# every exporter reads and none changes, and the kernel can drop a mapped file's pages.
+IN_MEMORY_TEST_SET_BYTES = 256 << 20
+
+
+def normalised_test_set(dataset, path: Path) -> np.ndarray:
+    """The test set as the model reads it: in memory, or (when large) a read-only memory map at ``path``,
+    filled in chunks and removed with the export's temporary folder."""
+    x = dataset.x_test
+    if x.size * 4 <= IN_MEMORY_TEST_SET_BYTES:
+        return dataset.normalise(x)
+    mapped = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=x.shape)
+    for start in range(0, len(x), 256):
+        mapped[start:start + 256] = dataset.normalise(x[start:start + 256])
+    mapped.flush()
+    del mapped
+    return np.load(path, mmap_mode="r")
 
 
 def _passed(context: ExportContext, files: list) -> list:
