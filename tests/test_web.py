@@ -210,3 +210,66 @@ def test_web_for_a_run_whose_files_fail_verification_writes_nothing(web_exports,
     result = CliRunner().invoke(cli, ["export", str(run), "--web", "--web-runtime", str(RUNTIME), "-o", str(out)])
     assert result.exit_code == 1 and "model.tflite: failed verification" in result.output, result.output
     assert not out.exists()
+
+
+def _screenshot(folder, page, size, target):
+    """Headless Chromium's screenshot of ``page`` served from ``folder``, at ``size`` (width, height)."""
+    with browser.Server(folder) as server, __import__("tempfile").TemporaryDirectory() as profile:
+        subprocess.run([browser.find_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                        "--disable-background-networking", "--hide-scrollbars", f"--user-data-dir={profile}",
+                        f"--window-size={size[0]},{size[1]}", "--virtual-time-budget=8000",
+                        f"--screenshot={target}", server.url(page)], capture_output=True, timeout=120)
+    return target
+
+
+def test_a_person_drops_a_photo_and_sees_bars_on_a_phone_and_a_laptop(web_exports, tmp_path):
+    """The image page on a phone's width: a drop zone (a photo dropped on it is classified), probability bars
+    in order, no camera area until the camera is used, nothing wider than the screen; screenshots at
+    390 x 844 and 1280 x 900 are kept for a person to look at (ZOO_SCREENSHOTS=DIR)."""
+    import os
+
+    from PIL import Image
+
+    from zoo import plugins
+
+    run, _ = web_exports["image"]
+    export = tmp_path / "export"
+    shutil.copytree(run / "export", export)
+    Image.fromarray(plugins.get("dataset", "fashion-sample").load().x_test[0]).save(export / "web" / "shoe.png")
+    (export / "web" / "probe.js").write_text("""
+const frame = document.querySelector('iframe');
+const wait = async (ok) => { while (!ok()) await new Promise((r) => setTimeout(r, 50)); };
+// The frame may have loaded before this module ran: wait for its page, not for an event.
+await wait(() => frame.contentDocument?.getElementById('status')?.textContent === 'ready');
+const page = frame.contentDocument;
+const cameraHidden = page.getElementById('camera-area').hidden;
+const blob = await (await fetch('shoe.png')).blob();
+const dropped = new DataTransfer();
+dropped.items.add(new File([blob], 'shoe.png', {type: 'image/png'}));
+page.getElementById('drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dropped, bubbles: true,
+                                                                  cancelable: true}));
+await wait(() => page.querySelector('#answer .bar span'));
+const rows = Array.from(page.querySelectorAll('#answer tr'), (tr) => ({
+  label: tr.cells[0].textContent, probability: Number(tr.cells[1].textContent),
+  bar: tr.querySelector('.bar span').getBoundingClientRect().width / tr.querySelector('.bar').getBoundingClientRect().width}));
+await fetch('/__zoo_verify/results', {method: 'POST', body: JSON.stringify({
+  rows, cameraHidden, wide: page.documentElement.scrollWidth, preview: page.getElementById('preview').src !== ''})});
+""")
+    (export / "web" / "probe.html").write_text(
+        '<iframe src="index.html" style="width:390px;height:844px;border:0"></iframe>'
+        '<script type="module" src="probe.js"></script>')
+    shots = Path(os.environ.get("ZOO_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    for size in ((390, 844), (1280, 900)):
+        target = _screenshot(export, "/web/index.html", size, shots / f"page-{size[0]}x{size[1]}.png")
+        assert Image.open(target).size == size
+    seen = browser.run_page(export, "/web/probe.html", {}, "/__zoo_verify/results", browser.find_chromium())
+    assert seen["cameraHidden"] and seen["preview"] and seen["wide"] <= 390, seen
+    probabilities = [row["probability"] for row in seen["rows"]]
+    assert len(probabilities) == 3 and probabilities == sorted(probabilities, reverse=True)
+    from zoo import predict
+
+    expected = predict.predict(str(export / "model.mediapipe.tflite"), [export / "web" / "shoe.png"])["results"][0]
+    assert seen["rows"][0]["label"] == expected["predictions"][0]["class"]
+    for row in seen["rows"]:  # each bar as long as its probability
+        assert row["bar"] == pytest.approx(row["probability"], abs=0.02)

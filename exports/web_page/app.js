@@ -124,15 +124,25 @@ async function answer(example) {
   return run.scores(example);
 }
 
-// What `zoo predict` prints: the top classes with their probabilities, or the predicted values.
+// What `zoo predict` prints: the top classes with their probabilities (and a bar each), or the
+// predicted values.
 function show(output) {
   const rows = Array.from(output, (value, index) => [page.labels[index], value]);
-  if (page.task === "classification") rows.sort((a, b) => b[1] - a[1]);
-  const shown = page.task === "classification" ? rows.slice(0, 3) : rows;
+  const classifies = page.task === "classification";
+  if (classifies) rows.sort((a, b) => b[1] - a[1]);
+  const shown = classifies ? rows.slice(0, 3) : rows;
   $("answer").replaceChildren(...shown.map(([label, value]) => {
     const tr = document.createElement("tr");
-    for (const text of [label, page.task === "classification" ? value.toFixed(4) : value.toPrecision(6)]) {
+    for (const text of [label, classifies ? value.toFixed(4) : value.toPrecision(6)]) {
       const td = document.createElement("td"); td.textContent = text; tr.append(td);
+    }
+    if (classifies) {
+      const cell = document.createElement("td");
+      const bar = document.createElement("div");
+      const fill = document.createElement("span");
+      bar.className = "bar";
+      fill.style.width = `${Math.max(0, Math.min(1, value)) * 100}%`;
+      bar.append(fill); cell.append(bar); tr.append(cell);
     }
     return tr;
   }));
@@ -186,21 +196,42 @@ function setUp() {
     option.value = r.name; option.textContent = r.label; return option;
   }));
   for (const section of document.querySelectorAll("[data-kind]")) section.hidden = section.dataset.kind !== page.input.kind;
-  $("photo").addEventListener("change", () => attempt(async () => {
-    const file = $("photo").files[0];
-    const bitmap = await createImageBitmap(file);
+  const classifyFile = (file) => attempt(async () => {
+    if (!file) throw new PageError("no file given");
+    if (file.type && !file.type.startsWith("image/")) throw new PageError(`${file.name}: not an image`);
+    const bitmap = await createImageBitmap(file).catch(() => {
+      throw new PageError(`${file.name}: not an image this browser can read`);
+    });
     $("preview").src = URL.createObjectURL(file);
     return answer(imageDataOf(bitmap));
-  }));
+  });
+  $("photo").addEventListener("change", () => classifyFile($("photo").files[0]));
+  const drop = $("drop");
+  for (const kind of ["dragenter", "dragover"]) {
+    drop.addEventListener(kind, (event) => { event.preventDefault(); drop.classList.add("over"); });
+  }
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    classifyFile(event.dataTransfer.files[0]);
+  });
+  // The camera area appears when used: browsers give the camera only to localhost and HTTPS pages.
   $("camera").hidden = !(window.isSecureContext && navigator.mediaDevices);
-  $("camera").addEventListener("click", async () => {
+  $("camera").addEventListener("click", () => attempt(async () => {
     const video = $("video");
     video.srcObject = await navigator.mediaDevices.getUserMedia({video: {facingMode: "environment"}});
-    video.hidden = false; await video.play();
-    $("snap").hidden = false;
+    $("camera-area").hidden = false; $("camera").hidden = true;
+    await video.play();
+    return answer(imageDataOf(video));
+  }));
+  $("camera-off").addEventListener("click", () => {
+    for (const track of $("video").srcObject?.getTracks() || []) track.stop();
+    $("camera-area").hidden = true; $("camera").hidden = false;
   });
   $("snap").addEventListener("click", () => attempt(() => answer(imageDataOf($("video")))));
-  $("classify-text").addEventListener("click", () => attempt(() => answer($("text").value)));
+  // Composed (NFC) as zoo's tokenizer does: macOS and some keyboards give Hangul decomposed.
+  $("classify-text").addEventListener("click", () => attempt(() => answer($("text").value.normalize("NFC"))));
   $("run-values").addEventListener("click", () => attempt(async () => {
     const file = $("npy").files[0];
     const text = file && !file.name.endsWith(".npy") ? await file.text() : $("values").value;
