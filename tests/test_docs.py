@@ -63,7 +63,9 @@ def test_the_manuals_plugin_and_exporter_work_as_printed(readme_plugins, tmp_pat
     # zoo filled in what the exporter did not write itself.
     assert npz["format"] == "npz" and npz["verified"] is True
     assert npz["size_bytes"] == (run / "export" / "weights.npz").stat().st_size
-    assert npz["max_abs_diff"] == 0.0 and npz["test_accuracy"] == pytest.approx(metrics["test_accuracy"])
+    # The same weights, predicted in other batches: bit-equal on Intel Xeon, 1.2e-7 apart on AMD EPYC (oneDNN
+    # sums in another order), as on facdfa2 before this session's changes.
+    assert npz["max_abs_diff"] <= 1e-6 and npz["test_accuracy"] == pytest.approx(metrics["test_accuracy"])
     assert len(npz["sha256"]) == 64
     row = next(line for line in exported.output.splitlines() if line.startswith("weights.npz"))
     assert "100.00%" in row

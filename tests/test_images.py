@@ -105,7 +105,10 @@ def test_a_colour_folder_trains_in_rgb_at_its_own_size(rgb_run):
     assert all(f["verified"] for f in card["files"])
     if MEDIAPIPE:  # an RGB model reads MediaPipe's [1, 64, 64, 3] as it is, with no front end
         (mediapipe,) = [f for f in card["files"] if f["file"] == "model.mediapipe.tflite"]
-        assert mediapipe["input"] == {"shape": [1, SIZE, SIZE, 3], "dtype": "float32", "front_end": "none (RGB)"}
+        read = {k: v for k, v in mediapipe["input"].items() if k != "from_image_file"}
+        assert read == {"shape": [1, SIZE, SIZE, 3], "dtype": "float32", "front_end": "none (RGB)"}
+        # ... fed 8-bit RGB pixels scaled as the run's input (zoo predict reads this).
+        assert mediapipe["input"]["from_image_file"]["scale"] == card["input"]["from_image_file"]["scale"]
         assert mediapipe["agreement"] == 1.0
 
 

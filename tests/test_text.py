@@ -518,3 +518,36 @@ def test_a_bare_text_model_file_asks_for_its_tokenizer(text_run, tmp_path):
     with pytest.raises(DataError, match=r"model.tflite: reads int32 token ids, so it is a text model, and has no "
                                         r"model_card.json and tokenizer.json beside it"):
         predict.predict(str(tmp_path / "model.tflite"), ["좋다"])
+
+
+def test_zoo_predict_reads_a_mediapipe_text_files_own_vocabulary(tmp_path, cli_runner):
+    """The vocabulary inside model.mediapipe.tflite is the phone's: zoo predict tokenizes with it, so a file
+    whose vocabulary is not tokenizer.json's (here: another run's file put in its place) answers as the phone."""
+    import shutil
+
+    reviews = tmp_path / "reviews.csv"  # b: a user's own reviews, so its vocabulary is another
+    rows = [("연기가 정말 최고였다", "positive"), ("재미있다 최고", "positive"), ("배우들 연기 좋다", "positive"),
+            ("정말 재미있다", "positive"), ("최고였다 배우들", "positive"), ("지루하다 별로", "negative"),
+            ("돈이 아까웠다", "negative"), ("너무 졸리다", "negative"), ("별로 지루하다", "negative"),
+            ("실망했다 정말", "negative")]
+    reviews.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows), encoding="utf-8")
+    runs = []
+    for name, data in (("a", ["nsmc-sample"]), ("b", ["texts", "--data-dir", str(reviews)])):
+        run = tmp_path / name
+        options = ["--tokenizer", "mediapipe", "--epochs", "2", "-o", str(run)]
+        trained = cli_runner.invoke(cli, ["train", "dense", *data, *options])
+        assert trained.exit_code == 0, trained.output
+        assert cli_runner.invoke(cli, ["export", str(run), "--mediapipe", "--tflite"]).exit_code == 0
+        runs.append(run)
+    mine = predict.embedded_vocabulary(runs[0] / "export" / "model.mediapipe.tflite")
+    assert mine == tokenizer.read(runs[0] / "tokenizer.json").vocabulary
+    assert predict.embedded_vocabulary(runs[1] / "export" / "model.mediapipe.tflite") != mine
+    assert predict.embedded_vocabulary(runs[0] / "export" / "model.tflite") is None
+    # b's file, with b's own words, beside a's tokenizer.json: read with b's words, as a phone would.
+    foreign = tmp_path / "foreign"
+    shutil.copytree(runs[0] / "export", foreign)
+    shutil.copy(runs[1] / "export" / "model.mediapipe.tflite", foreign / "model.mediapipe.tflite")
+    sentence = "배우들 연기가 정말 최고였다 재미있다"
+    theirs = predict.predict(str(runs[1] / "export" / "model.mediapipe.tflite"), [sentence])["results"][0]
+    moved = predict.predict(str(foreign / "model.mediapipe.tflite"), [sentence])["results"][0]
+    assert moved["predictions"] == theirs["predictions"]

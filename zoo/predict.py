@@ -169,10 +169,11 @@ def load(model: str) -> Classifier:
     section = _field(card, "input", dict, path, {})
     _number(section.get("pixel_scale"), "input.pixel_scale", card_path)  # checked even where unused
     entry = _file_entry(card, path)
-    # A file may read its own shape (the MediaPipe file of a gray model reads RGB): its entry says so.
-    own = entry.get("input") if isinstance(entry.get("input"), dict) else {}
-    shape = own.get("shape", section.get("shape"))
-    if shape is not None and (not isinstance(shape, list) or list(shape[1:]) != list(runner.image_shape)):
+    shape = section.get("shape")
+    fits = [list(shape[1:])] if isinstance(shape, list) else []
+    if isinstance(entry.get("input"), dict) and "front_end" in entry["input"] and fits:
+        fits.append(fits[0][:2] + [3])  # MediaPipe's file of a gray model reads RGB (a luma front end inside)
+    if shape is not None and list(runner.image_shape) not in fits:
         raise DataError(f"{card_path}: input.shape {str(shape)[:80]} does not fit {path.name}, which reads "
                         f"{[None, *runner.image_shape]}; the card belongs to another model")
     spec = section.get("spec", {})
@@ -217,7 +218,40 @@ def _text_tokenizer(path: Path, spec: dict, runner):
     if tuple(runner.image_shape) != (found.length,):
         raise DataError(f"{path.parent / tokenizer.TOKENIZER_FILE}: gives {found.length} token ids; "
                         f"{path.name} reads {list(runner.image_shape)}")
+    embedded = embedded_vocabulary(path)
+    if embedded is not None and embedded != found.vocabulary:
+        # The phone reads the vocabulary inside the file: zoo predict reads the same one.
+        import dataclasses
+
+        return dataclasses.replace(found, vocabulary=embedded)
     return found
+
+
+def embedded_vocabulary(path: Path) -> tuple | None:
+    """The vocabulary a MediaPipe text classifier carries in its metadata (``vocab.txt`` in the zip
+    MediaPipe appends to the flatbuffer: ``<PAD> 0``, ``<UNKNOWN> 1``, then a word and its id a line),
+    or None for a file without one.
+
+    Raises:
+        DataError: a vocab.txt that is not MediaPipe's form (ids out of order, not UTF-8).
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "vocab.txt" not in archive.namelist() or archive.getinfo("vocab.txt").file_size > 64 << 20:
+                return None
+            text = archive.read("vocab.txt").decode("utf-8")
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: the vocabulary in its metadata is not UTF-8 (byte {exc.start})") from None
+    rows = [line.rsplit(" ", 1) for line in text.splitlines() if line]
+    if len(rows) < 2 or any(len(r) != 2 or r[1] != str(i) for i, r in enumerate(rows)) or \
+            [r[0] for r in rows[:2]] != ["<PAD>", "<UNKNOWN>"]:
+        raise DataError(f"{path}: the vocabulary in its metadata is not MediaPipe's '<PAD> 0', '<UNKNOWN> 1', "
+                        "'word id' lines")
+    return tuple(word for word, _ in rows[2:])
 
 
 # A sentence file given to zoo predict: at most this many bytes, read whole.

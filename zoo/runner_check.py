@@ -9,10 +9,12 @@ answers wrongly for every user: the uint8 MediaPipe file, fed pixels divided
 by 255, once answered "airplane" for every photo under ``zoo predict`` while
 MediaPipe itself scored 85%. So each file is run again here, through
 ``zoo.predict``, on test examples as a user holds them, and must pass its
-own rule (float: the same class and 1e-4; quantized: the accuracy rule).
+own rule (float: the same class and 1e-4; quantized: the agreement with Keras its
+exporter measured, within what chance allows on the subset).
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -50,11 +52,33 @@ def check(context, directory: Path, files: list) -> None:
             context.fail(name, f"zoo predict cannot run it ({str(exc).replace(str(directory / name) + ': ', '')})")
             continue
         known = context.checks.get(name)
-        quantized = lossy or known is None or known.quantized
+        if known is None:  # not verified by its exporter: nothing to hold the runner to
+            continue
+        quantized = lossy or known.quantized
         result = compare(name, outputs, context.reference[:count], dataset.y_test[:count], quantized, dataset.task)
-        if not result.passed:
+        if not quantized and not result.passed:
             context.fail(name, "answers otherwise when run as zoo predict runs it (from its model card): "
                                + result.describe())
+        # Images stored as floats lose their fractions as 8-bit pixels, which flips a near tie now and then.
+        elif quantized and _below(result.agreement, count, min(known.agreement, 0.98) if lossy else known.agreement):
+            context.fail(name, f"answers otherwise when run as zoo predict runs it (from its model card): the "
+                               f"same class as Keras on {result.agreement:.2%} of {count} test examples, where its "
+                               f"own verification saw {known.agreement:.2%}")
+
+
+# A quantized file is held to the agreement with Keras its exporter measured on the whole test set:
+# a subset may fall short by chance, so it fails only where chance would allow so few less than once
+# in a thousand (a file fed the wrong input agrees near chance: 25% where it should 85%).
+UNLIKELY = 1e-3
+
+
+def _below(agreement: float, count: int, expected: float) -> bool:
+    """Whether ``agreement`` on ``count`` examples is too far below ``expected`` to be chance (binomial)."""
+    agreeing = round(agreement * count)
+    if expected >= 1.0:
+        return agreeing < count
+    tail = sum(math.comb(count, k) * expected ** k * (1 - expected) ** (count - k) for k in range(agreeing + 1))
+    return tail < UNLIKELY
 
 
 def _examples(dataset, count: int):
