@@ -1086,6 +1086,13 @@ CASES = [
          setup=lambda w: (w.image(), (lambda d: (d / "model_card.json").write_text(
              (d / "model_card.json").read_text().replace('"pixel_scale": ', '"pixel_scale": NaN, "x": ')))(
              w.export_dir()))),
+    Case("predict-card-pixel-scale-a-fraction-string", ["predict", "{root}/exp", "{root}/shoe.png"], 1,
+         "model_card.json: input.pixel_scale must be a finite number, found '1/255'",
+         setup=lambda w: (w.image(), _edit_card(w, lambda c: c["input"].update(pixel_scale="1/255")))),
+    Case("predict-card-file-scale-a-string", ["predict", "{root}/exp/model.tflite", "{root}/shoe.png"], 1,
+         "model_card.json: input.from_image_file is damaged",
+         setup=lambda w: (w.image(), _edit_card(w, lambda c: c["input"]["from_image_file"].update(
+             scale="0.0039")))),
     Case("predict-card-of-another-model", ["predict", "{root}/exp", "{root}/shoe.png"], 1,
          "input.shape [None, 10] does not fit model.tflite",
          setup=lambda w: (w.image(), _edit_card(w, lambda c: c["input"].update(shape=[None, 10])))),
