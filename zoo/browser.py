@@ -18,6 +18,7 @@ import os
 import queue
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import urllib.parse
@@ -139,6 +140,13 @@ class _ThreadingServer(http.server.ThreadingHTTPServer):
     # open a page's files at once; the kernel caps this at net.core.somaxconn anyway.
     request_queue_size = 128
     daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client gone mid-answer (a reload, a phone locking its screen) is no fault of the server's:
+        # socketserver would print a traceback for each on the user's terminal.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class Server:
