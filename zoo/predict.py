@@ -171,8 +171,8 @@ def load(model: str) -> Classifier:
     entry = _file_entry(card, path)
     shape = section.get("shape")
     fits = [list(shape[1:])] if isinstance(shape, list) else []
-    if isinstance(entry.get("input"), dict) and "front_end" in entry["input"] and fits:
-        fits.append(fits[0][:2] + [3])  # MediaPipe's file of a gray model reads RGB (a luma front end inside)
+    if str(entry.get("variant", "")).startswith("mediapipe") and fits and len(fits[0]) in (2, 3):
+        fits.append(fits[0][:2] + [3])  # MediaPipe's files of a gray model read RGB (a luma front end inside)
     if shape is not None and list(runner.image_shape) not in fits:
         raise DataError(f"{card_path}: input.shape {str(shape)[:80]} does not fit {path.name}, which reads "
                         f"{[None, *runner.image_shape]}; the card belongs to another model")
