@@ -461,6 +461,8 @@ def prepare(options: dict, config: dict) -> None:
     can reproduce (the refusal came after the SavedModel was exported and verified)."""
     from zoo import tokenizer as tokenizers
 
+    if not installed():  # refused before anything is converted, not after the SavedModel was written
+        raise ZooError(f"{FILE}: needs the mediapipe package: {INSTALL}")
     kind = (config.get("task") or {}).get("kind", "classification") if isinstance(config.get("task"), dict) \
         else "classification"
     described = (config.get("input") or {}).get("tokenizer") if isinstance(config.get("input"), dict) else None

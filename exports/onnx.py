@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 
 import zoo
-from zoo.errors import first_line
+from zoo.errors import ZooError, first_line
 from zoo.evaluation import batch_for
 
 FILE = "model.onnx"
@@ -32,6 +32,13 @@ NEEDED = ("onnx", "onnxruntime", "tf2onnx")
 
 def installed() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in NEEDED)
+
+
+def prepare(options: dict, config: dict) -> None:
+    """Before any converting: the packages the file is made and verified with."""
+    if not installed():
+        missing = [name for name in NEEDED if importlib.util.find_spec(name) is None]
+        raise ZooError(f"{FILE}: needs {', '.join(missing)}: {INSTALL}")
 
 
 def export(context) -> list:
@@ -91,5 +98,5 @@ def export(context) -> list:
 def register_exporters(register):
     register(zoo.Exporter(
         name="onnx", summary="ONNX via keras.Model.export (tf2onnx), verified by ONNX Runtime: --format onnx",
-        export=export, suffixes=(FILE,), options=(),
+        export=export, suffixes=(FILE,), options=(), prepare=prepare,
     ))
