@@ -325,3 +325,19 @@ def test_a_killed_and_resumed_run_ends_on_the_weights_of_the_uninterrupted_run(t
     assert all(np.array_equal(a, b) for a, b in zip(whole_model.get_weights(), resumed_model.get_weights()))
     metrics = [json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("whole", "killed")]
     assert metrics[0]["test_loss"] == metrics[1]["test_loss"] and metrics[1]["resumed"] is True
+
+
+def test_two_runs_given_the_same_new_output_train_once(tmp_path):
+    """Started together with one new -o: one creates the folder and trains, the other is refused, whatever the
+    timing (the folder is made in one exclusive step, then locked)."""
+    same = tmp_path / "same"
+    command = [sys.executable, "-m", "zoo.cli", "train", "dense", "fashion-sample", "--epochs", "1", "-q",
+               "-o", str(same)]
+    started = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    finished = [(p.wait(timeout=300), p.stderr.read()) for p in started]
+    codes = sorted(code for code, _ in finished)
+    assert codes == [0, 2], finished
+    refusal = next(err for code, err in finished if code == 2)
+    assert refusal.count("\n") == 1 and ("--output" in refusal or "another zoo process" in refusal), refusal
+    assert json.loads((same / "config.json").read_text())["status"] == "complete"
