@@ -298,7 +298,10 @@ def test_converter_crash_is_one_line_error(exported, tmp_path):
         assert proc.returncode == 1
         error = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
         assert len(error) == 1 and "model.int8.tflite" in error[0], proc.stderr
-        assert not (copy / "export").exists()
+        # The crashed file is not written; the files that passed are, and the card says which was refused.
+        assert not (copy / "export" / "model.int8.tflite").exists()
+        card = json.loads((copy / "export" / "model_card.json").read_text())
+        assert [r["file"] for r in card["refused"]] == ["model.int8.tflite"]
     assert not list(tmp_path.glob("core*"))
 
 
