@@ -44,7 +44,7 @@ INSTALL = "pip install 'zoo[mediapipe]'"
 
 def export(context) -> list:
     """Convert with an RGB front end, write MediaPipe's metadata, classify the test set with MediaPipe."""
-    if context.dataset.input_spec.layout == "text":
+    if context.dataset.input_spec.form.mediapipe == "text":  # MediaPipe's TextClassifier reads it
         return export_text(context)
     problem = _problem(context)
     if problem:
@@ -157,7 +157,7 @@ def export_text(context) -> list:
 
     tokenizer = context.dataset.tokenizer
     problem = (f"MediaPipe's TextClassifier classifies; this run is {context.dataset.task.kind}"
-               if context.dataset.task.kind != "classification" else
+               if not context.dataset.task.mediapipe else
                tokenizers.mediapipe_problem(tokenizer) or
                ("the dataset keeps no test texts to verify the file on" if not context.dataset.test_texts else None)
                or (None if installed() else f"needs the mediapipe package: {INSTALL}"))
@@ -181,7 +181,7 @@ def export_text(context) -> list:
         return [{"file": FILE, "error": message}]
     texts = list(context.dataset.test_texts)
     try:
-        classifier = _classifier(path, "text")
+        classifier = _classifier(path, "text")  # the MediaPipe Tasks family
     except RuntimeError as exc:
         context.fail(FILE, str(exc))
         return [{"file": FILE, "error": str(exc)}]
@@ -225,7 +225,7 @@ def _write_text_metadata(context, path, tokenizer) -> None:
 def _problem(context) -> str | None:
     """Why this run cannot become a MediaPipe image classifier, or None."""
     spec = context.dataset.input_spec
-    if context.dataset.task.kind != "classification" or spec.layout != "image":
+    if not context.dataset.task.mediapipe or spec.form.mediapipe != "vision":
         return (f"MediaPipe's ImageClassifier classifies images; this run is {context.dataset.task.kind} "
                 f"of {spec.layout} input")
     if spec.channels not in ("gray", "rgb"):
@@ -352,15 +352,16 @@ def _write_metadata(context, path, norm=None) -> None:
     gc.collect()
 
 
-def _classifier(path, kind: str = "image"):
-    """MediaPipe's ImageClassifier (``kind="image"``) or TextClassifier on the file, every class scored.
+def _classifier(path, family: str = "vision"):
+    """MediaPipe's ImageClassifier (``family="vision"``) or TextClassifier (``"text"``) on the file, every
+    class scored.
 
     Raises:
         RuntimeError: MediaPipe refused the file or could not start (its status text, one line).
     """
     from mediapipe.tasks.python import BaseOptions, text, vision
 
-    module, name = (vision, "ImageClassifier") if kind == "image" else (text, "TextClassifier")
+    module, name = {"vision": (vision, "ImageClassifier"), "text": (text, "TextClassifier")}[family]
     options = getattr(module, f"{name}Options")(base_options=BaseOptions(model_asset_path=str(path)))
     try:
         return getattr(module, name).create_from_options(options)
@@ -459,16 +460,16 @@ def _classify(classifier, examples, classes: int, update) -> np.ndarray:
 def prepare(options: dict, config: dict) -> None:
     """Before any converting: a run MediaPipe's classifiers can take, with a tokenizer its regex tokenizer
     can reproduce (the refusal came after the SavedModel was exported and verified)."""
+    from zoo import tasks
     from zoo import tokenizer as tokenizers
 
     if not installed():  # refused before anything is converted, not after the SavedModel was written
         raise ZooError(f"{FILE}: needs the mediapipe package: {INSTALL}")
-    kind = (config.get("task") or {}).get("kind", "classification") if isinstance(config.get("task"), dict) \
-        else "classification"
+    task = tasks.from_config(config)
     described = (config.get("input") or {}).get("tokenizer") if isinstance(config.get("input"), dict) else None
-    if kind != "classification":
+    if not task.mediapipe:
         reader = "TextClassifier" if isinstance(described, dict) else "ImageClassifier"
-        raise ZooError(f"--mediapipe: MediaPipe's {reader} classifies; this run is {kind}")
+        raise ZooError(f"--mediapipe: MediaPipe's {reader} classifies; this run is {task.kind}")
     if isinstance(described, dict):
         fields = {k: v for k, v in described.items() if k not in ("ids", "file", "sha256")}
         problem = tokenizers.mediapipe_problem(tokenizers.Tokenizer.from_dict({**fields, "vocabulary": []},

@@ -60,7 +60,7 @@ def convert(context, variant: str, filename: str, representative=None, **extra) 
         "classes": len(context.config["class_names"]),
         "class_names": context.config["class_names"], "task": context.config.get("task"),
         "input": context.config.get("input"),  # the input spec: a rebuilt text model needs its tokenizer's size
-        "token_ids": context.dataset.input_spec.layout == "text",  # int32 ids in, as apps hold them
+        "token_ids": context.dataset.input_spec.form.token_ids,  # int32 ids in, as apps hold them
         "input_name": context.model.inputs[0].name if getattr(context.model, "inputs", None) else "image",
         "variant": variant,
         "int8_io": bool(context.options.get("int8_io")) and variant == "int8",
@@ -196,7 +196,7 @@ INT16X8_HINT = "--quantize int16x8 (int8 weights, int16 activations) usually kee
 
 def _advice(variant: str, check) -> str | None:
     """For a classifier's int8 file more than INT8_POINTS below Keras: say so, and what to try."""
-    if variant != "int8" or check.kind != "classification":
+    if variant != "int8" or not check.classifies:
         return None
     drop = (check.keras_accuracy - check.test_accuracy) * 100
     if drop <= INT8_POINTS:

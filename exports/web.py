@@ -60,9 +60,13 @@ class RuntimeFolderError(UsageError):
 
 def needs(config: dict) -> tuple:
     """The files the page runs: MediaPipe's file for image and text classifiers, model.tflite for the rest."""
-    layout = (config.get("input") or {}).get("layout")
-    kind = (config.get("task") or {}).get("kind", "classification")
-    return ("mediapipe",) if kind == "classification" and layout in ("image", "text") else ("tflite",)
+    from zoo import tasks
+    from zoo.spec import layout_of
+
+    section = config.get("input") if isinstance(config.get("input"), dict) else {}
+    layout = layout_of(section.get("layout"))
+    mediapipe = tasks.from_config(config).mediapipe and layout is not None and layout.mediapipe
+    return ("mediapipe",) if mediapipe else ("tflite",)
 
 
 # How each runtime is handed an example (what app.js's runners take):
@@ -82,12 +86,12 @@ def _runners(context) -> list:
     """
     from zoo import litert
 
-    layout = context.dataset.input_spec.layout
+    page_input = context.dataset.input_spec.form.page_input
     verified = {name for name, check in context.checks.items() if check.passed and (context.directory / name).exists()}
-    if layout == "text":
+    if page_input == "text":  # sentences: only MediaPipe's TextClassifier tokenizes them in a browser
         return [("mediapipe", "mediapipe-text", "model.mediapipe.tflite", "text")] \
             if "model.mediapipe.tflite" in verified else []
-    if layout == "image" and context.dataset.task.classifies:
+    if page_input == "image" and context.dataset.task.classifies:
         if "model.mediapipe.tflite" not in verified:
             return []
         litert_js = ("litert", "litert", "model.mediapipe.tflite", "rgb")
@@ -181,8 +185,8 @@ def _policy(importmap_text: str, sources: str) -> str:
 def _about(context) -> str:
     config, dataset = context.config, context.dataset
     spec = dataset.input_spec
-    what = (f"{' x '.join(map(str, spec.shape[:2]))} {spec.channels or ''} images" if spec.layout == "image"
-            else "sentences" if spec.layout == "text" else f"{' x '.join(map(str, spec.shape))} numbers")
+    what = {"image": f"{' x '.join(map(str, spec.shape[:2]))} {spec.channels or ''} images",
+            "text": "sentences"}.get(spec.form.page_input, f"{' x '.join(map(str, spec.shape))} numbers")
     answer = (f"{len(dataset.class_names)} classes" if dataset.task.classifies
               else ", ".join(dataset.task.outputs))
     return f"{config['architecture']} trained on {config['dataset']}: reads {what}, answers {answer}."
@@ -208,8 +212,8 @@ def write_page(context, runners: list, local_runtime: Path | None) -> dict:
         "title": f"{context.config['architecture']} · {context.config['dataset']}",
         "about": _about(context),
         "task": "classification" if dataset.task.classifies else "regression",
-        "labels": list(dataset.class_names if dataset.task.classifies else dataset.task.outputs),
-        "input": {"kind": spec.layout if spec.layout in ("image", "text") else "values",
+        "labels": list(dataset.task.output_names),
+        "input": {"kind": spec.form.page_input,
                   "shape": [int(d) for d in spec.shape], "color": spec.channels,
                   "scale": float(spec.scale), "offset": float(spec.offset)},
         "runners": [{"name": name, "label": f"{RUNTIME_NAMES[runtime]} ({file})", "runtime": runtime,
@@ -231,9 +235,10 @@ def write_page(context, runners: list, local_runtime: Path | None) -> dict:
 
 def _first_example(dataset):
     """The first test example as the user would type it (text, or stored numbers); None for images."""
-    if dataset.input_spec.layout == "text":
+    page_input = dataset.input_spec.form.page_input
+    if page_input == "text":
         return str(dataset.test_texts[0]) if dataset.test_texts is not None and len(dataset.test_texts) else None
-    if dataset.input_spec.layout == "image" or not len(dataset.x_test) or dataset.x_test[0].size > 4096:
+    if page_input == "image" or not len(dataset.x_test) or dataset.x_test[0].size > 4096:
         return None
     return " ".join(f"{float(v):.6g}" for v in np.asarray(dataset.x_test[0]).ravel())
 
@@ -369,9 +374,11 @@ def prepare(options: dict, config: dict) -> None:
     that has the files."""
     from zoo import browser
 
-    kind = (config.get("task") or {}).get("kind", "classification")
-    if kind not in ("classification", "regression"):
-        raise ZooError(f"--web: a {kind} model; the page runs classifiers and regressions (zoo generate runs "
+    from zoo import tasks
+
+    task = tasks.from_config(config)
+    if task.generates:
+        raise ZooError(f"--web: a {task.kind} model; the page runs classifiers and regressions (zoo generate runs "
                        "this one)")
     if browser.find_chromium() is None:
         raise ZooError(f"--web: {NO_CHROMIUM}")

@@ -31,19 +31,18 @@ def require_image(input_shape, arch: str, min_side: int = 1) -> tuple:
 
 
 # The model input's name says what it reads (a SavedModel's signature argument).
-INPUT_NAMES = {"image": "image", "sequence": "sequence", "vector": "features", "text": "token_ids"}
-
-
 def model_input(input_shape, spec=None):
     """``keras.Input`` of one example's shape, named after the spec's layout ("image" without one)."""
     import keras
 
-    name = INPUT_NAMES.get(getattr(spec, "layout", None), "image")
-    return keras.Input(shape=tuple(input_shape), name=name)
+    form = getattr(spec, "form", None)
+    return keras.Input(shape=tuple(input_shape), name=form.input_name if form is not None else "image")
 
 
 def is_text(spec) -> bool:
-    return getattr(spec, "layout", None) == "text"
+    """Whether the examples are token ids (an Embedding reads them)."""
+    form = getattr(spec, "form", None)
+    return bool(form is not None and form.token_ids)
 
 
 def embedded_tokens(inputs, spec, dim: int, arch: str):
@@ -115,7 +114,7 @@ def require_classes(classes: int, arch: str, task=None) -> int:
     task = task_of(classes, task)
     if int(classes) != task.units:
         raise ValueError(f"'{arch}' was asked for {classes} outputs but the task has {task.units}")
-    if task.kind == "classification" and int(classes) < 2:
+    if task.classifies and int(classes) < 2:
         raise ValueError(f"'{arch}' needs at least 2 classes. Received: classes={classes}")
     if int(classes) < 1:
         raise ValueError(f"'{arch}' needs at least one output. Received: classes={classes}")

@@ -19,6 +19,7 @@ import pytest
 
 from conftest import run_zoo, offline_image_architectures
 from zoo import export, plugins
+from zoo.tasks import base as thresholds
 from zoo.cli import cli
 from zoo.errors import UsageError, ZooError
 from zoo.images import load_image
@@ -245,7 +246,7 @@ def test_int8_leaves_in_float32_only_the_ops_it_gets_badly_wrong(tmp_path, steep
 
 
 def test_failed_verification_writes_nothing(dense_run, tmp_path, monkeypatch):
-    monkeypatch.setattr(export, "FLOAT_ATOL", 0.0)  # nothing converted is bit-exact
+    monkeypatch.setattr(thresholds, "FLOAT_ATOL", 0.0)  # nothing converted is bit-exact
     out = tmp_path / "strict"
     with pytest.raises(export.ExportError, match=r"model.tflite: failed verification: max \|difference\|"):
         export.export(str(dense_run), formats=["tflite"], output=str(out), **QUIET)
@@ -256,8 +257,8 @@ def test_failed_verification_writes_nothing(dense_run, tmp_path, monkeypatch):
 def test_quantized_file_below_the_accuracy_limit_is_refused(dense_run, tmp_path, monkeypatch):
     """A quantized file (int16x8 here) is judged on accuracy: outside the limit it is refused and named; the
     files that passed are written (a refused file does not take them with it), and the card says why."""
-    monkeypatch.setattr(export, "QUANTIZED_POINTS", -5.0)  # demand 5 points above Keras: no file passes
-    monkeypatch.setattr(export, "SIGNIFICANCE", 1.1)  # and let no drop off as chance
+    monkeypatch.setattr(thresholds, "QUANTIZED_POINTS", -5.0)  # demand 5 points above Keras: no file passes
+    monkeypatch.setattr(thresholds, "SIGNIFICANCE", 1.1)  # and let no drop off as chance
     out = tmp_path / "strict"
     with pytest.raises(ZooError, match=r"model\.int16x8\.tflite: failed verification: accuracy .* points; at most --5"
                                       r".*not written; the files that passed were written to .*saved_model, model.tflite"):
@@ -271,8 +272,8 @@ def test_quantized_file_below_the_accuracy_limit_is_refused(dense_run, tmp_path,
 
 def test_refused_int8_points_to_int16x8(dense_run, tmp_path, monkeypatch, cli_runner):
     """An int8 file outside the limit is refused with what to try instead (the tuned lstm-bn's loses 1.16 points)."""
-    monkeypatch.setattr(export, "QUANTIZED_POINTS", -5.0)  # demand 5 points above Keras: no file passes
-    monkeypatch.setattr(export, "SIGNIFICANCE", 1.1)  # and let no drop off as chance
+    monkeypatch.setattr(thresholds, "QUANTIZED_POINTS", -5.0)  # demand 5 points above Keras: no file passes
+    monkeypatch.setattr(thresholds, "SIGNIFICANCE", 1.1)  # and let no drop off as chance
     out = tmp_path / "strict"
     result = cli_runner.invoke(cli, ["export", str(dense_run), "--tflite", "--quantize", "int8", "-o", str(out)])
     assert result.exit_code == 1 and "Traceback" not in result.output

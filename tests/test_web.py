@@ -202,10 +202,10 @@ def test_hostile_web_exports_are_one_line_and_write_nothing(web_exports, tmp_pat
 
 
 def test_web_for_a_run_whose_files_fail_verification_writes_nothing(web_exports, monkeypatch, tmp_path):
-    from zoo import export
+    from zoo.tasks import base as thresholds
 
     run, _ = web_exports["regression"]
-    monkeypatch.setattr(export, "FLOAT_ATOL", 0.0)  # nothing converted is bit-exact
+    monkeypatch.setattr(thresholds, "FLOAT_ATOL", 0.0)  # nothing converted is bit-exact
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["export", str(run), "--web", "--web-runtime", str(RUNTIME), "-o", str(out)])
     assert result.exit_code == 1 and "model.tflite: failed verification" in result.output, result.output

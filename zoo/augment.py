@@ -62,7 +62,10 @@ def transformations(name: str) -> tuple:
 
 def allowed(dataset) -> tuple:
     """The transformations ``dataset`` (an entry) declares label-preserving; none for non-images."""
-    if getattr(dataset, "input_kind", "image") != "image":
+    from zoo.spec import layout_of
+
+    layout = layout_of(getattr(dataset, "input_kind", "image"))
+    if layout is None or not layout.augments:  # transformations of pictures
         return ()
     declared = getattr(dataset, "augmentations", None)
     return tuple(declared) if declared is not None else DEFAULT_ALLOWED

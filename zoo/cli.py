@@ -519,9 +519,9 @@ def export_command(run, tflite, mediapipe, quantize, int8_io, representative_siz
         _echo_json(result.card)
         return
     card = result.card
-    key, figure = (("test_accuracy", "test accuracy")
-                   if card.get("task", {}).get("kind", "classification") != "regression"
-                   else ("test_correctness", "correctness"))
+    from zoo import tasks
+
+    key, figure = tasks.restore(card.get("task"), card.get("class_names")).verification_figure
     click.echo(f"Keras model: {figure} {card['verification']['keras_' + key]:.4f} on "
                f"{card['verification']['test_set']}")
     rows = []
@@ -601,14 +601,15 @@ def predict_command(model, images, top_k, word_by_word, texts, as_json):
     if as_json:
         _echo_json(result)
         return
+    from zoo import tasks
+
+    task = tasks.get(result["task"])  # it says how an answer reads
     for item in result["results"]:
         name = shown_name(predict.name_of(item))
-        if "values" in item:  # a regression model: its predicted values
-            click.echo(f"{name}: " + ", ".join(f"{k} {v:.6g}" for k, v in item["values"].items()))
-        elif item.get("coverage") == 0:  # the model saw padding only: its answer is about nothing
+        if item.get("coverage") == 0:  # the model saw padding only: its answer is about nothing
             click.echo(f"{name}: nothing recognised (no token of it is in the model's vocabulary)")
         else:
-            click.echo(f"{name}: " + ", ".join(f"{p['class']} {p['probability']:.4f}" for p in item["predictions"]))
+            click.echo(f"{name}: {task.answer_line(item)}")
 
 
 # A name longer than this is shown cut in the middle (--json keeps it whole).

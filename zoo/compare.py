@@ -140,7 +140,9 @@ def _curves_png(result: dict, run_dirs) -> bytes | None:
     """Each run's validation loss and headline metric per epoch, one line per run, as PNG bytes."""
     histories = [(r["name"], plots.read_history(Path(d) / runs.HISTORY) if (Path(d) / runs.HISTORY).is_file()
                   else {}) for r, d in zip(result["runs"], run_dirs)]
-    metric = "val_accuracy" if all(r["task"] != "regression" for r in result["runs"]) else "val_mae"
+    # The task's own figure beside the loss, where every run has the same one (else a regression's MAE).
+    figures = {tasks.get(r["task"]).monitors[-1] for r in result["runs"]}
+    metric = figures.pop() if len(figures) == 1 else "val_mae"
     panels = [m for m in ("val_loss", metric) if any(h.get(m) for _, h in histories)]
     if not panels:
         return None

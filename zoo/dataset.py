@@ -1,7 +1,6 @@
 """The dataset object that loaders return and the trainer and exporters use."""
 from __future__ import annotations
 
-import dataclasses
 
 from dataclasses import dataclass, field
 
@@ -152,10 +151,6 @@ class Dataset:
         problem = complete.problem()  # the loaded arrays must fit the layout (rank, channels)
         if problem:
             return problem
-        if complete.layout == "text":
-            problem = self._text_problem(complete)
-            if problem:
-                return problem
         if declared_shape is not None and tuple(declared_shape) != self.input_shape:
             return (f"loaded examples of shape {list(self.input_shape)} but the entry declares "
                     f"{list(declared_shape)}")
@@ -163,62 +158,16 @@ class Dataset:
             problem = declared_spec.disagreement(complete)
             if problem:
                 return problem
-        if complete.layout == "image":  # what an image file's black and white will mean at predict time
-            low = float(min(self.x_train.min(), self.x_test.min()))
-            high = float(max(self.x_train.max(), self.x_test.max()))
-            implied = complete.range_from_scale(low, high)
-            if implied is not None:  # plugins written before stored_range: their scale says where white is
-                self.spec = dataclasses.replace(self.spec, stored_range=implied)
-                self.stored_range, complete = implied, self.input_spec
-            return complete.range_problem(low, high)
-        return None
-
-    def _text_problem(self, spec) -> str | None:
-        """Text: a tokenizer, described by the spec, whose ids cover every token id in the arrays."""
-        from zoo.tokenizer import Tokenizer
-
-        if not isinstance(self.tokenizer, Tokenizer):
-            return "text needs the zoo.tokenizer.Tokenizer that made its token ids (Dataset(tokenizer=...))"
-        problem = self.tokenizer.problem()
-        if problem:
-            return f"tokenizer: {problem}"
-        if spec.tokenizer != self.tokenizer.describe():
-            return "the spec's tokenizer is not the dataset's (zoo.spec.text(length, tokenizer))"
-        if tuple(spec.shape) != (self.tokenizer.length,):
-            return f"token ids of length {spec.shape[0]} but the tokenizer gives {self.tokenizer.length}"
-        for split in ("train", "test"):
-            x = getattr(self, f"x_{split}")
-            if len(x) and (int(x.min()) < 0 or int(x.max()) >= self.tokenizer.size):
-                return f"x_{split} holds token ids outside 0..{self.tokenizer.size - 1}, the tokenizer's"
-        return None
+        # The layout's own checks: a tokenizer that covers the ids, images' black and white.
+        return complete.form.data_problem(self)
 
     def _task_problem(self, declared_classes) -> str | None:
         """What is wrong with the task or its class names, or None."""
-        from zoo.tasks import Classification, Regression
+        from zoo.tasks import Task
 
-        if isinstance(self.task, Regression):
-            return None if self.task.units >= 1 else "a regression task needs at least one output"
-        if not isinstance(self.task, Classification):
-            return f"task must be zoo.tasks.Classification or Regression. Received: {type(self.task).__name__}"
-        names = self.class_names
-        if not isinstance(names, (tuple, list)) or not all(isinstance(n, str) for n in names):
-            return f"class_names must be a tuple of str. Received: {names!r}"[:300]
-        if tuple(self.task.class_names) != tuple(names):
-            return "task.class_names and class_names differ"
-        for name in names:
-            if not name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name):
-                return f"class name {name!r} is empty or holds a control character (a newline, tab ...)"
-            try:
-                name.encode("utf-8")
-            except UnicodeEncodeError:
-                return f"class name {name!r} is not valid UTF-8 (labels.txt and model cards are UTF-8)"
-        if len(set(names)) != len(names):
-            return "a class name appears twice"
-        if len(names) < 2:
-            return f"{len(names)} class(es); a classifier needs at least two"
-        if declared_classes is not None and tuple(declared_classes) != tuple(names):
-            return f"loaded classes {list(names)} but the entry declares {list(declared_classes)}"
-        return None
+        if not isinstance(self.task, Task):
+            return f"task must be a zoo.tasks task (Classification, Regression ...). Received: {type(self.task).__name__}"
+        return self.task.dataset_problem(self, declared_classes)
 
     def normalise(self, x: np.ndarray) -> np.ndarray:
         """Examples as the model reads them: float32(x) * scale + offset."""
@@ -226,13 +175,9 @@ class Dataset:
 
     def summary(self) -> dict:
         """What ``zoo show DATASET`` prints: shapes, classes and counts, range, source."""
-        def counts(y):
-            if not self.task.classifies:
-                return None
-            return [int(c) for c in np.bincount(y, minlength=self.classes)]
-
+        counts = self.task.class_counts
         spec = self.input_spec
-        plural = f"{spec.layout}s"
+        plural = spec.form.plural
         lo = min(float(self.x_train.min()), float(self.x_test.min())) * spec.scale + spec.offset
         hi = max(float(self.x_train.max()), float(self.x_test.max())) * spec.scale + spec.offset
         return {

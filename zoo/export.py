@@ -18,7 +18,6 @@ import contextlib
 import ctypes
 import difflib
 import errno
-import math
 import os
 import shutil
 import tempfile
@@ -50,105 +49,13 @@ OPTION_FLAGS = {"quantize": "--quantize", "int8_io": "--int8-io",
                 "representative_size": "--representative-size", "web_runtime": "--web-runtime"}
 DEFAULT_REPRESENTATIVE_SIZE = 200
 
-# Verification thresholds (the issue's figures).
-FLOAT_ATOL = 1e-4  # max |p_file - p_keras| for float files
-QUANTIZED_POINTS = 1.0  # accuracy may drop at most this many points ...
-# ... unless chance allows the drop: McNemar's exact test (one-sided) of the examples the file
-# gets wrong where Keras was right against those it gets right where Keras was wrong.
-SIGNIFICANCE = 0.05
-# Regression, quantized files: RMSE at most this much above Keras', plus a share of the output range.
-REGRESSION_RMSE_RATIO, REGRESSION_RANGE_SHARE = 1.05, 0.01
+# Verification thresholds, for every task, live with the tasks (tests tighten them there).
+from zoo.tasks import base as thresholds  # noqa: E402
+from zoo.tasks.base import FLOAT_ATOL, QUANTIZED_POINTS, SIGNIFICANCE, Check  # noqa: E402,F401 - as before
 
 
 class ExportError(ZooError):
     """A conversion failed or a file did not pass verification: nothing was written."""
-
-
-@dataclass
-class Check:
-    """How one exported file compares with the Keras model on the test set."""
-
-    file: str
-    quantized: bool
-    test_accuracy: float
-    keras_accuracy: float
-    agreement: float  # share of examples with Keras' top class (regression: within tolerance of Keras)
-    max_abs_diff: float
-    images: int
-    kind: str = "classification"  # the task's: regression scores "accuracy" as correctness
-    atol: float = FLOAT_ATOL  # float files: the largest difference allowed
-    rmse: float = 0.0  # regression: the file's and Keras' RMSE on the test set
-    keras_rmse: float = 0.0
-    span: float = 1.0  # regression: the range of Keras' outputs on the test set
-    lost: int = 0  # classification: examples Keras gets right and the file wrong
-    gained: int = 0  # ... and the other way round
-
-    @property
-    def chance(self) -> float:
-        """McNemar's exact one-sided p: how likely ``lost`` or more of the ``lost + gained`` examples on
-        which the two disagree about the truth go against the file, were neither better."""
-        flips = self.lost + self.gained
-        return sum(math.comb(flips, k) for k in range(self.lost, flips + 1)) / 2 ** flips if flips else 1.0
-
-    @property
-    def passed(self) -> bool:
-        if self.quantized and self.kind == "regression":
-            return self.rmse <= self.rmse_limit
-        if self.quantized:
-            # Compared in whole examples so that 1 point is exact on any test set size.
-            drop = (self.keras_accuracy - self.test_accuracy) * self.images
-            # On a small test set one flipped example is several points: a larger drop is refused only
-            # when chance cannot explain it.
-            return drop <= QUANTIZED_POINTS / 100 * self.images + 1e-6 or self.chance >= SIGNIFICANCE
-        if self.kind == "regression":
-            return self.max_abs_diff <= self.atol
-        return self.max_abs_diff <= self.atol and self.agreement == 1.0
-
-    @property
-    def rmse_limit(self) -> float:
-        """Regression, quantized: RMSE at most 5% above Keras', plus 1% of the output range."""
-        return REGRESSION_RMSE_RATIO * self.keras_rmse + REGRESSION_RANGE_SHARE * self.span
-
-    @property
-    def _figure(self) -> str:
-        return "correctness" if self.kind == "regression" else "accuracy"
-
-    def describe(self) -> str:
-        if self.quantized and self.kind == "regression":
-            return (f"RMSE {self.rmse:.4g} vs Keras {self.keras_rmse:.4g} (at most {self.rmse_limit:.4g}: "
-                    f"5% above Keras' plus 1% of the output range)")
-        if self.quantized:
-            return (f"{self._figure} {self.test_accuracy:.4f} vs Keras {self.keras_accuracy:.4f} "
-                    f"({100 * (self.test_accuracy - self.keras_accuracy):+.2f} points; "
-                    f"at most -{QUANTIZED_POINTS:g} allowed, or more where chance explains it: {self.lost} "
-                    f"examples lost and {self.gained} gained, McNemar p = {self.chance:.2g}, "
-                    f"below {SIGNIFICANCE:g} refuses)")
-        if self.kind == "regression":
-            return f"max |difference| {self.max_abs_diff:.2e} (at most {self.atol:.3g})"
-        return (f"max |difference| {self.max_abs_diff:.2e} (at most {self.atol:g}), "
-                f"same top class on {self.agreement:.2%} of {self.images} examples (all required)")
-
-    def to_dict(self) -> dict:
-        if self.quantized and self.kind == "regression":
-            criterion = "RMSE at most 5% above Keras' plus 1% of the output range"
-        elif self.quantized:
-            criterion = (f"{self._figure} within {QUANTIZED_POINTS:g} point of Keras, or a larger drop that "
-                         f"chance explains (McNemar's exact one-sided test of the examples lost against those "
-                         f"gained, p >= {SIGNIFICANCE:g})")
-        elif self.kind == "regression":
-            criterion = f"max abs difference <= {self.atol:.3g} (1e-4 of the output range)"
-        else:
-            criterion = f"max abs difference <= {self.atol:g} and same top class on every image"
-        figures = {"test_accuracy": round(self.test_accuracy, 6), "agreement": round(self.agreement, 6),
-                   **({"examples_lost": self.lost, "examples_gained": self.gained,
-                       "mcnemar_p": float(f"{self.chance:.3g}")} if self.quantized and self.kind != "regression"
-                      else {}),
-                   "max_abs_diff": float(f"{self.max_abs_diff:.3g}"), "verified": self.passed,
-                   "criterion": criterion}
-        if self.kind == "regression":  # a regression has no accuracy: its figures say what they are
-            figures["test_correctness"] = figures.pop("test_accuracy")
-            figures["test_rmse"] = round(self.rmse, 8)
-        return figures
 
 
 @dataclass
@@ -241,45 +148,13 @@ class ExportContext:
 
 def compare(name: str, probabilities: np.ndarray, reference: np.ndarray, labels: np.ndarray,
             quantized: bool, task=None) -> Check:
-    """Figures of one file against the Keras model, by the task's rules.
+    """Figures of one file against the Keras model, by the task's rules (``task.compare``; no task:
+    classification)."""
+    from zoo.tasks import Classification
 
-    Classification: accuracy, the share of images with Keras' top class, the
-    largest probability difference (float files: at most 1e-4 and the same
-    class everywhere). Regression: the share within the task's tolerance of
-    the truth ("correctness", scored like accuracy), the share within it of
-    Keras' outputs, the largest difference (float files: at most 1e-4 of the
-    output range, or 1e-4 where the range is below 1).
-    """
-    probabilities = np.asarray(probabilities, dtype=np.float32)
-    labels = np.asarray(labels)
-    if task is not None and task.kind == "regression":
-        truth = labels.reshape(len(labels), task.units).astype(np.float32)
-        reference = reference.reshape(truth.shape)
-        outputs = probabilities.reshape(truth.shape)
-
-        def correct(values, target):
-            return float(np.mean(np.all(np.abs(values - target) <= task.tolerance, axis=1))) if len(truth) else 0.0
-
-        def rmse(values):
-            return float(np.sqrt(np.mean((values - truth) ** 2))) if len(truth) else 0.0
-
-        span = float(reference.max() - reference.min()) if len(truth) else 0.0
-        return Check(file=name, quantized=quantized, test_accuracy=correct(outputs, truth),
-                     keras_accuracy=correct(reference, truth), agreement=correct(outputs, reference),
-                     max_abs_diff=float(np.max(np.abs(outputs - reference))) if len(truth) else 0.0,
-                     images=int(len(truth)), kind="regression", atol=FLOAT_ATOL * max(1.0, span),
-                     rmse=rmse(outputs), keras_rmse=rmse(reference), span=span)
-    predicted = probabilities.argmax(axis=1)
-    keras_right, file_right = reference.argmax(axis=1) == labels, predicted == labels
-    return Check(
-        file=name, quantized=quantized,
-        test_accuracy=float(np.mean(predicted == labels)),
-        keras_accuracy=float(np.mean(reference.argmax(axis=1) == labels)),
-        agreement=float(np.mean(predicted == reference.argmax(axis=1))),
-        max_abs_diff=float(np.max(np.abs(probabilities - reference))) if len(labels) else 0.0,
-        images=int(len(labels)), atol=FLOAT_ATOL,  # read now: tests tighten it
-        lost=int(np.sum(keras_right & ~file_right)), gained=int(np.sum(~keras_right & file_right)),
-    )
+    task = task if task is not None else Classification(tuple(str(i) for i in range(np.asarray(reference).shape[-1])))
+    return task.compare(name, np.asarray(probabilities, dtype=np.float32), np.asarray(reference),
+                        np.asarray(labels), quantized)
 
 
 @dataclass
@@ -576,8 +451,7 @@ def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: di
         raise ExportError("; ".join(context.failures) + f" (nothing was written to {dest})")
     card = model_card(context, _passed(context, files), reference)
     # One name per output, in output order: the classes, or a regression's outputs.
-    names = dataset.class_names if dataset.task.classifies else dataset.task.outputs
-    (tmp / LABELS).write_text("".join(f"{name}\n" for name in names))
+    (tmp / LABELS).write_text("".join(f"{name}\n" for name in dataset.task.output_names))
     if dataset.tokenizer is not None:  # text: the file's input is this tokenizer's ids
         from zoo import tokenizer
 
@@ -640,14 +514,6 @@ def model_card(context: ExportContext, files: list, reference: np.ndarray) -> di
     task = dataset.task
     keras = compare("keras", reference, reference, dataset.y_test, False, task)
     spec = dataset.input_spec
-    image = spec.layout == "image"
-    if task.classifies:
-        output = {"shape": [None, task.units], "dtype": "float32",
-                  "meaning": "class probabilities (softmax), in the order of labels.txt"}
-    else:
-        output = {"shape": [None, task.units], "dtype": "float32", "names": list(task.outputs),
-                  "meaning": f"predicted values (linear), in the order of labels.txt; scored within "
-                             f"{task.tolerance:g} of the truth"}
     return {
         "model_card_version": CARD_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -658,36 +524,24 @@ def model_card(context: ExportContext, files: list, reference: np.ndarray) -> di
         "input": {
             "name": context.model.inputs[0].name if getattr(context.model, "inputs", None) else "image",
             "shape": [None, *config["input_shape"]],
-            # .tflite files of text take int32 token ids (the SavedModel float32 ids).
-            "dtype": "int32" if spec.layout == "text" else "float32",
+            "dtype": spec.form.card_dtype(spec),
             "layout": spec.words(),
             "spec": spec.describe(),
             "normalisation": config.get("normalisation", spec.normalisation),
             "pixel_scale": config.get("pixel_scale", spec.scale),
-            # How an image file becomes this input, whatever the dataset stored (zoo predict uses it).
-            **({"from_image_file": {**spec.image_input(),
-                                    "color": ("RGB (Pillow 'RGB')" if spec.channels == "rgb" else
-                                              "grayscale (Pillow 'L'; 16-bit files scaled to 8 bits)"),
-                                    "resize": "bilinear, to rows x columns"}}
-               if image else
-               {"from_text": "tokenizer.json beside the file: text -> int32 token ids (the SavedModel "
-                             "takes them as float32)"} if spec.layout == "text" else
-               {"from_array_file": ".npy or .csv of one example's shape, used as "
-                                   f"stored times {spec.scale:g}"
-                                   + (f" plus {spec.offset:g}" if spec.offset else "")}),
+            **spec.form.card_input(spec),  # how a user's file becomes this input (zoo predict reads it)
         },
-        "output": output,
+        "output": task.card_output(),
         "task": task.describe(),
         "class_names": list(dataset.class_names),
         "labels": LABELS,
         "verification": {
             "runtime": "LiteRT (ai_edge_litert) for .tflite files; TensorFlow for the SavedModel",
             "test_set": f"{dataset.name} test set, all {len(dataset.y_test)} "
-                        f"{'images' if image else 'examples'}",
-            **({"keras_test_accuracy": round(keras.test_accuracy, 6)} if task.classifies else
-               {"keras_test_correctness": round(keras.test_accuracy, 6), "keras_test_rmse": round(keras.rmse, 8)}),
-            "float_max_abs_diff": FLOAT_ATOL,
-            "quantized_max_accuracy_drop_points": QUANTIZED_POINTS,
+                        f"{spec.form.counted}",
+            **keras.keras_figures(),
+            "float_max_abs_diff": thresholds.FLOAT_ATOL,
+            "quantized_max_accuracy_drop_points": thresholds.QUANTIZED_POINTS,
         },
         "options": {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in context.options.items()},
                     # What calibration really used: fewer than asked when the training set is smaller.

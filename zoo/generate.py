@@ -119,8 +119,8 @@ def generate(model: str, prompt: str, length: int = 100, temperature: float = 0.
 
     check(length, temperature, seed)
     loaded = predict.load(model)
-    if loaded.task != "generation":
-        raise UsageError(f"{loaded.path}: a {loaded.task} model; zoo generate needs one trained on a corpus "
+    if not loaded.task.generates:
+        raise UsageError(f"{loaded.path}: a {loaded.task.kind} model; zoo generate needs one trained on a corpus "
                          f"(e.g. zoo train lstm-bn nsmc-corpus); classify with zoo predict")
     text = continue_text(lambda ids: loaded.runner.predict(ids), loaded.tokenizer, prompt, length,
                          temperature, seed)

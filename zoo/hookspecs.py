@@ -13,8 +13,8 @@ declare an entry point in the group ``zoo``::
     zoo =
         gru = zoo_gru
 
-The built-in architectures, datasets and exporters register through exactly
-these hooks.
+The built-in architectures, datasets, exporters, tasks and layouts register
+through exactly these hooks.
 
 What zoo guarantees around every call into plugin code (``zoo.calls``):
 
@@ -174,4 +174,57 @@ def register_exporters(register):
     verified is not published: nothing is written), and fills in
     ``format``, ``size_bytes``, ``sha256`` and the verification figures
     (``test_accuracy``, ``agreement``, ``max_abs_diff``, ``verified``).
+    """
+
+
+@hookspec
+def register_tasks(register):
+    """Register tasks: what a dataset asks of a model.
+
+    Args:
+        register: call ``register(TaskClass)`` once per task: a frozen
+            dataclass subclassing ``zoo.tasks.Task``, whose class attribute
+            ``kind`` is its name (recorded in config.json and model cards)
+            and ``summary`` one line for ``zoo list tasks``.
+
+    A dataset declares an instance (``zoo.DatasetEntry(task=...)``,
+    ``Dataset(task=...)``); zoo rebuilds it from a run's config or a card
+    with ``TaskClass.restore(described, class_names)`` (``described`` is
+    the instance's ``describe()``, which must hold ``"kind"``). The task
+    owns everything that differs by it, so any architecture fits it: the
+    head (``units``, ``activation``, ``head_name``; builders call
+    ``zoo.tasks.head(x, task)``), ``targets(y)``, ``problem(y, split)``
+    and ``dataset_problem(dataset, declared_classes)`` (checks of loaded
+    targets), ``compile_args()`` (Keras loss and metrics), ``encode``
+    (targets inside tf.data), ``monitors``, ``scores(outputs, y)``
+    (metrics.json; ``metrics_fields`` must be among them), ``headline`` and
+    ``figure`` (what ``zoo train`` and ``zoo runs`` print), ``plot`` (the
+    run's figures), ``compare(name, outputs, reference, labels,
+    quantized)`` (a ``zoo.tasks.Check`` judging an exported file against
+    Keras), ``card_output()`` and ``answer(row, top_k)`` (what ``zoo
+    predict`` prints for one example). ``zoo.tasks.Task`` gives defaults;
+    ``zoo.tasks.Regression`` is a complete example.
+    """
+
+
+@hookspec
+def register_layouts(register):
+    """Register layouts: what one example is (an image, a sequence, a vector, token ids).
+
+    Args:
+        register: call ``register(zoo.layouts.Layout(...))`` (or an
+            instance of a subclass) once per layout: ``name`` (what input
+            specs write: ``zoo.spec.InputSpec(layout=name)``), ``summary``,
+            ``axes`` (the meaning of an example's axes) and ``ranks`` (how
+            many axes it may have).
+
+    The layout owns everything that differs by it: its spec checks
+    (``shape_problem``), checks of loaded examples (``data_problem``), how
+    an example is drawn in a report (``draw``), the model card's word on
+    feeding a file to the model (``card_input``), how ``zoo predict`` reads
+    the user's files (``runner_settings``, ``gather``, ``feed``), the web
+    page's widget (``page_input``), which MediaPipe Tasks family reads it
+    (``mediapipe``, None for none) and whether image transformations apply
+    (``augments``). The defaults of ``zoo.layouts.Layout`` fit examples that
+    are arrays of numbers read from ``.npy`` and ``.csv`` files.
     """

@@ -31,23 +31,9 @@ def read_history(path: Path) -> dict:
 
 
 def for_task(data, metrics: dict, history: dict, outputs, run_dir: Path) -> None:
-    """The figures of a run, as its task has them.
-
-    Classification: curves (loss, accuracy), the confusion matrix and the
-    tutorials' prediction grid. Regression: curves (loss, MAE) and predicted
-    against true values on the test set.
-    """
-    if data.task.kind == "generation":  # a confusion matrix of every token against every other says little
-        curves(history, run_dir / "curves.png")
-    elif data.task.classifies:
-        curves(history, run_dir / "curves.png")
-        confusion(np.array(metrics["confusion_matrix"]), data.class_names, run_dir / "confusion.png")
-        predictions(data.x_test[:15], data.y_test[:15], outputs[:15], data.class_names,
-                    run_dir / "predictions.png", layout=data.input_spec.layout)
-    else:
-        curves(history, run_dir / "curves.png", metrics=("loss", "mae"))
-        predicted_vs_true(np.asarray(outputs), np.asarray(data.y_test), data.task,
-                          run_dir / "predictions.png")
+    """The figures of a run, as its task has them (``task.plot``): curves, and for a classifier the
+    confusion matrix and the tutorials' prediction grid, for a regression predicted against true."""
+    data.task.plot(data, metrics, history, outputs, run_dir)
 
 
 def predicted_vs_true(outputs: np.ndarray, truth: np.ndarray, task, path: Path) -> None:
@@ -110,29 +96,12 @@ def confusion(matrix: np.ndarray, class_names, path: Path) -> None:
 
 
 def draw_example(ax, example: np.ndarray, layout: str) -> None:
-    """One example as its layout is seen: a picture, a line per feature over time, or a bar per feature.
+    """One example as its layout is seen (``Layout.draw``): a picture, a line per feature over time, or
+    a bar per feature. Only an image is a picture: a vector of 13 measurements drawn with ``imshow``
+    is an error, a sequence drawn so is noise."""
+    from zoo import layouts
 
-    Only an image is a picture: a vector of 13 measurements drawn with
-    ``imshow`` is an error, a sequence drawn so is noise.
-    """
-    example = np.asarray(example)
-    if layout == "image":
-        plt = _pyplot()
-        # One channel: gray, as the tutorials draw it; colour as it is (floats must lie in [0, 1]).
-        picture = example[..., 0] if example.ndim == 3 and example.shape[2] == 1 else example
-        if picture.ndim == 3 and not np.issubdtype(picture.dtype, np.integer):
-            picture = np.clip(picture, 0.0, 1.0)
-        ax.imshow(picture, cmap=plt.cm.binary if picture.ndim == 2 else None)
-    elif layout == "sequence":
-        ax.plot(example.reshape(len(example), -1), lw=0.8)
-    elif layout == "text":  # token ids: how many the tokenizer found, as bars of their ids
-        ids = example.reshape(-1)
-        ax.bar(range(len(ids)), ids, color="#555555")
-        ax.set_title(f"{int((ids != 0).sum())} tokens", fontsize=7)
-    else:  # a vector: one bar per feature
-        values = example.reshape(-1)
-        ax.bar(range(len(values)), values, color="#555555")
-        ax.axhline(0, color="black", lw=0.5)
+    layouts.get(layout).draw(ax, example)
 
 
 def predictions(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,

@@ -17,10 +17,12 @@ import pluggy
 
 from zoo import hookspecs
 from zoo.errors import one_line
-from zoo.registry import ENTRY_TYPES, Registry, check_declaration, check_name
+from zoo.registry import ENTRY_TYPES, Registry, TaskType, check_declaration, check_name
 
 # Built-ins register through the same hooks as third-party plugins.
 DEFAULT_PLUGINS = (
+    "zoo_plugins.tasks",
+    "zoo_plugins.layouts",
     "zoo_plugins.dense",
     "zoo_plugins.cnn",
     "zoo_plugins.vgg",
@@ -40,7 +42,10 @@ DEFAULT_PLUGINS = (
 )
 BUILTIN_DISTRIBUTION = "zoo"
 ENTRY_POINT_GROUP = "zoo"
+# In this order: a dataset's spec is checked against the layouts registered before it.
 HOOKS = {
+    "register_layouts": "layout",
+    "register_tasks": "task",
     "register_architectures": "architecture",
     "register_datasets": "dataset",
     "register_exporters": "exporter",
@@ -83,6 +88,24 @@ def _warn(info: PluginInfo) -> None:
           file=sys.stderr)
 
 
+def _entry_type(kind: str) -> type:
+    if kind == "layout":  # a class of the data floor, imported when plugins load
+        from zoo.layouts import Layout
+
+        return Layout
+    return ENTRY_TYPES[kind]
+
+
+# The layouts registered so far while plugins load (None when not loading): a dataset's spec is
+# checked against them before the registry exists.
+_registering: list | None = None
+
+
+def registering(kind: str) -> list | None:
+    """What plugins have registered of ``kind`` so far while they are being loaded; None otherwise."""
+    return None if _registering is None else [e for e in _registering if e.kind == kind]
+
+
 @dataclass
 class Plugins:
     manager: pluggy.PluginManager
@@ -95,6 +118,8 @@ def load() -> Plugins:
     """Load every plugin once per process and collect what they register."""
     from zoo import __version__
 
+    global _registering
+    _registering = []
     manager = pluggy.PluginManager("zoo")
     manager.add_hookspecs(hookspecs)
     infos: dict[str, PluginInfo] = {}
@@ -140,10 +165,12 @@ def load() -> Plugins:
             entries = []
 
             def register(entry, _kind=kind, _entries=entries, _hook=hook_name):
-                expected = ENTRY_TYPES[_kind]
+                if _kind == "task":
+                    entry = TaskType.of(entry)
+                expected = _entry_type(_kind)
                 if not isinstance(entry, expected):
                     raise TypeError(f"{_hook} registered {type(entry).__name__}, "
-                                    f"expected zoo.{expected.__name__}")
+                                    f"expected {expected.__module__.replace('.registry', '')}.{expected.__name__}")
                 check_name(entry)
                 check_declaration(entry)
                 _entries.append(entry)
@@ -157,7 +184,9 @@ def load() -> Plugins:
                 _warn(info)
                 continue
             collected[impl.plugin_name].extend(entries)
+            _registering.extend(e for e in entries if e.kind == "layout")
 
+    _registering = None
     registry = Registry()
     for name, info in infos.items():
         if info.error is None:

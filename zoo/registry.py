@@ -13,13 +13,14 @@ from typing import Any, Callable, Mapping
 
 from zoo.errors import UsageError, ZooError
 
-KINDS = ("architecture", "dataset", "exporter")
+KINDS = ("architecture", "dataset", "exporter", "task", "layout")
 # What users may type for a kind: `zoo list arch`, `zoo list datasets` ...
 KIND_ALIASES = {
     "architecture": "architecture", "architectures": "architecture", "arch": "architecture",
     "archs": "architecture", "a": "architecture",
     "dataset": "dataset", "datasets": "dataset", "data": "dataset", "d": "dataset",
     "exporter": "exporter", "exporters": "exporter", "export": "exporter", "e": "exporter",
+    "task": "task", "tasks": "task", "t": "task", "layout": "layout", "layouts": "layout", "l": "layout",
 }
 
 
@@ -353,7 +354,37 @@ class Exporter:
         return {"suffixes": list(self.suffixes), "options": list(self.options)}
 
 
-ENTRY_TYPES = {"architecture": Architecture, "dataset": DatasetEntry, "exporter": Exporter}
+@dataclass(frozen=True)
+class TaskType:
+    """A task as the registry lists it: ``register_tasks`` registers the class, zoo wraps it in this.
+
+    Attributes:
+        name: the task's ``kind`` (``"classification"``).
+        summary: its ``summary``.
+        task: the class (a ``zoo.tasks.Task``); ``task.restore(described, class_names)`` rebuilds
+            one from a run's config or a model card.
+    """
+
+    name: str
+    summary: str
+    task: Any
+    aliases: tuple = ()
+    plugin: str = ""
+    kind = "task"
+
+    @classmethod
+    def of(cls, task) -> "TaskType":
+        from zoo.tasks import Task
+
+        if not (isinstance(task, type) and issubclass(task, Task)):
+            raise TypeError(f"register_tasks registered {task!r}, expected a subclass of zoo.tasks.Task")
+        return cls(task.kind, task.summary, task, tuple(task.aliases))
+
+    def describe(self) -> dict:
+        return {"module": self.task.__module__, "monitors": list(self.task.monitors)}
+
+
+ENTRY_TYPES = {"architecture": Architecture, "dataset": DatasetEntry, "exporter": Exporter, "task": TaskType}
 
 
 # A name becomes part of a run directory's name: no path separators, no dot-names.
@@ -403,7 +434,7 @@ def parse_kind(kind: str) -> str:
         return KIND_ALIASES[kind.lower()]
     except KeyError:
         raise UsageError(
-            f"unknown kind '{kind}': expected one of architectures, datasets, exporters"
+            f"unknown kind '{kind}': expected one of architectures, datasets, exporters, tasks, layouts"
         ) from None
 
 

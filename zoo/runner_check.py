@@ -17,8 +17,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
-
 from zoo.errors import ZooError
 
 # Test examples each file is run on this way (the exporter's own check saw the whole set).
@@ -35,14 +33,14 @@ def check(context, directory: Path, files: list) -> None:
     from zoo.export import compare
 
     dataset = context.dataset
-    if dataset.task.kind == "generation":  # zoo generate reads ids, checked by the exporter itself
+    if dataset.task.generates:  # zoo generate reads ids, checked by the exporter itself
         return
     names = [f["file"] for f in files if str(f.get("file", "")).endswith(".tflite") and "error" not in f
              and f"{f['file']}:" not in " ".join(context.failures)]
     count = min(SAMPLE, len(dataset.y_test))
     if not names or not count:
         return
-    examples, lossy = _examples(dataset, count)
+    examples, lossy = dataset.input_spec.form.test_inputs(dataset, count)
     if examples is None:
         return
     for name in names:
@@ -79,16 +77,3 @@ def _below(agreement: float, count: int, expected: float) -> bool:
         return agreeing < count
     tail = sum(math.comb(count, k) * expected ** k * (1 - expected) ** (count - k) for k in range(agreeing + 1))
     return tail < UNLIKELY
-
-
-def _examples(dataset, count: int):
-    """The first ``count`` test examples as a user holds them, and whether that form loses precision
-    (images stored as floats lose their fractions as 8-bit pixels)."""
-    spec = dataset.input_spec
-    if spec.layout == "text":  # a dataset that keeps no texts leaves nothing to tokenize
-        return (list(dataset.test_texts[:count]) if dataset.test_texts else None), False
-    if spec.layout != "image":
-        return np.asarray(dataset.x_test[:count]), False
-    from zoo.images import eight_bit
-
-    return eight_bit(dataset.x_test[:count], spec.black_white), spec.dtype != "uint8"

@@ -210,7 +210,7 @@ def require_finished(run_dir: Path, config: dict, what: str) -> None:
 
 
 # What ``zoo runs`` reads from a finished run's metrics.json.
-METRICS_FIELDS = {"epochs_run": int}  # and each task's headline figures (zoo.tasks.METRICS_FIELDS)
+METRICS_FIELDS = {"epochs_run": int}  # and each task's headline figures (its metrics_fields)
 
 
 def damage(config: dict, metrics: dict | None) -> str | None:
@@ -225,7 +225,10 @@ def damage(config: dict, metrics: dict | None) -> str | None:
         from zoo import tasks
 
         task = config.get("task") if isinstance(config.get("task"), dict) else {}
-        needed = tasks.METRICS_FIELDS.get(task.get("kind", "classification"), ())
+        try:
+            needed = tasks.get(str(task.get("kind", tasks.Classification.kind))).metrics_fields
+        except KeyError:
+            return f"config.json: task '{str(task.get('kind'))[:40]}' is not installed here (a plugin's?)"
         for key, kind in {**{k: (int, float) for k in needed}, **METRICS_FIELDS}.items():
             if not isinstance(metrics.get(key), kind) or isinstance(metrics.get(key), bool):
                 return f"metrics.json: '{key}' is {'missing' if key not in metrics else 'of the wrong type'}"

@@ -16,16 +16,14 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-# Layout -> the meaning of one example's axes, for errors and model cards.
-LAYOUTS = {
-    "image": "height x width, or height x width x channels",
-    "sequence": "time steps x features",
-    "vector": "features",
-    "text": "token ids (a tokenizer's output)",
-}
-# The number of an image's channels -> what they mean; an image without a
-# channel axis is gray.
-CHANNELS = {1: "gray", 3: "rgb", 4: "rgba"}
+def layout_of(name):
+    """The registered layout called ``name`` (``zoo.layouts``), or None."""
+    from zoo import layouts
+
+    try:
+        return layouts.get(name) if isinstance(name, str) else None
+    except KeyError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -64,20 +62,16 @@ class InputSpec:
 
     def problem(self) -> str | None:
         """What is wrong with the declaration itself, or None."""
-        if self.layout not in LAYOUTS:
-            return f"input layout {self.layout!r} is not one of {', '.join(LAYOUTS)}"
+        layout = layout_of(self.layout)
+        if layout is None:
+            from zoo import layouts
+
+            return f"input layout {self.layout!r} is not one of {', '.join(layouts.known())}"
         if self.shape is not None:
             shape = self.shape
             if not isinstance(shape, tuple) or not all(
                     isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in shape):
                 return f"input shape must be a tuple of positive ints. Received: {shape!r}"
-            ranks = {"image": (2, 3), "sequence": (2,), "vector": (1,), "text": (1,)}[self.layout]
-            if len(shape) not in ranks:
-                article = "an" if self.layout[0] in "aeiou" else "a"
-                return (f"{article} {self.layout} example is {LAYOUTS[self.layout]}; "
-                        f"shape {list(shape)} has {len(shape)} axes")
-            if self.layout == "image" and len(shape) == 3 and shape[2] not in CHANNELS:
-                return f"an image has 1, 3 or 4 channels; shape {list(shape)} has {shape[2]}"
         if self.dtype is not None:
             try:
                 dtype = np.dtype(self.dtype)
@@ -92,15 +86,9 @@ class InputSpec:
                 return f"input {name} must be a finite number. Received: {value!r}"
         if self.scale is not None and self.scale <= 0:
             return f"input scale must be positive. Received: {self.scale!r}"
-        if self.channels is not None:
-            if self.layout != "image":
-                return f"channels describe images; a {self.layout} has none"
-            if self.channels not in CHANNELS.values():
-                return f"channels {self.channels!r} is not one of {', '.join(CHANNELS.values())}"
-            if self.shape is not None and self.channels != _channels_of(self.shape):
-                return f"channels {self.channels!r} but shape {list(self.shape)} holds {_channels_of(self.shape)}"
-        if self.layout == "text" and self.dtype is not None and not np.issubdtype(np.dtype(self.dtype), np.integer):
-            return f"text is token ids: integers, not {self.dtype}"
+        problem = layout.shape_problem(self)  # ranks, channels, what its values must be
+        if problem:
+            return problem
         if self.tokenizer is not None and (not isinstance(self.tokenizer, dict) or not isinstance(
                 self.tokenizer.get("ids"), int) or self.tokenizer["ids"] < 2):
             return "tokenizer must be a tokenizer's description (zoo.tokenizer.Tokenizer.describe())"
@@ -116,14 +104,14 @@ class InputSpec:
         """This spec completed from loaded examples ``x`` (N x shape): shape, dtype, channels."""
         shape = tuple(int(d) for d in x.shape[1:])
         dtype = np.dtype(x.dtype)
-        # 8-bit pixels are divided by 255; token ids are used as they are.
-        default_scale = 1.0 / 255.0 if np.issubdtype(dtype, np.integer) and self.layout != "text" else 1.0
+        layout = layout_of(self.layout)
+        default_scale = layout.default_scale(dtype)  # 8-bit pixels are divided by 255; token ids used as they are
         return replace(
             self, shape=self.shape if self.shape is not None else shape,
             dtype=self.dtype if self.dtype is not None else dtype.name,
             scale=self.scale if self.scale is not None else default_scale,
             offset=self.offset if self.offset is not None else 0.0,
-            channels=(self.channels or _channels_of(shape)) if self.layout == "image" else None)
+            channels=self.channels or layout.channels_of(shape))
 
     def disagreement(self, loaded: InputSpec) -> str | None:
         """How ``loaded`` (a dataset's complete spec) differs from this declaration, or None."""
@@ -148,44 +136,6 @@ class InputSpec:
         if self.shape is not None and tuple(x.shape[1:]) != tuple(self.shape):
             return f"x_{split} holds examples of shape {list(x.shape[1:])}; the input spec says {list(self.shape)}"
         return None
-
-    def range_problem(self, low: float, high: float) -> str | None:
-        """Whether images whose stored values span ``low..high`` contradict their black and white.
-
-        ``zoo predict`` maps an image file's 0..255 onto ``black_white``; if
-        the data lies outside it, or (undeclared) fills only a corner of the
-        default 0..255 or 0..1, every predicted image would be fed values the
-        model never saw. A dataset stored 0..16 must say so
-        (``stored_range=(0, 16)``); zoo refuses it at load rather than let
-        ``zoo predict`` answer wrongly.
-        """
-        if self.layout != "image":
-            return None
-        black, white = self.black_white
-        span = white - black
-        declared = "declared" if self.stored_range is not None else "default"
-        fix = f"declare its black and white: zoo.spec.image(..., stored_range=({_g(low)}, {_g(high)}))"
-        if low < black - span / 100 or high > white + span / 100:
-            return (f"images hold values {_g(low)}..{_g(high)}, outside their {declared} stored range "
-                    f"{_g(black)}..{_g(white)} (black..white); {fix}")
-        if self.stored_range is None and high - black < span / 8:
-            return (f"images hold values {_g(low)}..{_g(high)}, a small corner of the default stored range "
-                    f"{_g(black)}..{_g(white)}: zoo predict would map an image file's white to {_g(white)}; {fix}")
-        return None
-
-    def range_from_scale(self, low: float, high: float) -> tuple | None:
-        """The stored range a declared scale implies, where nothing declares one: a scale puts white at
-        ``1 / scale`` (``pixel_scale=1/16``: digits stored 0..16), if the data fills that range (more
-        than an eighth of it, nothing outside). None where the scale says nothing new or the data
-        disagrees (then ``range_problem`` names it)."""
-        if self.layout != "image" or self.stored_range is not None or not self.scale or self.offset:
-            return None
-        white = 1.0 / self.scale
-        if abs(white - self.black_white[1]) <= 1e-6 * white:  # the default range already says it
-            return None
-        if low < -white / 100 or high > white * 1.01 or high < white / 8:
-            return None
-        return (0.0, float(f"{white:.10g}"))
 
     def normalise(self, x: np.ndarray) -> np.ndarray:
         """Stored examples as the model reads them: float32(x) * scale + offset."""
@@ -228,11 +178,12 @@ class InputSpec:
 
     def words(self) -> str:
         """``image 28 x 28, gray`` / ``sequence 100 x 2 (time steps x features)``."""
-        shape = " x ".join(map(str, self.shape)) if self.shape else "of any shape"
-        if self.layout == "image":  # height x width; the channels say the rest
-            size = " x ".join(map(str, self.shape[:2])) if self.shape else "of any size"
-            return f"image {size}, {self.channels or 'gray'}"
-        return f"{self.layout} {shape} ({LAYOUTS[self.layout]})"
+        return layout_of(self.layout).words(self)
+
+    @property
+    def form(self):
+        """The ``zoo.layouts.Layout`` this spec's examples have."""
+        return layout_of(self.layout)
 
     def describe(self) -> dict:
         out = asdict(self)
@@ -253,14 +204,6 @@ class InputSpec:
         if problem:
             raise ValueError(problem)
         return spec
-
-
-def _g(value: float) -> str:
-    return f"{float(value):.6g}"
-
-
-def _channels_of(shape: tuple) -> str:
-    return CHANNELS.get(shape[2], "gray") if len(shape) == 3 else "gray"
 
 
 def image(shape=None, dtype="uint8", channels=None, scale=None, stored_range=None) -> InputSpec:

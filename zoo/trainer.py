@@ -472,8 +472,9 @@ def check_pairing(plan: RunPlan) -> None:
         IncompatibleError: the architecture's builder refuses the dataset's shape or task.
     """
     declared_task, declared_spec = plan.data_entry.declared_task(), plan.data_entry.declared_spec()
-    unfitted_text = declared_spec.layout == "text" and declared_spec.tokenizer is None  # size known once loaded
-    if declared_spec.shape and declared_task is not None and not unfitted_text:
+    # Token ids: the Embedding's size is known once the tokenizer is fitted to the loaded data.
+    unfitted = declared_spec.form.fitted and declared_spec.tokenizer is None
+    if declared_spec.shape and declared_task is not None and not unfitted:
         calls.build_model(plan.arch_entry, declared_spec.shape, declared_task, plan.hyper, declared_spec)
 
 
@@ -776,13 +777,7 @@ def _finish(run_dir: Path, config: dict, data, seconds: float, final_weights: st
     probabilities = evaluation.predict(best, data.x_test, normalise=data.normalise)
     metrics = data.task.scores(probabilities, data.y_test)
     recorded = plots.read_history(history_path)
-    if data.test_texts is not None and data.task.kind == "classification":
-        metrics.update(evaluation.text_scores(probabilities, data.y_test, data.class_names, data.test_texts,
-                                              data.tokenizer))
-    if data.task.kind == "generation":  # what the model writes, from the held-out text's first characters
-        from zoo import generate
-
-        metrics["samples"] = generate.samples(best, data.tokenizer, list(data.test_texts or [""]))
+    metrics.update(data.task.more_scores(best, data, probabilities))  # per-text scores, written samples
     metrics.update({
         "epochs_run": len(recorded.get("epoch", [])),
         "training_seconds": round(seconds, 2),

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from zoo import calls, plugins, recipes, runs
+from zoo import calls, plugins, recipes, runs, tasks
 from zoo.errors import UsageError, ZooError
 
 INSTALL = "pip install 'zoo[tune]'"
@@ -62,14 +62,14 @@ def _optuna():
     return optuna
 
 
-def search_space(arch, task_kind: str) -> dict:
+def search_space(arch, task) -> dict:
     """name -> (kind, ...): the recipe fields, then every ``Param`` that declares ``search``.
 
     Parameters are keyed ``-p NAME``; kinds are ``log``, ``float``, ``int``
     (low, high) and ``choice`` (values).
     """
     space = dict(RECIPE_SPACE)
-    if task_kind != "regression":
+    if task.classifies:
         space.update(CLASSIFIER_SPACE)
     for name, param in arch.params.items():
         if param.search is None:
@@ -160,12 +160,12 @@ def tune(architecture: str | None = None, dataset: str | None = None, *, trials:
         task = data_entry.declared_task()
         base, recipe, _ = recipes.resolve(arch_entry, None, {"epochs": epochs}, None, data_entry)
         split = recipe.validation_split or TUNING_VALIDATION_SPLIT
-        kind = task.kind if task is not None else "classification"
+        task = task if task is not None else tasks.Classification(())
         settings = {"architecture": arch_entry.name, "dataset": data_entry.name, "base_recipe": base,
                     "epochs": recipe.epochs, "validation_split": split, "seed": seed,
                     "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
-                    "monitor": "val_accuracy" if kind != "regression" else "val_loss",
-                    "space": search_space(arch_entry, kind),
+                    "monitor": "val_accuracy" if task.classifies else "val_loss",
+                    "space": search_space(arch_entry, task),
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
         directory = _new_study_dir(arch_entry.name, data_entry.name, output)
         runs.write_json(directory / SETTINGS, settings)
