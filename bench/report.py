@@ -48,7 +48,7 @@ def _fmt(value, digits=4):
 
 
 def _accuracy_order(key: str):
-    from bench.__main__ import ARCHITECTURES
+    from bench.targets import ARCHITECTURES
 
     arch, recipe, data = key.split("/")
     return (ARCHITECTURES.index(arch) if arch in ARCHITECTURES else len(ARCHITECTURES), arch,
@@ -57,7 +57,7 @@ def _accuracy_order(key: str):
 
 def _anchor(arch: str, recipe: str, data: str) -> str:
     """What a row is compared with: the tutorial's published figure, or the official benchmark's."""
-    from bench.__main__ import OFFICIAL, PUBLISHED
+    from bench.targets import OFFICIAL, PUBLISHED
 
     if data == "mnist-10k":  # the published figures are for the full sets
         return "0.9307 on the full MNIST (60,000 training images)" if (arch, recipe) == ("simplernn", "tutorial") else ""
@@ -78,7 +78,7 @@ def _first_reaching(row: dict, mark: float):
 
 def accuracy(section: dict) -> str:
     """Tuned rows as the mean of their seeds (min-max), per CPU; tutorial rows one seed; then time to accuracy."""
-    from bench.__main__ import ARCHITECTURES, PUBLISHED_ACCURACY, TARGETS
+    from bench.targets import ARCHITECTURES, PUBLISHED_ACCURACY, TARGETS
 
     groups: dict = {}
     for key, r in section["rows"].items():
@@ -138,7 +138,7 @@ def time_to_accuracy(section: dict, published: dict) -> str:
         arch, recipe, data, _ = key.split("/")
         if data == "fashion" and "error" not in r and r.get("timeline"):
             by_sitting.setdefault((arch, r.get("sitting")), {}).setdefault(recipe, []).append(r)
-    from bench.__main__ import ARCHITECTURES
+    from bench.targets import ARCHITECTURES
 
     for (arch, sitting), recipes in sorted(by_sitting.items(),
                                            key=lambda i: (ARCHITECTURES.index(i[0][0]), i[0][1] or "")):
@@ -179,7 +179,7 @@ def time_to_accuracy(section: dict, published: dict) -> str:
 
 def accuracy_single(section: dict) -> str:
     """The single runs recorded before rows became means over seeds (the targets of their day)."""
-    from bench.__main__ import ARCHITECTURES
+    from bench.targets import ARCHITECTURES
 
     TARGETS = {"dense": (0.905, 300), "cnn": (0.930, 1200), "vgg": (0.940, 3600), "simplernn": (0.885, 600),
                "lstm-bn": (0.910, 900)}
@@ -350,7 +350,7 @@ def sequences(section: dict) -> str:
     """The multiplication problem: each model's correctness, mean and range over seeds."""
     import statistics
 
-    from bench.__main__ import SEQUENCE_PUBLISHED
+    from bench.targets import SEQUENCE_PUBLISHED
 
     by_arch: dict = {}
     for key, row in section["rows"].items():
@@ -451,7 +451,7 @@ def nsmc(section: dict) -> str:
     """The book's NSMC model on the full corpus: test accuracy per seed, mean and range, against 0.80038."""
     import statistics
 
-    from bench.__main__ import NSMC_PUBLISHED
+    from bench.targets import NSMC_PUBLISHED
 
     found = [r for r in section["rows"].values() if "test_accuracy" in r]
     table = [[r["seed"], f"{r['test_accuracy']:.4f}", ", ".join(f"{v:.4f}" for v in r.get("val_accuracy", [])),
@@ -471,7 +471,7 @@ def nsmc_tuned(section: dict) -> str:
     """NSMC's tuned recipe: 3 seeds against the 0.86 target, and seed 0's files: size, accuracy, latency."""
     import statistics
 
-    from bench.__main__ import NSMC_FIT_SECONDS, NSMC_TARGET
+    from bench.targets import NSMC_FIT_SECONDS, NSMC_TARGET
 
     rows = section["rows"]
     found = sorted((r for r in rows.values() if "test_accuracy" in r and r.get("tokenizer") == "syllables"),
@@ -529,7 +529,7 @@ def photos(section: dict) -> str:
     """CIFAR-10 photos: test accuracy per architecture and training size (mean, range), fit; seed 0's files."""
     import statistics
 
-    from bench.__main__ import PHOTOS_FIT_SECONDS, PHOTOS_TARGET
+    from bench.targets import PHOTOS_FIT_SECONDS, PHOTOS_TARGET
 
     groups = {}
     for r in section["rows"].values():

@@ -25,6 +25,7 @@ export stops with that line and writes nothing.
 """
 from __future__ import annotations
 
+import dataclasses
 import gc
 import importlib
 import importlib.util
@@ -36,6 +37,7 @@ import numpy as np
 
 import zoo
 from zoo.errors import ZooError
+from zoo_exports.tflite import QUANTIZE
 
 FILE = "model.mediapipe.tflite"
 INT8_FILE = "model.mediapipe.int8.tflite"  # with --quantize int8: uint8 pixels in, uint8 scores out
@@ -105,7 +107,9 @@ def _representative_pixels(context) -> np.ndarray:
     and a black and a white image, so that the input's range is 0..255 exactly (scale 1, zero point 0: the
     bytes MediaPipe hands over are the pixels)."""
     x = context.dataset.x_train
-    size = min(int(context.options["representative_size"]), len(x))
+    from zoo.export import DEFAULT_REPRESENTATIVE_SIZE
+
+    size = min(int(context.options.get("representative_size") or DEFAULT_REPRESENTATIVE_SIZE), len(x))
     rng = np.random.default_rng(context.config.get("seed", 0))  # the picks of ExportContext.representative
     picked = np.sort(rng.choice(len(x), size=size, replace=False))
     pixels = _rgb_pixels(context, x[picked]).astype(np.float32)
@@ -484,5 +488,9 @@ def register_exporters(register):
         name="mediapipe", aliases=("mediapipe-tasks",),
         summary="model.mediapipe.tflite for MediaPipe Tasks' ImageClassifier (RGB input, labels and "
                 "normalisation inside) or TextClassifier (regex tokenizer, vocabulary and labels inside)",
-        export=export, suffixes=(".tflite",), options=("quantize",), prepare=prepare,
+        export=export, suffixes=(".tflite",), prepare=prepare,
+        # --quantize int8 adds model.mediapipe.int8.tflite (uint8 pixels in); the other variants are tflite's.
+        options={"quantize": dataclasses.replace(QUANTIZE, choices=("int8",))},
+        flag_help="Also write model.mediapipe.tflite for MediaPipe Tasks' ImageClassifier (RGB input, labels and "
+                  "normalisation inside; needs zoo[mediapipe]).",
     ))

@@ -13,6 +13,7 @@ custom ops), and LiteRT runs it on the full test set against the Keras model.
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -24,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 import zoo
-from zoo.errors import ZooError
+from zoo.errors import UsageError, ZooError
+from zoo.registry import Param
 
 FILES = {"float32": "model.tflite", "float16": "model.float16.tflite",
          "dynamic": "model.dynamic.tflite", "int8": "model.int8.tflite", "int16x8": "model.int16x8.tflite"}
@@ -37,6 +39,56 @@ DESCRIPTIONS = {
                "(builtin ops; for models int8 activations hurt, e.g. recurrent)",
 }
 CONVERT_TIMEOUT = 1800  # seconds per file; a hung converter is an error, not a hang
+
+# --quantize: the variants besides float32, and what else people call them.
+QUANTIZATIONS = ("float16", "dynamic", "int8", "int16x8")
+QUANTIZATION_ALIASES = {"fp16": "float16", "f16": "float16", "half": "float16",
+                        "dynamic-range": "dynamic", "drq": "dynamic", "int8": "int8",
+                        "full-int8": "int8", "full-integer": "int8", "16x8": "int16x8",
+                        "int16": "int16x8", "a16w8": "int16x8"}
+CALIBRATED = ("int8", "int16x8")  # the variants calibrated on training images
+
+
+def parse_quantize(values) -> tuple:
+    """Normalise ``--quantize`` values (order kept, duplicates dropped); did-you-mean for typos."""
+    found = []
+    for value in values or ():
+        for part in str(value).split(","):
+            key = part.strip().lower().replace("_", "-")
+            if not key:
+                continue
+            name = QUANTIZATION_ALIASES.get(key, key if key in QUANTIZATIONS else None)
+            if name is None:
+                close = difflib.get_close_matches(key, [*QUANTIZATIONS, *QUANTIZATION_ALIASES], n=1, cutoff=0.5)
+                hint = f"; did you mean '{QUANTIZATION_ALIASES.get(close[0], close[0])}'?" if close else ""
+                raise UsageError(f"--quantize {part.strip()}: unknown quantization{hint} "
+                                 f"(known: {', '.join(QUANTIZATIONS)})")
+            if name not in found:
+                found.append(name)
+    return tuple(found)
+
+
+
+QUANTIZE = Param(
+    (), "TFLite quantization: float16, dynamic, int8 or int16x8 (int8 weights, int16 activations) (repeat or "
+        "comma-separate).", choices=QUANTIZATIONS, metavar="KIND", multiple=True, parse=parse_quantize,
+    meanings={variant: f"writes {FILES[variant]}" for variant in QUANTIZATIONS})
+OPTIONS = {
+    "quantize": QUANTIZE,
+    "int8_io": Param(False, "int8 file takes and gives int8 tensors (scale and zero point in the model card)."),
+    "representative_size": Param(None, "Training images used to calibrate int8 and int16x8 (default 200).",
+                                 low=1, metavar="N"),
+}
+
+
+def prepare(options: dict, config: dict) -> None:
+    """Rules between the options, before any converting."""
+    quantize = options.get("quantize") or ()
+    if options.get("int8_io") and "int8" not in quantize:
+        raise UsageError("--int8-io: applies to full-integer files; add --quantize int8")
+    if options.get("representative_size") is not None and not any(q in CALIBRATED for q in quantize):
+        raise UsageError("--representative-size: sets int8 and int16x8 calibration; add --quantize int8 "
+                         "or --quantize int16x8")
 
 
 class ConversionError(Exception):
@@ -228,6 +280,6 @@ def register_exporters(register):
     register(zoo.Exporter(
         name="tflite", aliases=("litert", "tf-lite"),
         summary="LiteRT .tflite, builtin ops only: float32, float16, dynamic-range and int8 variants",
-        export=export, suffixes=(".tflite",),
-        options=("quantize", "int8_io", "representative_size"),
+        export=export, suffixes=(".tflite",), options=OPTIONS, prepare=prepare,
+        flag_help="Also write model.tflite (LiteRT, builtin ops only).",
     ))

@@ -40,6 +40,7 @@ import numpy as np
 
 import zoo
 from zoo.errors import UsageError, ZooError, first_line
+from zoo.registry import Param
 
 DIRECTORY = "web"
 BATCH_ONE = "model.tflite"  # web/model.tflite, where model.tflite's batch is dynamic
@@ -398,5 +399,10 @@ def register_exporters(register):
     register(zoo.Exporter(
         name="web", summary="a page that runs the model in a browser (MediaPipe Tasks / LiteRT.js), run in "
                             "headless Chromium before it is written: --web",
-        export=export, suffixes=(f"{DIRECTORY}/",), options=("web_runtime",), needs=needs, prepare=prepare,
+        export=export, suffixes=(f"{DIRECTORY}/",), needs=needs, prepare=prepare,
+        options={"web_runtime": Param(None, "The page's runtime, copied from this node_modules folder (make "
+                                            "web-runtime) so that it works offline; default: the pinned versions "
+                                            "from jsDelivr.", metavar="DIR")},
+        flag_help="Also write web/: a page that runs the model in a browser (MediaPipe Tasks or LiteRT.js), "
+                  "proved in headless Chromium first; zoo serve RUN opens it.",
     ))

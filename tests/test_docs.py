@@ -70,6 +70,20 @@ def test_the_manuals_plugin_and_exporter_work_as_printed(readme_plugins, tmp_pat
     row = next(line for line in exported.output.splitlines() if line.startswith("weights.npz"))
     assert "100.00%" in row
 
+    # The exporter's own option: a flag of zoo export, in its help, reaching the exporter.
+    shown = runner.invoke(cli, ["export", "--help"])
+    assert shown.exit_code == 0 and "--compressed" in shown.output and "npz: write weights.npz compressed." in shown.output
+    import zipfile
+
+    stored = {i.compress_type for i in zipfile.ZipFile(run / "export" / "weights.npz").infolist()}
+    assert stored == {zipfile.ZIP_STORED}
+    squeezed = runner.invoke(cli, ["export", str(run), "--format", "npz", "--compressed", "-o", str(tmp_path / "c")])
+    assert squeezed.exit_code == 0, squeezed.output
+    assert {i.compress_type for i in zipfile.ZipFile(tmp_path / "c" / "weights.npz").infolist()} == {zipfile.ZIP_DEFLATED}
+    refused = runner.invoke(cli, ["export", str(run), "--compressed", "-o", str(tmp_path / "d")])
+    assert refused.exit_code == 2 and "--compressed: not supported by the selected exporter(s) (savedmodel); it " \
+                                      "applies to npz" in refused.output, refused.output
+
 
 def zoo_commands(text: str) -> list:
     """Every ``zoo ...`` command in the code of a Markdown page: fenced blocks, indented blocks, ``$ zoo`` lines."""

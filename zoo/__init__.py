@@ -10,6 +10,6 @@ __version__ = "0.1.0"
 #: Marker for plugin hook implementations: ``@zoo.hookimpl``.
 hookimpl = pluggy.HookimplMarker("zoo")
 
-from zoo.registry import Architecture, DatasetEntry, Exporter, Recipe  # noqa: E402
+from zoo.registry import Architecture, DatasetEntry, Exporter, Param, Recipe  # noqa: E402
 
-__all__ = ["hookimpl", "Architecture", "DatasetEntry", "Exporter", "Recipe", "__version__"]
+__all__ = ["hookimpl", "Architecture", "DatasetEntry", "Exporter", "Param", "Recipe", "__version__"]

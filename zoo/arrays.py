@@ -122,3 +122,8 @@ def npz_headers(path: Path, limit: int = MAX_ARRAY_BYTES) -> dict:
 
 def _shape(header: ArrayHeader) -> str:
     return "x".join(map(str, header.shape)) or "a scalar"
+
+
+def finite(array) -> bool:
+    """True when a float array holds no NaN or infinity (integer arrays always do)."""
+    return not np.issubdtype(array.dtype, np.floating) or bool(np.isfinite(array).all())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from zoo.arrays import finite  # noqa: F401 - zoo.calls.finite, as before
 from zoo.errors import DataError, IncompatibleError, PluginError, ZooError, one_line
 
 
@@ -224,10 +225,3 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def finite(array) -> bool:
-    """True when a float array holds no NaN or infinity (integer arrays always do)."""
-    import numpy as np
-
-    return not np.issubdtype(array.dtype, np.floating) or bool(np.isfinite(array).all())

@@ -474,31 +474,69 @@ def _progress_bars():
     return progress
 
 
-@cli.command(name="export")
+class ExportCommand(click.Command):
+    """``zoo export``, whose flags come from the installed exporters: ``--NAME`` for each that has a
+    ``flag_help``, then each option an exporter declares (``Exporter.options``), built when the command
+    is parsed or its help shown (listing and predicting never load them)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        if getattr(self, "_exporter_params", None) is None:
+            self._exporter_params = _exporter_params()
+        return params[:1] + self._exporter_params + params[1:]
+
+
+def _exporter_params() -> list:
+    """Each exporter's flag, with the flags of those that share an option with it, then its options."""
+    from zoo import export_options
+
+    made, taken = [], set()
+    declared = export_options.declared()
+    exporters = plugins.registry().in_order("exporter")
+
+    def add_flag(exporter):
+        key = exporter.name.replace("-", "_")
+        if exporter.flag_help and key not in taken:
+            taken.add(key)
+            made.append(click.Option([export_options.flag(exporter.name), key], is_flag=True, help=exporter.flag_help))
+
+    for exporter in exporters:
+        add_flag(exporter)
+        for name in exporter.params:
+            for other in declared[name][1]:
+                add_flag(other)
+        for name, param in exporter.params.items():
+            if name not in taken:
+                taken.add(name)
+                made.append(_option(export_options.flag(name), name, param))
+    return made
+
+
+def _option(flag: str, name: str, param) -> click.Option:
+    """A click option for an exporter's ``Param``: a flag for a bool, a value (repeatable) otherwise."""
+    if isinstance(param.default, bool):
+        return click.Option([flag, name], is_flag=True, default=None, help=param.help)
+    kind = type(param.default) if isinstance(param.default, (int, float)) and param.default is not None else None
+    if param.metavar == "N" and kind is None:
+        kind = int
+    if kind is int:
+        value_type = click.IntRange(min=param.low, max=param.high) if (param.low, param.high) != (None, None) \
+            else click.INT
+    else:
+        value_type = click.FLOAT if kind is float else click.STRING
+    return click.Option([flag, name], multiple=param.multiple, metavar=param.metavar, help=param.help,
+                        type=value_type)
+
+
+@cli.command(name="export", cls=ExportCommand)
 @click.argument("run", required=False)
-@click.option("--tflite", is_flag=True, help="Also write model.tflite (LiteRT, builtin ops only).")
-@click.option("--mediapipe", is_flag=True, help="Also write model.mediapipe.tflite for MediaPipe Tasks' "
-              "ImageClassifier (RGB input, labels and normalisation inside; needs zoo[mediapipe]).")
-@click.option("--quantize", multiple=True, metavar="KIND",
-              help="TFLite quantization: float16, dynamic, int8 or int16x8 (int8 weights, int16 "
-                   "activations) (repeat or comma-separate).")
-@click.option("--int8-io", is_flag=True,
-              help="int8 file takes and gives int8 tensors (scale and zero point in the model card).")
-@click.option("--representative-size", type=click.IntRange(min=1), metavar="N",
-              help="Training images used to calibrate int8 and int16x8 (default 200).")
-@click.option("--web", is_flag=True, help="Also write web/: a page that runs the model in a browser (MediaPipe "
-              "Tasks or LiteRT.js), proved in headless Chromium first; zoo serve RUN opens it.")
-@click.option("--web-runtime", type=click.Path(), metavar="DIR",
-              help="The page's runtime, copied from this node_modules folder (make web-runtime) so that it works "
-                   "offline; default: the pinned versions from jsDelivr.")
 @click.option("--format", "formats", multiple=True, metavar="NAME",
               help="Another export format (see zoo list exporters); savedmodel is always written.")
 @click.option("--output", "-o", type=click.Path(), help="Destination directory (default RUN/export).")
 @click.option("--force", is_flag=True, help="Replace an existing export.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON.")
 @verbose_option
-def export_command(run, tflite, mediapipe, quantize, int8_io, representative_size, web, web_runtime, formats, output,
-                   force, as_json):
+def export_command(run, formats, output, force, as_json, **given):
     """Export RUN (default: the newest) to a SavedModel and, with --tflite, LiteRT files.
 
     Every file is verified on the dataset's full test set before anything is
@@ -509,12 +547,12 @@ def export_command(run, tflite, mediapipe, quantize, int8_io, representative_siz
     """
     from zoo import export
 
-    formats = [*formats, *(["tflite"] if tflite else []), *(["mediapipe"] if mediapipe else []),
-               *(["web"] if web else [])]
+    # --tflite, --mediapipe, --web ...: the exporters with a flag of their own; the rest are their options.
+    flagged = [e.name for e in plugins.registry().in_order("exporter") if e.flag_help]
+    formats = [*formats, *(name for name in flagged if given.pop(name.replace("-", "_"), False))]
     log = (lambda message: None) if as_json else (lambda message: click.echo(message, err=True))
-    result = export.export(run, formats=formats, quantize=quantize, int8_io=int8_io,
-                           representative_size=representative_size, web_runtime=web_runtime, output=output,
-                           force=force, progress=_progress_bars(), log=log)
+    result = export.export(run, formats=formats, output=output, force=force, progress=_progress_bars(), log=log,
+                           **{k: v for k, v in given.items() if v not in (None, ())})
     if as_json:
         _echo_json(result.card)
         return

@@ -107,7 +107,7 @@ class Dataset:
         channels, scale), label range, NaN or infinity in float data, and
         class names that could not be written one per line.
         """
-        from zoo.calls import finite
+        from zoo.arrays import finite
 
         problem = self._task_problem(declared_classes)
         if problem:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import difflib
 import errno
 import os
 import shutil
@@ -38,15 +37,7 @@ CARD = "model_card.json"
 LABELS = "labels.txt"
 CARD_VERSION = 1
 
-# The export options the CLI knows; an exporter declares which it supports.
-QUANTIZATIONS = ("float16", "dynamic", "int8", "int16x8")
-QUANTIZATION_ALIASES = {"fp16": "float16", "f16": "float16", "half": "float16",
-                        "dynamic-range": "dynamic", "drq": "dynamic", "int8": "int8",
-                        "full-int8": "int8", "full-integer": "int8", "16x8": "int16x8",
-                        "int16": "int16x8", "a16w8": "int16x8"}
-CALIBRATED = ("int8", "int16x8")  # the variants calibrated on training images
-OPTION_FLAGS = {"quantize": "--quantize", "int8_io": "--int8-io",
-                "representative_size": "--representative-size", "web_runtime": "--web-runtime"}
+# Calibration images (int8 and int16x8 files) drawn from the training set, unless --representative-size.
 DEFAULT_REPRESENTATIVE_SIZE = 200
 
 # Verification thresholds, for every task, live with the tasks (tests tighten them there).
@@ -105,7 +96,7 @@ class ExportContext:
         """
         if self._representative is None:
             x = self.dataset.x_train
-            size = min(int(self.options["representative_size"]), len(x))
+            size = min(int(self.options.get("representative_size") or DEFAULT_REPRESENTATIVE_SIZE), len(x))
             rng = np.random.default_rng(self.config.get("seed", 0))
             picked = np.sort(rng.choice(len(x), size=size, replace=False))
             self._representative = self.dataset.normalise(x[picked])
@@ -171,25 +162,6 @@ def _no_progress(label, total):
 # ---------------------------------------------------------------------------
 # Checking the request: everything that can be refused is refused before work.
 
-def parse_quantize(values) -> tuple:
-    """Normalise ``--quantize`` values (order kept, duplicates dropped); did-you-mean for typos."""
-    found = []
-    for value in values or ():
-        for part in str(value).split(","):
-            key = part.strip().lower().replace("_", "-")
-            if not key:
-                continue
-            name = QUANTIZATION_ALIASES.get(key, key if key in QUANTIZATIONS else None)
-            if name is None:
-                close = difflib.get_close_matches(key, [*QUANTIZATIONS, *QUANTIZATION_ALIASES], n=1, cutoff=0.5)
-                hint = f"; did you mean '{QUANTIZATION_ALIASES.get(close[0], close[0])}'?" if close else ""
-                raise UsageError(f"--quantize {part.strip()}: unknown quantization{hint} "
-                                 f"(known: {', '.join(QUANTIZATIONS)})")
-            if name not in found:
-                found.append(name)
-    return tuple(found)
-
-
 def select_exporters(formats, config: dict | None = None) -> list:
     """Registered exporters for ``formats`` (savedmodel first), each once, and before each the exporters
     it ``needs`` for this run's config."""
@@ -207,36 +179,6 @@ def select_exporters(formats, config: dict | None = None) -> list:
     for name in ["savedmodel", *formats]:
         add(name)
     return chosen
-
-
-def check_options(exporters, given: dict) -> None:
-    """Refuse an option no selected exporter supports (a usage error)."""
-    for option, value in given.items():
-        if value in (None, False, (), []):
-            continue
-        if any(option in e.options for e in exporters):
-            continue
-        flag = OPTION_FLAGS.get(option, f"--{option.replace('_', '-')}")
-        supporting = [e.name for e in plugins.registry().entries("exporter") if option in e.options]
-        selected = ", ".join(e.name for e in exporters)
-        hint = (f"; it applies to {' and '.join(supporting)}"
-                f"{' (add --tflite)' if 'tflite' in supporting else ''}") if supporting else ""
-        raise UsageError(f"{flag}: not supported by the selected exporter(s) ({selected}){hint}")
-    quantize = given.get("quantize") or ()
-    names = {e.name for e in exporters}
-    if "tflite" not in names and any(q != "int8" for q in quantize):
-        # MediaPipe takes --quantize int8 alone (its uint8 file); the other variants are .tflite files.
-        other = next(q for q in quantize if q != "int8")
-        raise UsageError(f"--quantize {other}: writes model.{other}.tflite; add --tflite"
-                         + (" (--mediapipe takes --quantize int8 only)" if "mediapipe" in names else ""))
-    if given.get("int8_io") and "int8" not in quantize:
-        raise UsageError("--int8-io: applies to full-integer files; add --quantize int8")
-    if given.get("representative_size") is not None:
-        if not any(q in CALIBRATED for q in quantize):
-            raise UsageError("--representative-size: sets int8 and int16x8 calibration; add --quantize int8 "
-                             "or --quantize int16x8")
-        if int(given["representative_size"]) < 1:
-            raise UsageError(f"--representative-size {given['representative_size']}: must be at least 1")
 
 
 def _is_export_dir(path: Path) -> bool:
@@ -334,25 +276,21 @@ def publish(tmp: Path, dest: Path) -> None:
 
 # ---------------------------------------------------------------------------
 
-def export(run: str | None = None, *, formats=(), quantize=(), int8_io: bool = False,
-           representative_size: int | None = None, web_runtime: str | None = None, output: str | None = None,
-           force: bool = False, progress: Callable | None = None, log: Callable = print) -> ExportResult:
+def export(run: str | None = None, *, formats=(), output: str | None = None, force: bool = False,
+           progress: Callable | None = None, log: Callable = print, **options) -> ExportResult:
     """Export a run's model.
 
     Args:
         run: a run directory or name (default: the newest finished run).
         formats: exporter names besides ``savedmodel``, which is always
             written (``["tflite"]`` for ``--tflite``).
-        quantize: TFLite quantizations (``float16``, ``dynamic``, ``int8``).
-        int8_io: int8 files take and give int8 tensors (scale and zero point
-            in the model card) instead of float32.
-        representative_size: int8 calibration images from the training set.
-        web_runtime: the web page's runtime: a ``node_modules`` folder to copy
-            it from (see ``zoo_exports.web``).
         output: destination directory (default ``RUN/export``).
         force: replace an existing export.
         progress: ``progress(label, total)`` context manager factory.
         log: where progress lines go.
+        options: the exporters' options (``zoo list exporters`` names them):
+            ``quantize=("int8",)``, ``int8_io=True``, ``representative_size=50``
+            (tflite), ``web_runtime="exports/web_page"`` (web), or a plugin's.
 
     Returns:
         An ``ExportResult``: the directory written and its model card.
@@ -363,14 +301,9 @@ def export(run: str | None = None, *, formats=(), quantize=(), int8_io: bool = F
         ExportError: a conversion failed or a file failed verification;
             nothing was written.
     """
-    quantize = parse_quantize(quantize)
-    exporters = select_exporters(formats)
-    given = {"quantize": quantize, "int8_io": int8_io, "representative_size": representative_size,
-             "web_runtime": web_runtime}
-    check_options(exporters, given)
-    options = {"quantize": quantize, "int8_io": bool(int8_io),
-               "representative_size": representative_size or DEFAULT_REPRESENTATIVE_SIZE,
-               **({"web_runtime": web_runtime} if web_runtime else {})}
+    from zoo import export_options
+
+    options = export_options.with_defaults(export_options.check(select_exporters(formats), options))
 
     run_dir = runs.resolve_run(run)
     config = runs.read_config(run_dir)
@@ -411,11 +344,9 @@ def export(run: str | None = None, *, formats=(), quantize=(), int8_io: bool = F
 def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: dict, exporters,
                  progress, log) -> "ExportResult":
     """Load, convert and verify into ``tmp``; publish it at ``dest`` only if every file passed."""
-    from zoo import trainer  # imports TensorFlow's side only when used
+    from zoo.run_model import load_run_model  # imports TensorFlow only when a model is loaded
 
-    trainer.check_model_archive(run_dir / runs.MODEL)
-
-    model = trainer.load_run_model(run_dir)
+    model = load_run_model(run_dir)
     with runs.stored_settings(run_dir / runs.CONFIG):
         data_entry = plugins.get("dataset", config["dataset"])
         dataset = calls.load_dataset(data_entry, data_dir=config.get("data_dir"), seed=config.get("seed", 0),

@@ -151,8 +151,13 @@ def register_exporters(register):
     Args:
         register: call ``register(zoo.Exporter(...))`` once per format:
             ``name``, ``summary``, ``export``, ``suffixes`` (of the files it
-            writes) and ``options`` (the export options it supports;
-            ``zoo export`` refuses an option no selected exporter supports);
+            writes) and ``options`` (name -> ``zoo.Param``: type, help,
+            default and checks, as an architecture's; each becomes a ``zoo
+            export`` flag, ``int8_io`` -> ``--int8-io``, and reaches
+            ``export`` in ``context.options``; ``zoo export`` refuses an
+            option no selected exporter takes, and a value none of them
+            takes); optionally ``flag_help`` (the help of ``--NAME``, a flag
+            that selects it, as ``--tflite`` does);
             optionally ``needs`` (``needs(config)``: the exporters whose
             files it builds on for this run, run before it: the web page
             needs ``mediapipe`` or ``tflite``) and ``prepare``

@@ -50,6 +50,14 @@ class Param:
     choices: tuple | None = None
     search: tuple | None = None
     max_length: int = 16
+    # Export options (``Exporter.options``) become ``zoo export`` flags: ``metavar`` names the value in
+    # ``--help``; ``multiple`` lets the flag repeat (and take comma lists); ``parse(values)`` turns what
+    # was typed into the value (raising ``UsageError`` with "did you mean"); ``meanings`` says what
+    # each choice does, for the error that names the exporter a value needs.
+    metavar: str | None = None
+    multiple: bool = False
+    parse: Callable[..., Any] | None = None
+    meanings: Mapping[str, str] | None = None
 
     @property
     def kind(self) -> str:
@@ -328,7 +336,15 @@ class Exporter:
     Attributes:
         name, summary, aliases, plugin: as for ``Architecture``.
         suffixes: file suffixes it writes, e.g. ``(".tflite",)``.
-        options: names of the export options it supports (e.g. ``quantize``).
+        options: the export options it takes, name -> ``Param`` (type, help,
+            default, checks); each becomes a ``zoo export`` flag
+            (``int8_io`` -> ``--int8-io``), and its value reaches
+            ``export`` in ``context.options``. Two exporters may declare the
+            same option (``quantize``): one flag, and each value must be one
+            some selected exporter takes. A tuple of names (the form of
+            before) takes options other exporters declare.
+        flag_help: the help of ``--NAME``, a flag that selects this exporter
+            (``--tflite``); None: it is selected with ``--format NAME``.
         export: ``export(context) -> list[dict]``; see ``zoo.export``.
         needs: ``needs(config) -> tuple`` of exporter names whose files this
             one builds on, given the run's config.json (the web page runs
@@ -343,12 +359,18 @@ class Exporter:
     summary: str
     export: Callable[..., Any]
     suffixes: tuple = ()
-    options: tuple = ()
+    options: Any = ()
     aliases: tuple = ()
     plugin: str = ""
     needs: Callable[..., Any] | None = None
     prepare: Callable[..., Any] | None = None
+    flag_help: str | None = None
     kind = "exporter"
+
+    @property
+    def params(self) -> dict:
+        """The options it declares, name -> ``Param`` (none for the tuple form)."""
+        return dict(self.options) if isinstance(self.options, Mapping) else {}
 
     def describe(self) -> dict:
         return {"suffixes": list(self.suffixes), "options": list(self.options)}
@@ -404,14 +426,30 @@ def check_name(entry) -> None:
                              f"_+.- only, starting with a letter or digit, no '..')")
 
 
+# zoo export's own flags: an exporter's option may not take their names.
+EXPORT_FLAGS = ("run", "formats", "format", "output", "force", "as_json", "json", "verbose", "quiet", "help")
+
+
 def check_declaration(entry) -> None:
-    """Refuse a dataset entry whose input spec cannot be right, before anything uses it.
+    """Refuse a dataset entry whose input spec cannot be right, or an exporter whose options cannot be
+    flags, before anything uses them.
 
     Raises:
         ValueError: ``spec`` is not an ``InputSpec``, or its fields contradict
             each other (a layout zoo does not know, a shape of the wrong rank,
-            a non-finite scale ...).
+            a non-finite scale ...); an exporter's option is not a ``Param``,
+            or takes the name of one of zoo export's own flags.
     """
+    if entry.kind == "exporter":
+        if not isinstance(entry.options, (tuple, list, Mapping)):
+            raise ValueError(f"exporter '{entry.name}': options must be a map of name -> zoo.registry.Param")
+        for name, param in entry.params.items():
+            if not isinstance(param, Param) or not isinstance(name, str) or not name.isidentifier():
+                raise ValueError(f"exporter '{entry.name}': option {name!r} must be a zoo.registry.Param "
+                                 "under a Python name")
+            if name in EXPORT_FLAGS:
+                raise ValueError(f"exporter '{entry.name}': option {name!r} takes the name of a zoo export flag")
+        return
     if entry.kind != "dataset":
         return
     from zoo.spec import InputSpec
@@ -459,6 +497,10 @@ class Registry:
                 ):
                     found.append(entry)
         return sorted(found, key=lambda e: (KINDS.index(e.kind), e.name, e.plugin))
+
+    def in_order(self, kind: str) -> list:
+        """Entries of one kind as they were registered: built-ins first, in their plugins' order."""
+        return list(self._entries[kind])
 
     def get_any(self, name: str):
         """The entry of any kind called ``name``: what ``zoo show NAME`` describes."""

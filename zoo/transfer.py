@@ -25,7 +25,7 @@ def start_from(model, run: str, architecture: str, data, params: dict | None = N
         UsageError: not a run, not finished, or another architecture, input shape or layout.
         ZooError: a damaged run (its config or model cannot be read).
     """
-    from zoo.trainer import load_run_model
+    from zoo.run_model import load_run_model
 
     run_dir = runs.resolve_run(run, need_model=True)
     config = runs.read_config(run_dir)
