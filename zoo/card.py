@@ -8,22 +8,43 @@ imports TensorFlow.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 
 from zoo import runs
 from zoo.errors import DataError
+from zoo.tasks import base as thresholds
+from zoo.versions import versions
 
 EXPORT_DIR = "export"  # RUN/export by default: a run keeps its artifacts
 CARD = "model_card.json"
 LABELS = "labels.txt"
-CARD_VERSION = 1
+CARD_VERSION = 1  # model_card_version: a card of a later version is not read (its fields may mean more)
 
 
 def read_beside(path: Path) -> dict:
+    """The card beside the file at ``path`` ({} where there is none), refused when a later zoo wrote it."""
     card = path.parent / CARD
-    return runs.read_json(card) if card.is_file() else {}
+    return read(card) if card.is_file() else {}
+
+
+def read(path: Path) -> dict:
+    """A model card, checked to be one this zoo reads.
+
+    Raises:
+        ZooError: not JSON, not an object (named with the file).
+        DataError: its ``model_card_version`` is not an integer, or is later than this zoo's.
+    """
+    data = runs.read_json(path)
+    version = data.get("model_card_version", CARD_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise DataError(f"{path}: 'model_card_version' must be an integer, found {str(version)[:40]!r}")
+    if version > CARD_VERSION:
+        raise DataError(f"{path}: model card version {version}, written by a later zoo (this one reads "
+                        f"{CARD_VERSION}); upgrade zoo")
+    return data
 
 
 def field(card: dict, key: str, kind, path: Path, default=None):
@@ -69,3 +90,52 @@ def file_entry(card: dict, path: Path) -> dict:
         if isinstance(entry, dict) and entry.get("file") == path.name:
             return entry
     return {}
+
+
+# ---------------------------------------------------------------------------
+# Writing: the one place a card is made.
+
+def build(context, files: list, keras) -> dict:
+    """The card of an export: inputs, outputs, classes, files and their figures (``context``: the
+    ``zoo.export.ExportContext``; ``keras``: the Keras model's own check on the test set)."""
+    config, dataset = context.config, context.dataset
+    task = dataset.task
+    spec = dataset.input_spec
+    return {
+        "model_card_version": CARD_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "run": str(context.run_dir.resolve()),
+        "architecture": config["architecture"],
+        "params": config.get("params", {}),
+        "dataset": config["dataset"],
+        "input": {
+            "name": context.model.inputs[0].name if getattr(context.model, "inputs", None) else "image",
+            "shape": [None, *config["input_shape"]],
+            "dtype": spec.form.card_dtype(spec),
+            "layout": spec.words(),
+            "spec": spec.describe(),
+            "normalisation": config.get("normalisation", spec.normalisation),
+            "pixel_scale": config.get("pixel_scale", spec.scale),
+            **spec.form.card_input(spec),  # how a user's file becomes this input (zoo predict reads it)
+        },
+        "output": task.card_output(),
+        "task": task.describe(),
+        "class_names": list(dataset.class_names),
+        "labels": LABELS,
+        "verification": {
+            "runtime": "LiteRT (ai_edge_litert) for .tflite files; TensorFlow for the SavedModel",
+            "test_set": f"{dataset.name} test set, all {len(dataset.y_test)} "
+                        f"{spec.form.counted}",
+            **keras.keras_figures(),
+            "float_max_abs_diff": thresholds.FLOAT_ATOL,
+            "quantized_max_accuracy_drop_points": thresholds.QUANTIZED_POINTS,
+        },
+        "options": {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in context.options.items()},
+                    # What calibration really used: fewer than asked when the training set is smaller.
+                    "representative_size": (len(context._representative)
+                                            if context._representative is not None else None)},
+        "files": files,
+        "versions": versions("ai-edge-litert", "ai-edge-quantizer", "pillow"),
+        "trained_with": config.get("versions", {}),
+    }
+

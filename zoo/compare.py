@@ -55,10 +55,12 @@ def _metrics(run_dir: Path) -> dict:
 
 
 def _export_sizes(run_dir: Path) -> dict:
-    card = run_dir / "export" / "model_card.json"
-    if not card.is_file():
+    from zoo import card as model_card
+
+    path = run_dir / model_card.EXPORT_DIR / model_card.CARD
+    if not path.is_file():
         return {}
-    files = runs.read_json(card).get("files", [])
+    files = model_card.read(path).get("files", [])
     return {f["file"]: f.get("size_bytes") for f in files if isinstance(f, dict) and "file" in f}
 
 

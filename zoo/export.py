@@ -29,20 +29,14 @@ import numpy as np
 
 from zoo import calls, plugins, runs
 from zoo.calls import file_size  # noqa: F401 - zoo.export.file_size, as before
-from zoo.errors import IncompatibleError, UsageError, ZooError
-from zoo.versions import versions
-
-EXPORT_DIR = "export"  # RUN/export by default: a run keeps its artifacts
-CARD = "model_card.json"
-LABELS = "labels.txt"
-CARD_VERSION = 1
+from zoo.card import read as read_card
+from zoo.card import CARD, CARD_VERSION, EXPORT_DIR, LABELS  # noqa: F401 - zoo.export's names, as before
+from zoo.errors import UsageError, ZooError
+# Verification thresholds, for every task, live with the tasks (tests tighten them there).
+from zoo.tasks.base import FLOAT_ATOL, QUANTIZED_POINTS, SIGNIFICANCE, Check  # noqa: F401 - as before
 
 # Calibration images (int8 and int16x8 files) drawn from the training set, unless --representative-size.
 DEFAULT_REPRESENTATIVE_SIZE = 200
-
-# Verification thresholds, for every task, live with the tasks (tests tighten them there).
-from zoo.tasks import base as thresholds  # noqa: E402
-from zoo.tasks.base import FLOAT_ATOL, QUANTIZED_POINTS, SIGNIFICANCE, Check  # noqa: E402,F401 - as before
 
 
 class ExportError(ZooError):
@@ -188,7 +182,7 @@ def _is_export_dir(path: Path) -> bool:
 def foreign_files(dest: Path) -> list:
     """What is in an export directory that zoo did not write there (its card lists what it did)."""
     try:
-        card = runs.read_json(dest / CARD)
+        card = read_card(dest / CARD)
     except ZooError:
         return sorted(p.name for p in dest.iterdir() if p.name != CARD)
     files = card.get("files") if isinstance(card.get("files"), list) else []
@@ -305,14 +299,16 @@ def export(run: str | None = None, *, formats=(), output: str | None = None, for
 
     options = export_options.with_defaults(export_options.check(select_exporters(formats), options))
 
-    run_dir = runs.resolve_run(run)
-    config = runs.read_config(run_dir)
-    runs.require_finished(run_dir, config, "exported")
+    from zoo.run import Run
+
+    opened = Run.open(run)
+    opened.require_finished("exported")
+    run_dir, config = opened.directory, opened.config.raw
     exporters = select_exporters(formats, config)  # now with what each needs for this run
     for exporter in exporters:
         if exporter.prepare is not None:
             calls.prepare_exporter(exporter, options, config)
-    dest = Path(output) if output else run_dir / EXPORT_DIR
+    dest = Path(output) if output else opened.export_dir
     flag = "--output" if output else "export"
     check_destination(dest, force, flag)
     progress = progress or _no_progress
@@ -324,12 +320,12 @@ def export(run: str | None = None, *, formats=(), output: str | None = None, for
     except OSError as exc:
         raise ZooError(f"cannot write to {dest.parent}: {exc.strerror}") from None
     try:
-        result = _export_into(tmp, dest, run_dir, config, options, exporters, progress, log)
+        result = _export_into(tmp, dest, opened, options, exporters, progress, log)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
         (tmp.parent / f"{tmp.name}.x_test.npy").unlink(missing_ok=True)
-    if dest == run_dir / EXPORT_DIR:  # the run's own export: its report shows the files
+    if dest == opened.export_dir:  # the run's own export: its report shows the files
         from zoo import report
 
         report.refresh(run_dir)
@@ -341,27 +337,13 @@ def export(run: str | None = None, *, formats=(), output: str | None = None, for
     return result
 
 
-def _export_into(tmp: Path, dest: Path, run_dir: Path, config: dict, options: dict, exporters,
-                 progress, log) -> "ExportResult":
+def _export_into(tmp: Path, dest: Path, run, options: dict, exporters, progress, log) -> "ExportResult":
     """Load, convert and verify into ``tmp``; publish it at ``dest`` only if every file passed."""
-    from zoo.run_model import load_run_model  # imports TensorFlow only when a model is loaded
-
-    model = load_run_model(run_dir)
-    with runs.stored_settings(run_dir / runs.CONFIG):
-        data_entry = plugins.get("dataset", config["dataset"])
-        dataset = calls.load_dataset(data_entry, data_dir=config.get("data_dir"), seed=config.get("seed", 0),
-                                     options=config.get("data_options"))
-    if list(dataset.input_shape) != list(config["input_shape"]) or \
-            list(dataset.class_names) != list(config["class_names"]):
-        raise IncompatibleError(f"{data_entry.name} now has {dataset.classes} classes of shape "
-                                f"{list(dataset.input_shape)}; the run was trained on "
-                                f"{len(config['class_names'])} of shape {config['input_shape']}")
-    recorded = (config.get("input") or {}).get("tokenizer") if isinstance(config.get("input"), dict) else None
-    if isinstance(recorded, dict) and (dataset.input_spec.tokenizer or {}).get("sha256") != recorded.get("sha256"):
-        raise IncompatibleError(f"{data_entry.name}: its tokenizer, fitted again to its files, is not the one the "
-                                "run was trained with (the files changed); the model's token ids would mean other words")
+    run_dir, config = run.directory, run.config.raw
+    model = run.model()
+    dataset = run.load_dataset()
     try:
-        architecture = plugins.get("architecture", config["architecture"])
+        architecture = plugins.get("architecture", run.config.architecture)
     except ZooError:
         architecture = None  # its plugin is gone; the saved model still loads
 
@@ -440,45 +422,8 @@ def _refuse_pages_without_their_models(context: ExportContext, files: list) -> N
 
 
 def model_card(context: ExportContext, files: list, reference: np.ndarray) -> dict:
-    """What a user of the exported files needs to know: inputs, classes, files and their figures."""
-    config, dataset = context.config, context.dataset
-    task = dataset.task
-    keras = compare("keras", reference, reference, dataset.y_test, False, task)
-    spec = dataset.input_spec
-    return {
-        "model_card_version": CARD_VERSION,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "run": str(context.run_dir.resolve()),
-        "architecture": config["architecture"],
-        "params": config.get("params", {}),
-        "dataset": config["dataset"],
-        "input": {
-            "name": context.model.inputs[0].name if getattr(context.model, "inputs", None) else "image",
-            "shape": [None, *config["input_shape"]],
-            "dtype": spec.form.card_dtype(spec),
-            "layout": spec.words(),
-            "spec": spec.describe(),
-            "normalisation": config.get("normalisation", spec.normalisation),
-            "pixel_scale": config.get("pixel_scale", spec.scale),
-            **spec.form.card_input(spec),  # how a user's file becomes this input (zoo predict reads it)
-        },
-        "output": task.card_output(),
-        "task": task.describe(),
-        "class_names": list(dataset.class_names),
-        "labels": LABELS,
-        "verification": {
-            "runtime": "LiteRT (ai_edge_litert) for .tflite files; TensorFlow for the SavedModel",
-            "test_set": f"{dataset.name} test set, all {len(dataset.y_test)} "
-                        f"{spec.form.counted}",
-            **keras.keras_figures(),
-            "float_max_abs_diff": thresholds.FLOAT_ATOL,
-            "quantized_max_accuracy_drop_points": thresholds.QUANTIZED_POINTS,
-        },
-        "options": {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in context.options.items()},
-                    # What calibration really used: fewer than asked when the training set is smaller.
-                    "representative_size": (len(context._representative)
-                                            if context._representative is not None else None)},
-        "files": files,
-        "versions": versions("ai-edge-litert", "ai-edge-quantizer", "pillow"),
-        "trained_with": config.get("versions", {}),
-    }
+    """What a user of the exported files needs to know (``zoo.card.build``)."""
+    from zoo import card
+
+    return card.build(context, files, compare("keras", reference, reference, context.dataset.y_test, False,
+                                              context.dataset.task))

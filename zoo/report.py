@@ -104,10 +104,12 @@ def _scores(config: dict, metrics: dict) -> str:
 
 
 def _export(run_dir: Path) -> str:
-    card_path = run_dir / "export" / "model_card.json"
+    from zoo import card as model_card
+
+    card_path = run_dir / model_card.EXPORT_DIR / model_card.CARD
     if not card_path.is_file():
         return "<h2>Export</h2><p>Not exported yet: <code>zoo export RUN --tflite</code></p>"
-    card = runs.read_json(card_path)
+    card = model_card.read(card_path)
     for key, kind in (("files", list), ("input", dict), ("verification", dict)):
         if not isinstance(card.get(key, kind()), kind):
             raise ZooError(f"{card_path}: '{key}' must be a {kind.__name__} (the file is damaged)")

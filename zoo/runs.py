@@ -24,7 +24,7 @@ def runs_root() -> Path:
     return Path(os.environ.get("ZOO_RUNS_DIR") or "runs")
 
 
-EXPORT_CARD = "model_card.json"  # what marks an export directory (zoo.export.CARD)
+EXPORT_CARD = "model_card.json"  # what marks an export directory (zoo.card.CARD; runs sits below it)
 
 
 def _inside_export(path: Path) -> Path | None:

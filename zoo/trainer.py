@@ -813,24 +813,25 @@ def _write_failed(exc: OSError, run_dir: Path, config: dict):
 
 def evaluate(run: str | None = None, dataset: str | None = None, data_dir: str | None = None) -> dict:
     """Re-evaluate a saved run's model on its dataset's test set (or another's)."""
-    run_dir = runs.resolve_run(run)
-    config = runs.read_config(run_dir)
+    from zoo.run import Run
+
+    opened = Run.open(run)
+    run_dir, config = opened.directory, opened.config
     # What comes from config.json is that file's fault; --dataset and --data-dir are the user's.
     def stored(from_config: bool):
-        return runs.stored_settings(run_dir / runs.CONFIG) if from_config else contextlib.nullcontext()
+        return runs.stored_settings(opened.config_path) if from_config else contextlib.nullcontext()
 
     with stored(not dataset):
-        entry = plugins.get("dataset", dataset or config["dataset"])
+        entry = plugins.get("dataset", dataset or config.dataset)
     with stored(not (data_dir or dataset)):
-        data = calls.load_dataset(entry, data_dir=data_dir or (None if dataset else config.get("data_dir")),
-                                  seed=config.get("seed", 0),
-                                  options=None if dataset else config.get("data_options"))
-    task = tasks.from_config(config)
-    if list(data.input_shape) != config["input_shape"] or data.task != task:
+        data = calls.load_dataset(entry, data_dir=data_dir or (None if dataset else config.data_dir),
+                                  seed=config.seed, options=None if dataset else config.raw.get("data_options"))
+    task = config.task
+    if tuple(data.input_shape) != config.input_shape or data.task != task:
         raise IncompatibleError(
             f"{entry.name} gives {data.task.kind} over {data.classes} outputs from shape "
-            f"{list(data.input_shape)}; the run's model reads {config['input_shape']} into "
+            f"{list(data.input_shape)}; the run's model reads {list(config.input_shape)} into "
             f"{task.units} outputs ({task.kind})")
-    model = load_run_model(run_dir)
+    model = opened.model()
     metrics = data.task.scores(evaluation.predict(model, data.x_test, normalise=data.normalise), data.y_test)
     return {"run": str(run_dir), "dataset": entry.name, "headline": data.task.headline(metrics), **metrics}

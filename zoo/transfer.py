@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from zoo import runs
 from zoo.errors import IncompatibleError
 
 
@@ -25,26 +24,24 @@ def start_from(model, run: str, architecture: str, data, params: dict | None = N
         UsageError: not a run, not finished, or another architecture, input shape or layout.
         ZooError: a damaged run (its config or model cannot be read).
     """
-    from zoo.run_model import load_run_model
+    from zoo.run import Run
 
-    run_dir = runs.resolve_run(run, need_model=True)
-    config = runs.read_config(run_dir)
-    runs.require_finished(run_dir, config, "--from")
+    opened = Run.open(run, need_model=True)
+    opened.require_finished("--from")
+    run_dir, config = opened.directory, opened.config
     if not (run_dir / "metrics.json").is_file():
         raise IncompatibleError(f"--from {run}: its metrics.json is missing, so nothing says how good its "
                                 "weights are (a damaged run); train it again or start from another")
-    if config["architecture"] != architecture:
-        raise IncompatibleError(f"--from {run}: {_article(config['architecture'])} {config['architecture']} run; its weights fit {config['architecture']}, "
-                                f"not {architecture}")
-    earlier_layout = (config.get("input") or {}).get("layout", "image") if isinstance(config.get("input"), dict) \
-        else "image"
-    layout = data.input_spec.layout
-    if list(config.get("input_shape") or []) != list(data.input_shape) or earlier_layout != layout:
+    if config.architecture != architecture:
+        raise IncompatibleError(f"--from {run}: {_article(config.architecture)} {config.architecture} run; its weights "
+                                f"fit {config.architecture}, not {architecture}")
+    earlier_layout, layout = config.layout, data.input_spec.layout
+    if config.input_shape != tuple(data.input_shape) or earlier_layout != layout:
         raise IncompatibleError(f"--from {run}: its model reads {earlier_layout}s of shape "
-                                f"{config.get('input_shape')}; {data.name} gives {layout}s of shape "
+                                f"{list(config.input_shape)}; {data.name} gives {layout}s of shape "
                                 f"{list(data.input_shape)} (train with --image-size/--color to match, or "
                                 f"start from scratch)")
-    earlier = load_run_model(run_dir)
+    earlier = opened.model()
     # Layers pair up in order (Keras numbers unnamed layers per process, so names differ between
     # builds of one architecture); a pair whose weights differ in shape keeps the new layer's.
     copied, kept_new = [], []
@@ -64,10 +61,10 @@ def start_from(model, run: str, architecture: str, data, params: dict | None = N
             kept_new.append(layer.name)
     if not copied:
         raise IncompatibleError(f"--from {run}: no layer of its model fits the new one (it was built with "
-                                f"{json.dumps(config.get('params'))[:160]}, the new one with "
+                                f"{json.dumps(config.params)[:160]}, the new one with "
                                 f"{json.dumps(params, default=list)[:160]}: give its recipe or -p values)")
-    return {"run": str(Path(run_dir).resolve()), "architecture": config["architecture"],
-            "dataset": config.get("dataset"), "layers_copied": len(copied), "layers_new": kept_new,
+    return {"run": str(Path(run_dir).resolve()), "architecture": config.architecture,
+            "dataset": config.dataset, "layers_copied": len(copied), "layers_new": kept_new,
             **({"embedding_rows_mapped": mapped} if vocabularies is not None else {})}
 
 
