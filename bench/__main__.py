@@ -202,7 +202,7 @@ def part_sequences(seeds, workdir: Path, archs=tuple(SEQUENCE_PUBLISHED)) -> dic
 
 def part_forecast(seeds, workdir: Path) -> dict:
     """Sunspots: each recurrent architecture's tuned RMSE per seed, and the naive last-value forecast."""
-    from zoo import calls, plugins
+    from zoo.api import calls, plugins
 
     data = calls.load_dataset(plugins.get("dataset", "sunspots"))
     naive = float(((data.x_test[:, -1, 0] - data.y_test) ** 2).mean() ** 0.5)
@@ -287,7 +287,7 @@ PHOTO_ARCHITECTURES = ("efficientnet-lite0", "cnn", "vgg")
 IMAGE_LATENCY_SCRIPT = r"""
 import json, sys, time
 from pathlib import Path
-from zoo import predict
+from zoo.device import predict
 export = Path(sys.argv[1])
 card = json.loads((export / "model_card.json").read_text())
 photo = sys.argv[2]
@@ -382,7 +382,8 @@ def part_nsmc(seeds, workdir: Path) -> dict:
 TEXT_LATENCY_SCRIPT = r"""
 import json, sys, time
 from pathlib import Path
-from zoo import litert, tokenizer
+from zoo.data import tokenizer
+from zoo.device import litert
 export = Path(sys.argv[1])
 card = json.loads((export / "model_card.json").read_text())
 ids = tokenizer.read(export / "tokenizer.json").encode(["배우들 연기가 정말 최고였다 ㅋㅋ 또 보고 싶다"])
@@ -520,7 +521,8 @@ LATENCY_SCRIPT = r"""
 import json, sys, time
 import numpy as np
 from pathlib import Path
-from zoo import litert, trainer
+from zoo.device import litert
+from zoo.train import trainer
 run = Path(sys.argv[1])
 card = json.loads((run / "export" / "model_card.json").read_text())
 x = np.random.default_rng(0).random((1, 28, 28), dtype=np.float32)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 def _score(path: Path, x_test, y_test, keras_classes) -> dict:
-    from zoo.litert import LiteRTModel
+    from zoo.device.litert import LiteRTModel
     from zoo_exports.tflite import _latency_ms  # the model card's own measure
 
     runner = LiteRTModel(path)
@@ -39,7 +39,10 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     import tensorflow as tf
 
-    from zoo import calls, evaluation, plugins, runs, trainer
+    from zoo.api import calls, plugins
+    from zoo.data import evaluation
+    from zoo.run import runs
+    from zoo.train import trainer
     from zoo_exports import _convert
 
     config = json.loads((run_dir / runs.CONFIG).read_text())

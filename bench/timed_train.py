@@ -22,7 +22,7 @@ def timeline_callback(data, timeline_path: Path):
     import keras
     import numpy as np
 
-    from zoo import evaluation
+    from zoo.data import evaluation
 
     x_test = data.normalise(data.x_test)
     labels = np.asarray(data.y_test, dtype=np.int64)
@@ -57,7 +57,8 @@ def main(argv=None):
     parser.add_argument("--data-dir")
     args = parser.parse_args(argv)
 
-    from zoo import calls, plugins, trainer
+    from zoo.api import calls, plugins
+    from zoo.train import trainer
 
     data = calls.load_dataset(plugins.get("dataset", args.dataset), args.data_dir)
     trainer.train(args.arch, args.dataset, recipe=args.recipe, seed=args.seed, output=args.run_dir,

@@ -90,8 +90,9 @@ def looping_rnns(model) -> list:
 
 def _unrolled(model, request):
     """The same model rebuilt with ``unroll=True``, its weights copied."""
-    from zoo import calls, plugins, tasks
-    from zoo.spec import InputSpec
+    from zoo.api import calls, plugins
+    from zoo.data import tasks
+    from zoo.data.spec import InputSpec
 
     arch = plugins.get("architecture", request["architecture"])
     params = {**request["params"], "unroll": True}

@@ -107,7 +107,7 @@ def _representative_pixels(context) -> np.ndarray:
     and a black and a white image, so that the input's range is 0..255 exactly (scale 1, zero point 0: the
     bytes MediaPipe hands over are the pixels)."""
     x = context.dataset.x_train
-    from zoo.export import DEFAULT_REPRESENTATIVE_SIZE
+    from zoo.exporting.export import DEFAULT_REPRESENTATIVE_SIZE
 
     size = min(int(context.options.get("representative_size") or DEFAULT_REPRESENTATIVE_SIZE), len(x))
     rng = np.random.default_rng(context.config.get("seed", 0))  # the picks of ExportContext.representative
@@ -157,7 +157,7 @@ def export_text(context) -> list:
     its tokenizer, not zoo's, turns them into ids: the file passes only if
     the phone tokenizes as training did.
     """
-    from zoo import tokenizer as tokenizers
+    from zoo.data import tokenizer as tokenizers
 
     tokenizer = context.dataset.tokenizer
     problem = (f"MediaPipe's TextClassifier classifies; this run is {context.dataset.task.kind}"
@@ -208,7 +208,7 @@ def _write_text_metadata(context, path, tokenizer) -> None:
     """The regex tokenizer, its vocabulary and the labels into the file, by MediaPipe's text classifier writer."""
     import tempfile
 
-    from zoo import tokenizer as tokenizers
+    from zoo.data import tokenizer as tokenizers
 
     _, metadata_writer = _metadata_writers()
     from mediapipe.tasks.python.metadata.metadata_writers import text_classifier
@@ -410,7 +410,7 @@ def read_back(path) -> dict:
 
 def _classify_with_litert(context, path, images: np.ndarray, update) -> np.ndarray:
     """The file on LiteRT, each 8-bit RGB image normalised as its own metadata says."""
-    from zoo import litert
+    from zoo.device import litert
 
     found = read_back(path)
     if found["labels"] != list(context.config["class_names"]):
@@ -429,7 +429,7 @@ def _rgb_test_images(context) -> np.ndarray:
 
 def _rgb_pixels(context, stored) -> np.ndarray:
     """Stored images as 8-bit RGB (gray replicated into R, G and B)."""
-    from zoo.images import eight_bit
+    from zoo.data.images import eight_bit
 
     pixels = eight_bit(stored, context.dataset.input_spec.black_white)
     if pixels.ndim == 3 or pixels.shape[-1] == 1:
@@ -464,8 +464,8 @@ def _classify(classifier, examples, classes: int, update) -> np.ndarray:
 def prepare(options: dict, config: dict) -> None:
     """Before any converting: a run MediaPipe's classifiers can take, with a tokenizer its regex tokenizer
     can reproduce (the refusal came after the SavedModel was exported and verified)."""
-    from zoo import tasks
-    from zoo import tokenizer as tokenizers
+    from zoo.data import tasks
+    from zoo.data import tokenizer as tokenizers
 
     if not installed():  # refused before anything is converted, not after the SavedModel was written
         raise ZooError(f"{FILE}: needs the mediapipe package: {INSTALL}")

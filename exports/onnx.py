@@ -23,7 +23,7 @@ import numpy as np
 
 import zoo
 from zoo.errors import ZooError, first_line
-from zoo.evaluation import batch_for
+from zoo.data.evaluation import batch_for
 
 FILE = "model.onnx"
 INSTALL = "pip install 'zoo[onnx]'"

@@ -11,7 +11,7 @@ import numpy as np
 
 import zoo
 from zoo.errors import first_line
-from zoo.evaluation import batch_for
+from zoo.data.evaluation import batch_for
 
 DIRECTORY = "saved_model"
 SIGNATURE = "serve"

@@ -26,7 +26,7 @@ import numpy as np
 
 import zoo
 from zoo.errors import UsageError, ZooError
-from zoo.registry import Param
+from zoo.api.registry import Param
 
 FILES = {"float32": "model.tflite", "float16": "model.float16.tflite",
          "dynamic": "model.dynamic.tflite", "int8": "model.int8.tflite", "int16x8": "model.int16x8.tflite"}
@@ -183,7 +183,7 @@ def export(context) -> list:
 
 def _export_one(context, variant: str) -> dict:
     """Convert one variant, check its ops, run it with LiteRT on the test set."""
-    from zoo import litert
+    from zoo.device import litert
 
     filename = FILES[variant]
     path = context.directory / filename

@@ -40,7 +40,7 @@ import numpy as np
 
 import zoo
 from zoo.errors import UsageError, ZooError, first_line
-from zoo.registry import Param
+from zoo.api.registry import Param
 
 DIRECTORY = "web"
 BATCH_ONE = "model.tflite"  # web/model.tflite, where model.tflite's batch is dynamic
@@ -61,8 +61,8 @@ class RuntimeFolderError(UsageError):
 
 def needs(config: dict) -> tuple:
     """The files the page runs: MediaPipe's file for image and text classifiers, model.tflite for the rest."""
-    from zoo import tasks
-    from zoo.spec import layout_of
+    from zoo.data import tasks
+    from zoo.data.spec import layout_of
 
     section = config.get("input") if isinstance(config.get("input"), dict) else {}
     layout = layout_of(section.get("layout"))
@@ -85,7 +85,7 @@ def _runners(context) -> list:
     batch is fixed (recurrent models) and otherwise ``web/model.tflite``, a
     batch-1 conversion of the same model made here.
     """
-    from zoo import litert
+    from zoo.device import litert
 
     page_input = context.dataset.input_spec.form.page_input
     verified = {name for name, check in context.checks.items() if check.passed and (context.directory / name).exists()}
@@ -245,7 +245,7 @@ def _first_example(dataset):
 
 
 def _input_shape(path: Path) -> list:
-    from zoo import litert
+    from zoo.device import litert
 
     return [int(d) for d in litert.LiteRTModel(path).input_shape]
 
@@ -286,8 +286,8 @@ def _examples(context, runners: list) -> tuple:
 def verify_in_browser(context, runners: list, chromium: str) -> list:
     """Run the page on the test examples in headless Chromium through each runtime; the card's entry for
     ``web`` carries the worst runtime's figures and each one's."""
-    from zoo import browser
-    from zoo.export import compare
+    from zoo.device import browser
+    from zoo.exporting.export import compare
 
     described, blob = _examples(context, runners)
     count = json.loads(described)["count"]
@@ -348,7 +348,7 @@ def _browser_name(agent: str) -> str:
 
 def export(context) -> list:
     """Write web/ and, with a local runtime and a Chromium, prove it on test examples."""
-    from zoo import browser
+    from zoo.device import browser
 
     runners = _runners(context)
     if not runners:
@@ -373,9 +373,9 @@ def export(context) -> list:
 def prepare(options: dict, config: dict) -> None:
     """Before any converting: a model the page can run, a Chromium to prove it with, and a runtime folder
     that has the files."""
-    from zoo import browser
+    from zoo.device import browser
 
-    from zoo import tasks
+    from zoo.data import tasks
 
     task = tasks.from_config(config)
     if task.generates:

@@ -104,7 +104,7 @@ def require_rows(input_shape, arch: str) -> tuple:
 
 def task_of(classes: int, task=None):
     """The task to build for: ``task``, or classification over ``classes`` numbered classes."""
-    from zoo.tasks import Classification
+    from zoo.data.tasks import Classification
 
     return task if task is not None else Classification(tuple(str(i) for i in range(int(classes))))
 
@@ -126,7 +126,7 @@ def head(x, classes: int, dropout: float, task=None):
 
     Every built-in builder ends here, so none of them writes its own activation.
     """
-    from zoo.tasks import head as task_head
+    from zoo.data.tasks import head as task_head
 
     return task_head(x, task_of(classes, task), dropout)
 
@@ -179,7 +179,7 @@ def fine_tuning_recipes(size=(224, 224), tuned_params=None, tuned_note="frozen b
     decay over 8 epochs, with ``tuned_params`` (efficientnet-lite0 trains
     its top blocks: ``{"trainable_blocks": 4}``).
     """
-    from zoo.registry import Recipe
+    from zoo.api.registry import Recipe
 
     reads = {"image_size": tuple(size), "color": "rgb"}
     side = f"{size[0]} x {size[1]}"

@@ -1,6 +1,6 @@
 """`cnn`: the CNN tutorial's three convolutions with pooling and dropout."""
 import zoo
-from zoo.registry import Param, Recipe
+from zoo.api.registry import Param, Recipe
 from zoo_plugins._common import SMALL_DATA_STEPS, head, image_inputs, pool_features, require_classes, require_image
 
 PARAMS = {

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 import zoo
-from zoo import spec
-from zoo.arrays import npz_headers
-from zoo.dataset import Dataset
+from zoo.data import spec
+from zoo.data.arrays import npz_headers
+from zoo.data.dataset import Dataset
 from zoo.errors import DataError, UsageError, first_line
-from zoo.idx import IDX_NAMES, has_idx_files, read_idx_folder
+from zoo.data.idx import IDX_NAMES, has_idx_files, read_idx_folder
 
 # From Fashion-MNIST's README, label 0 to 9.
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -439,7 +439,7 @@ def default_image_size(sizes: list) -> tuple:
 
 
 def _load_images(data_dir=None, seed=0, image_size=None, color=None) -> Dataset:
-    from zoo.images import image_header, load_image
+    from zoo.data.images import image_header, load_image
 
     root = _need_dir("images", data_dir, IMAGES_WHAT)
     if not root.is_dir():
@@ -567,7 +567,7 @@ def multiply_arrays(seed: int = 0):
 def _load_multiply(data_dir=None, seed=0) -> Dataset:
     if data_dir:
         raise UsageError("dataset 'multiply' is generated; --data-dir does not apply (--seed chooses it)")
-    from zoo.tasks import Regression
+    from zoo.data.tasks import Regression
 
     source = {"generated": "zoo_plugins.datasets.multiply_arrays", "seed": seed,
               "rng": "numpy.random.RandomState(seed): rand(100), choice(100, 2, replace=False) per example",
@@ -619,7 +619,7 @@ def next_value_windows(series: np.ndarray, window: int, test: int):
 def _load_sunspots(data_dir=None, seed=0) -> Dataset:
     if data_dir:
         raise UsageError("dataset 'sunspots' is shipped with zoo; --data-dir does not apply")
-    from zoo.tasks import Regression
+    from zoo.data.tasks import Regression
 
     years, counts = read_sunspots()
     arrays = next_value_windows(counts / SUNSPOTS_SCALE, SUNSPOTS_WINDOW, SUNSPOTS_TEST_YEARS)
@@ -656,7 +656,7 @@ def next_value_arrays():
 def _load_next_value(data_dir=None, seed=0) -> Dataset:
     if data_dir:
         raise UsageError("dataset 'next-value' is the tutorial's own six windows; --data-dir does not apply")
-    from zoo.tasks import Regression
+    from zoo.data.tasks import Regression
 
     return Dataset("next-value", (), *next_value_arrays(), spec=NEXT_VALUE_SPEC, task=Regression(("next",), 0.05),
                    source={"generated": "zoo_plugins.datasets.next_value_arrays",
@@ -666,7 +666,7 @@ def _load_next_value(data_dir=None, seed=0) -> Dataset:
 
 def _sunspots_recipes():
     """One recurrent layer of 32, batch 16, early stopping on the most recent training years."""
-    from zoo.registry import Recipe
+    from zoo.api.registry import Recipe
 
     tuned = Recipe(optimizer="adam", learning_rate=3e-3, batch_size=16, epochs=300, validation_split=0.15,
                    patience=30, params={"units": 32, "depth": 1, "batch_norm": False, "dropout": 0.0},
@@ -679,7 +679,7 @@ def _sunspots_recipes():
 
 def _multiply_recipes():
     """The tutorial's two models for the multiplication problem, and a tuned default."""
-    from zoo.registry import Recipe
+    from zoo.api.registry import Recipe
 
     def tutorial(layer):
         return Recipe(optimizer="adam", batch_size=32, epochs=100, validation_split=0.2,
@@ -736,8 +736,8 @@ def register_datasets(register):
         load=_load_sample, locate=_locate_sample,
         sources=(f"shipped with zoo: {SAMPLE_DIR}",),
     ))
-    from zoo.registry import Recipe
-    from zoo.tasks import Regression
+    from zoo.api.registry import Recipe
+    from zoo.data.tasks import Regression
 
     register(zoo.DatasetEntry(
         name="multiply", spec=MULTIPLY_SPEC,

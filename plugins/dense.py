@@ -1,6 +1,6 @@
 """`dense`: the DNN tutorial's multilayer perceptron (Flatten-128-10; 256-64-10)."""
 import zoo
-from zoo.registry import Param, Recipe
+from zoo.api.registry import Param, Recipe
 from zoo_plugins._common import SMALL_DATA_STEPS, embedded_tokens, head, is_text, model_input, require_classes
 
 PARAMS = {

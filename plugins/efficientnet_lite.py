@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 import zoo
-from zoo.registry import Param
-from zoo.weights import Weights
+from zoo.api.registry import Param
+from zoo.data.weights import Weights
 from zoo_plugins._common import fine_tuning_recipes, head, require_classes
 
 # (repeats, kernel, stride, expand ratio, output filters) per stage (EfficientNet-B0's; Lite0 keeps them).
@@ -154,7 +154,7 @@ def convert(source: Path, destination: Path) -> None:
         DataError: a tensor missing, left over, or of a shape the layer does not have.
     """
     from zoo.errors import DataError
-    from zoo.torchfile import read_state_dict
+    from zoo.data.torchfile import read_state_dict
 
     state = read_state_dict(source)
     model = imagenet_model()
@@ -263,7 +263,7 @@ def build(input_shape, classes, *, weights="imagenet", trainable_blocks=0, dropo
     if shape[2] == 1:
         x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
     if weights != "none":
-        from zoo import weights as weight_store
+        from zoo.data import weights as weight_store
 
         # Loaded into the whole network (the file's layout), then handed to the parts by layer name.
         whole = imagenet_model((*shape[:2], 3))

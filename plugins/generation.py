@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 
 import zoo
-from zoo import spec
-from zoo.dataset import Dataset
+from zoo.data import spec
+from zoo.data.dataset import Dataset
 from zoo.errors import DataError, UsageError
-from zoo.registry import Param, Recipe
-from zoo.tasks import Generation, token_label
-from zoo.tokenizer import Tokenizer
+from zoo.api.registry import Param, Recipe
+from zoo.data.tasks import Generation, token_label
+from zoo.data.tokenizer import Tokenizer
 from zoo_plugins.text import MAX_TEXT_BYTES, SAMPLE_DIR, _files_in, read_reviews
 
 # The book's jamo model reads 80 tokens (7.48); its vocabulary is every symbol of the text.

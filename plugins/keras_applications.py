@@ -11,8 +11,8 @@ so the first layer turns the dataset's input back into pixels.
 from __future__ import annotations
 
 import zoo
-from zoo.registry import Param
-from zoo.weights import Weights
+from zoo.api.registry import Param
+from zoo.data.weights import Weights
 from zoo_plugins._common import fine_tuning_recipes, head, require_classes
 
 KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -82,7 +82,7 @@ def _builder(name: str):
             x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
         backbone = _backbone(name, (*shape[:2], 3))
         if weights != "none":
-            from zoo import weights as weight_store
+            from zoo.data import weights as weight_store
 
             backbone.load_weights(str(weight_store.keras_weights(name, WEIGHTS[name]["imagenet"])))
             backbone.trainable = False

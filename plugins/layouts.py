@@ -1,6 +1,6 @@
 """The built-in layouts (image, sequence, vector, text), registered as a plugin's would be."""
 import zoo
-from zoo.layouts import BUILTIN
+from zoo.data.layouts import BUILTIN
 
 
 @zoo.hookimpl

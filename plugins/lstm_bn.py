@@ -1,6 +1,6 @@
 """`lstm-bn`: the LSTM tutorial's LSTM(64) + BatchNormalization + Dense(10)."""
 import zoo
-from zoo.registry import Param, Recipe
+from zoo.api.registry import Param, Recipe
 from zoo_plugins._common import SMALL_DATA_STEPS, recurrent_model
 
 PARAMS = {

@@ -1,6 +1,6 @@
 """`simplernn`: the RNN tutorial's SimpleRNN reading image rows as time steps."""
 import zoo
-from zoo.registry import Param, Recipe
+from zoo.api.registry import Param, Recipe
 from zoo_plugins._common import SMALL_DATA_STEPS, recurrent_model
 
 PARAMS = {

@@ -1,6 +1,6 @@
 """The built-in tasks (classification, regression, generation), registered as a plugin's would be."""
 import zoo
-from zoo.tasks import BUILTIN
+from zoo.data.tasks import BUILTIN
 
 
 @zoo.hookimpl

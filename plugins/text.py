@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 
 import zoo
-from zoo import spec
-from zoo.dataset import Dataset
+from zoo.data import spec
+from zoo.data.dataset import Dataset
 from zoo.errors import DataError, UsageError, first_line
-from zoo.registry import Recipe
-from zoo.registry import Param
-from zoo.tokenizer import TOKENIZERS, Tokenizer
+from zoo.api.registry import Recipe
+from zoo.api.registry import Param
+from zoo.data.tokenizer import TOKENIZERS, Tokenizer
 
 NSMC_CLASSES = ("negative", "positive")  # label 0 and 1
 NSMC_FILES = ("ratings_train.txt", "ratings_test.txt")

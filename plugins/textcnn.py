@@ -10,7 +10,7 @@ on NSMC, syllables read by it gave the best small model measured here
 (bench/RESULTS.md).
 """
 import zoo
-from zoo.registry import Param, Recipe
+from zoo.api.registry import Param, Recipe
 from zoo_plugins._common import SMALL_DATA_STEPS, embedded_tokens, head, is_text, model_input, require_classes
 
 PARAMS = {

@@ -201,3 +201,96 @@ def test_a_task_from_a_plugin_trains_exports_and_predicts(toy_task, tmp_path):
     assert all(0 <= r["probability"] <= 1 for r in results)
     shown = runner.invoke(cli, ["predict", str(run), str(files[0])])
     assert shown.exit_code == 0 and shown.output.startswith(f"{files[0]}: "), shown.output
+
+
+# The floors of zoo/, lowest first: a module imports only from its own floor and those below, and no
+# import (at module level or inside a function) closes a circle. zoo/__init__.py is the package's face
+# (zoo.hookimpl, zoo.Architecture ...): above every floor.
+FLOORS = {"errors": 0, "versions": 0, "quiet": 0, "jsonfile": 0, "data": 1, "api": 2, "run": 3,
+          "reports": 4, "train": 5, "exporting": 5, "device": 5, "cli": 6, "__init__": 7}
+MAX_LINES = 450
+
+
+def _modules() -> dict:
+    root = REPO / "zoo"
+    found = {}
+    for path in root.rglob("*.py"):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _imports(modules: dict) -> list:
+    """(importer, imported module, line) for every import of zoo inside zoo/, old names resolved."""
+    import ast
+
+    import zoo
+
+    def resolve(name):
+        parts = name.split(".")
+        if len(parts) > 1 and parts[1] in zoo.MOVED:
+            parts = ["zoo", *zoo.MOVED[parts[1]].split("."), *parts[2:]]
+        name = ".".join(parts)
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    found = []
+    for module, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found += [(module, resolve(a.name), node.lineno) for a in node.names if a.name.startswith("zoo.")]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("zoo"):
+                for alias in node.names:
+                    target = resolve(f"{node.module}.{alias.name}")
+                    found.append((module, target if target != "zoo" else resolve(node.module), node.lineno))
+    return [(a, b, line) for a, b, line in found if b not in ("zoo", a)]
+
+
+def _floor(module: str) -> int:
+    parts = module.split(".")
+    return FLOORS[parts[1] if len(parts) > 1 else "__init__"]
+
+
+def test_zoo_is_grouped_by_job_in_floors_without_circles():
+    modules = _modules()
+    assert {m.split(".")[1] for m in modules if "." in m} <= set(FLOORS), "a folder of zoo/ with no floor"
+    imports = _imports(modules)
+    upward = [f"{a}:{line} imports {b}" for a, b, line in imports if _floor(b) > _floor(a)]
+    assert not upward, "\n".join(upward)
+    graph = {}
+    for a, b, _ in imports:
+        graph.setdefault(a, set()).add(b)
+    circles, done = [], set()
+
+    def walk(node, path):
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in path:
+                circles.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in done:
+                walk(nxt, path + [nxt])
+        done.add(node)
+
+    for module in sorted(graph):
+        if module not in done:
+            walk(module, [module])
+    assert not circles, "\n".join(" -> ".join(c) for c in circles)
+
+
+def test_no_module_of_zoo_is_longer_than_450_lines():
+    long = {m: n for m, p in _modules().items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, long
+
+
+def test_the_names_of_before_the_grouping_are_the_same_modules():
+    """zoo.spec, zoo.tasks, zoo.export ... (the plugin API, the docs) import as the moved modules themselves."""
+    import importlib
+
+    import zoo
+
+    for old, new in zoo.MOVED.items():
+        assert importlib.import_module(f"zoo.{old}") is importlib.import_module(f"zoo.{new}"), old
+    from zoo.tasks.base import Check
+    from zoo.data.tasks.base import Check as Same
+
+    assert Check is Same and zoo.spec.image((28, 28)).layout == "image"

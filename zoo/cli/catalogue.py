@@ -5,10 +5,10 @@ import json
 
 import click
 
-from zoo import calls, plugins
+from zoo.api import calls, plugins
 from zoo.cli.base import _data_options, _echo_json, _table, cli, data_options, verbose_option
 from zoo.errors import UsageError, ZooError
-from zoo.registry import parse_kind
+from zoo.api.registry import parse_kind
 
 
 def _availability(entry) -> str:

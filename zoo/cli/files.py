@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from zoo import plugins
+from zoo.api import plugins
 from zoo.cli.base import _echo_json, _table, cli, verbose_option
 
 
@@ -35,7 +35,7 @@ class ExportCommand(click.Command):
 
 def _exporter_params() -> list:
     """Each exporter's flag, with the flags of those that share an option with it, then its options."""
-    from zoo import export_options
+    from zoo.exporting import export_options
 
     made, taken = [], set()
     declared = export_options.declared()
@@ -92,7 +92,7 @@ def export_command(run, formats, output, force, as_json, **given):
 
     Example: zoo export --tflite --quantize float16 --quantize int8
     """
-    from zoo import export
+    from zoo.exporting import export
 
     # --tflite, --mediapipe, --web ...: the exporters with a flag of their own; the rest are their options.
     flagged = [e.name for e in plugins.registry().in_order("exporter") if e.flag_help]
@@ -104,7 +104,7 @@ def export_command(run, formats, output, force, as_json, **given):
         _echo_json(result.card)
         return
     card = result.card
-    from zoo import tasks
+    from zoo.data import tasks
 
     key, figure = tasks.restore(card.get("task"), card.get("class_names")).verification_figure
     click.echo(f"Keras model: {figure} {card['verification']['keras_' + key]:.4f} on "
@@ -139,7 +139,7 @@ def serve_command(run, port, lan):
     """
     import time
 
-    from zoo import serve
+    from zoo.device import serve
 
     folder = serve.export_dir(run)
     page = serve.check(folder)
@@ -178,7 +178,7 @@ def predict_command(model, images, top_k, word_by_word, texts, as_json):
 
     Example: zoo predict runs/my-run shoe.png shirt.jpg --top-k 2
     """
-    from zoo import predict
+    from zoo.device import predict
 
     if not images and not texts:
         raise click.UsageError("Missing argument 'FILE...' (or, for a text model, --text SENTENCE).")
@@ -186,7 +186,7 @@ def predict_command(model, images, top_k, word_by_word, texts, as_json):
     if as_json:
         _echo_json(result)
         return
-    from zoo import tasks
+    from zoo.data import tasks
 
     task = tasks.get(result["task"])  # it says how an answer reads
     for item in result["results"]:
@@ -227,7 +227,7 @@ def generate_command(model, prompt, length, temperature, seed, as_json):
 
     Example: zoo generate runs/my-corpus-run --prompt "이 영화" --length 80
     """
-    from zoo import generate
+    from zoo.device import generate
 
     result = generate.generate(model, prompt, length=length, temperature=temperature, seed=seed)
     if as_json:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from zoo import plugins
+from zoo.api import plugins
 from zoo.cli.base import _data_options, _echo_json, _table, cli, data_options, printable, verbose_option
-from zoo.recipes import MAX_BATCH_SIZE, MAX_SEED
+from zoo.train.recipes import MAX_BATCH_SIZE, MAX_SEED
 
 
 @cli.command()
@@ -62,7 +62,7 @@ def train(architecture, dataset, recipe, params, epochs, batch_size, learning_ra
     On several machines, start the same command on every one, e.g.
     zoo train dense fashion -o runs/d --cluster a:2222,b:2222 --task-index 0 (1 on b).
     """
-    from zoo import recipes, trainer
+    from zoo.train import recipes, trainer
 
     parsed = {}
     if params and resume:  # unparsed: train() refuses -p with --resume
@@ -85,7 +85,7 @@ def train(architecture, dataset, recipe, params, epochs, batch_size, learning_ra
         click.echo(f"worker {m['worker']} of {m['workers']} finished after {m['epochs_run']} epochs "
                    f"({m['training_seconds']:.1f} s); final weights sha256 {m['final_weights_sha256']}")
         return
-    from zoo import tasks
+    from zoo.data import tasks
 
     click.echo(f"{result.config['architecture']} on {result.config['dataset']}: "
                f"{tasks.headline(result.config, m)} after {m['epochs_run']} epochs "
@@ -100,7 +100,7 @@ def train(architecture, dataset, recipe, params, epochs, batch_size, learning_ra
 @verbose_option
 def evaluate(run, dataset, data_dir, as_json):
     """Re-evaluate a saved RUN (default: the newest) on its test set."""
-    from zoo import trainer
+    from zoo.train import trainer
 
     result = trainer.evaluate(run, dataset, data_dir)
     if as_json:
@@ -117,7 +117,8 @@ def evaluate(run, dataset, data_dir, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def runs_command(as_json):
     """List runs (newest first) with architecture, dataset, accuracy and date."""
-    from zoo import runs, tasks
+    from zoo.data import tasks
+    from zoo.run import runs
 
     found = runs.list_runs()
     if as_json:
@@ -164,7 +165,7 @@ def tune_command(architecture, dataset, trials, timeout, epochs, seed, data_dir,
     Judged on the validation set; the best trial's recipe is written as
     best-recipe.json for zoo train --recipe FILE. Needs pip install 'zoo[tune]'.
     """
-    from zoo import tune
+    from zoo.train import tune
 
     result = tune.tune(architecture, dataset, trials=trials, timeout=timeout, epochs=epochs, seed=seed,
                        data_dir=data_dir, output=output, resume=resume,
@@ -181,7 +182,8 @@ def report_command(run):
 
     zoo train writes it at the end and zoo export refreshes it; open it in any browser.
     """
-    from zoo import report, runs
+    from zoo.reports import report
+    from zoo.run import runs
 
     click.echo(report.write(runs.resolve_run(run, need_model=False)))
 
@@ -198,7 +200,7 @@ def compare_command(run_patterns, dataset, as_json, html_path):
     RUN is a run directory, a run's name, or a wildcard over names
     ('cnn-fashion-*'; quote it).
     """
-    from zoo import compare
+    from zoo.reports import compare
 
     chosen = compare.select(run_patterns, dataset)
     result = compare.compare(chosen)

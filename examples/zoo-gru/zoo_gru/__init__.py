@@ -1,7 +1,7 @@
 """zoo-gru: a GRU architecture registered through zoo's plugin hooks."""
 import zoo
-import zoo.tasks
-from zoo.registry import Param, Recipe
+import zoo.data.tasks
+from zoo.api.registry import Param, Recipe
 
 PARAMS = {
     "units": Param(64, "GRU units", low=1, high=4096),

@@ -1,0 +1,139 @@
+"""The model card: ``model_card.json`` beside exported files, read in one place.
+
+Cards are written by ``zoo export`` and read by ``zoo predict``, ``zoo
+generate``, ``zoo serve`` and the web page; a card may be damaged or edited by
+hand, so every field read here is checked for its type before it is used, and a
+bad one is named (``DataError``) instead of giving wrong answers. Nothing here
+imports TensorFlow.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from zoo import jsonfile
+from zoo.errors import DataError
+from zoo.versions import versions
+
+EXPORT_DIR = "export"  # RUN/export by default: a run keeps its artifacts
+CARD = "model_card.json"
+LABELS = "labels.txt"
+CARD_VERSION = 1  # model_card_version: a card of a later version is not read (its fields may mean more)
+
+
+def read_beside(path: Path) -> dict:
+    """The card beside the file at ``path`` ({} where there is none), refused when a later zoo wrote it."""
+    card = path.parent / CARD
+    return read(card) if card.is_file() else {}
+
+
+def read(path: Path) -> dict:
+    """A model card, checked to be one this zoo reads.
+
+    Raises:
+        ZooError: not JSON, not an object (named with the file).
+        DataError: its ``model_card_version`` is not an integer, or is later than this zoo's.
+    """
+    data = jsonfile.read_json(path)
+    version = data.get("model_card_version", CARD_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise DataError(f"{path}: 'model_card_version' must be an integer, found {str(version)[:40]!r}")
+    if version > CARD_VERSION:
+        raise DataError(f"{path}: model card version {version}, written by a later zoo (this one reads "
+                        f"{CARD_VERSION}); upgrade zoo")
+    return data
+
+
+def field(card: dict, key: str, kind, path: Path, default=None):
+    """``card[key]`` checked to be a ``kind`` (a damaged or hand-edited card is named, never trusted)."""
+    value = card.get(key, default)
+    if value is default:
+        return value
+    if not isinstance(value, kind) or isinstance(value, bool):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise DataError(f"{path.parent / CARD}: '{key}' must be a {names}, found {type(value).__name__}")
+    return value
+
+
+def names(values, what: str, where: Path) -> list:
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+        raise DataError(f"{where}: {what} must be a list of non-empty names")
+    return values
+
+
+def read_labels(labels: Path) -> list:
+    try:
+        text = labels.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{labels}: not UTF-8 text (byte {exc.start})") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def number(value, key: str, where: Path) -> float | None:
+    """A finite number from a card (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise DataError(f"{where}: {key} must be a finite number, found {str(value)[:40]!r}")
+    return float(value)
+
+
+def file_entry(card: dict, path: Path) -> dict:
+    """The card's ``files`` entry of this file, or ``{}`` (a file the card does not list)."""
+    files = card.get("files")
+    if files is not None and not isinstance(files, list):
+        raise DataError(f"{path.parent / CARD}: 'files' must be a list, found {type(files).__name__}")
+    for entry in files or ():
+        if isinstance(entry, dict) and entry.get("file") == path.name:
+            return entry
+    return {}
+
+
+# ---------------------------------------------------------------------------
+# Writing: the one place a card is made.
+
+def build(context, files: list, keras) -> dict:
+    """The card of an export: inputs, outputs, classes, files and their figures (``context``: the
+    ``zoo.export.ExportContext``; ``keras``: the Keras model's own check on the test set)."""
+    config, dataset = context.config, context.dataset
+    task = dataset.task
+    spec = dataset.input_spec
+    return {
+        "model_card_version": CARD_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "run": str(context.run_dir.resolve()),
+        "architecture": config["architecture"],
+        "params": config.get("params", {}),
+        "dataset": config["dataset"],
+        "input": {
+            "name": context.model.inputs[0].name if getattr(context.model, "inputs", None) else "image",
+            "shape": [None, *config["input_shape"]],
+            "dtype": spec.form.card_dtype(spec),
+            "layout": spec.words(),
+            "spec": spec.describe(),
+            "normalisation": config.get("normalisation", spec.normalisation),
+            "pixel_scale": config.get("pixel_scale", spec.scale),
+            **spec.form.card_input(spec),  # how a user's file becomes this input (zoo predict reads it)
+        },
+        "output": task.card_output(),
+        "task": task.describe(),
+        "class_names": list(dataset.class_names),
+        "labels": LABELS,
+        "verification": {
+            "runtime": "LiteRT (ai_edge_litert) for .tflite files; TensorFlow for the SavedModel",
+            "test_set": f"{dataset.name} test set, all {len(dataset.y_test)} "
+                        f"{spec.form.counted}",
+            **keras.keras_figures(),
+            **keras.limits(),
+        },
+        "options": {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in context.options.items()},
+                    # What calibration really used: fewer than asked when the training set is smaller.
+                    "representative_size": (len(context._representative)
+                                            if context._representative is not None else None)},
+        "files": files,
+        "versions": versions("ai-edge-litert", "ai-edge-quantizer", "pillow"),
+        "trained_with": config.get("versions", {}),
+    }
+

@@ -1,0 +1,73 @@
+"""Layouts: what one example is (an image, a sequence, a vector, token ids), and everything that differs by it.
+
+A dataset's input spec names its layout (``zoo.spec.image(...)`` is
+``layout="image"``); the layout object of that name owns what zoo does
+differently for it: the ranks a shape may have and its other spec checks,
+the checks of loaded data, how an example is drawn in a report, what the
+model card says about feeding a file to the model, how ``zoo predict`` turns
+the user's files into inputs, the web page's input widget and which
+MediaPipe Tasks family (if any) reads such files. Nothing outside this
+package compares layout names.
+
+Layouts are registered through the ``register_layouts`` hook, as
+architectures are; the built-ins (``image``, ``sequence``, ``vector``,
+``text``) are this package's own registration, and ``get`` finds them
+without loading plugins, so ``zoo predict`` stays fast. One file per layout.
+"""
+from __future__ import annotations
+
+from zoo.data.layouts.arrays import SEQUENCE, VECTOR
+from zoo.data.layouts.base import Layout  # noqa: F401 - zoo.layouts.Layout, the type a plugin's layout is
+from zoo.data.layouts.image import IMAGE
+from zoo.data.layouts.text import TEXT
+
+# The built-ins: zoo_plugins.layouts registers them through the hook a plugin uses; get() finds
+# them here without loading plugins.
+BUILTIN = {layout.name: layout for layout in (IMAGE, SEQUENCE, VECTOR, TEXT)}
+
+
+# Layouts plugins registered, name -> Layout: filled by zoo.api.plugins as plugins load (a dataset's spec
+# is checked against them), which also sets ``load_plugins`` so that a name only a plugin registers is
+# found by whoever reads it from a file. This floor never imports the plugin machinery.
+REGISTERED: dict = {}
+load_plugins = None
+
+
+def get(name: str) -> Layout:
+    """The layout called ``name``: a built-in, else one a plugin registered.
+
+    Raises:
+        KeyError: no such layout (``zoo.spec`` turns it into a declaration problem).
+    """
+    if name in BUILTIN:
+        return BUILTIN[name]
+    if name not in REGISTERED and load_plugins is not None:
+        load_plugins()
+    if name in REGISTERED:
+        return REGISTERED[name]
+    raise KeyError(name)
+
+
+def known() -> list:
+    """The names of every layout: the built-ins, and any a plugin registered."""
+    return list(dict.fromkeys([*BUILTIN, *REGISTERED]))
+
+
+def from_card(section: dict, spec: dict) -> str:
+    """The layout a model card's ``input`` section describes, including cards written before the spec.
+
+    Raises:
+        ValueError: an old card whose layout is none zoo reads.
+    """
+    try:
+        named = get(str(spec.get("layout")))
+    except KeyError:
+        named = None
+    if named is not None and named.card_key in section:
+        return named.name
+    if "from_array_file" not in section:  # cards of before the spec: images had a pixel scale only
+        return IMAGE.name
+    layout = str(section.get("layout", "sequence")).split(":")[0]  # "sequence: 100 x 2 ..."
+    if layout not in (SEQUENCE.name, VECTOR.name):
+        raise ValueError(f"input.layout {layout[:40]!r} is not sequence or vector")
+    return layout

@@ -1,0 +1,1 @@
+"""What a person reads: a run's report page and figures, and the comparison of runs."""
