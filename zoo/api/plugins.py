@@ -114,7 +114,7 @@ def _load_for_lookup() -> None:
 
 
 # A task or layout named in a file that no built-in has: loading the plugins may register it.
-layouts.load_plugins = tasks.load_plugins = _load_for_lookup
+layouts.NAMES.load_plugins = tasks.NAMES.load_plugins = _load_for_lookup
 
 
 @dataclass

@@ -20,17 +20,17 @@ from zoo.data.layouts.arrays import SEQUENCE, VECTOR
 from zoo.data.layouts.base import Layout  # noqa: F401 - zoo.layouts.Layout, the type a plugin's layout is
 from zoo.data.layouts.image import IMAGE
 from zoo.data.layouts.text import TEXT
+from zoo.data.names import Table
 
 # The built-ins: zoo_plugins.layouts registers them through the hook a plugin uses; get() finds
 # them here without loading plugins.
 BUILTIN = {layout.name: layout for layout in (IMAGE, SEQUENCE, VECTOR, TEXT)}
 
 
-# Layouts plugins registered, name -> Layout: filled by zoo.api.plugins as plugins load (a dataset's spec
-# is checked against them), which also sets ``load_plugins`` so that a name only a plugin registers is
-# found by whoever reads it from a file. This floor never imports the plugin machinery.
-REGISTERED: dict = {}
-load_plugins = None
+# The built-ins and the layouts plugins registered (zoo.api.plugins hands them over as plugins load:
+# a dataset's spec is checked against them).
+NAMES = Table(BUILTIN)
+REGISTERED = NAMES.registered
 
 
 def get(name: str) -> Layout:
@@ -39,18 +39,12 @@ def get(name: str) -> Layout:
     Raises:
         KeyError: no such layout (``zoo.spec`` turns it into a declaration problem).
     """
-    if name in BUILTIN:
-        return BUILTIN[name]
-    if name not in REGISTERED and load_plugins is not None:
-        load_plugins()
-    if name in REGISTERED:
-        return REGISTERED[name]
-    raise KeyError(name)
+    return NAMES.get(name)
 
 
 def known() -> list:
     """The names of every layout: the built-ins, and any a plugin registered."""
-    return list(dict.fromkeys([*BUILTIN, *REGISTERED]))
+    return NAMES.known()
 
 
 def from_card(section: dict, spec: dict) -> str:

@@ -23,6 +23,7 @@ loading plugins, so ``zoo predict`` stays fast. One file per task.
 """
 from __future__ import annotations
 
+from zoo.data.names import Table
 from zoo.data.tasks.base import Check, Task  # noqa: F401 - the types a plugin's task builds on
 from zoo.data.tasks.classification import Classification
 from zoo.data.tasks.generation import Generation, token_label  # noqa: F401 - zoo.tasks.token_label, as before
@@ -34,10 +35,9 @@ BUILTIN = {task.kind: task for task in (Classification, Regression, Generation)}
 TASKS = BUILTIN  # the name of before
 
 
-# Tasks plugins registered, kind -> class: filled by zoo.api.plugins as plugins load, which also sets
-# ``load_plugins`` so that a kind only a plugin registers is found by whoever reads it from a file.
-REGISTERED: dict = {}
-load_plugins = None
+# The built-ins and the tasks plugins registered (zoo.api.plugins hands them over as plugins load).
+NAMES = Table(BUILTIN)
+REGISTERED = NAMES.registered
 
 
 def get(kind: str):
@@ -46,13 +46,7 @@ def get(kind: str):
     Raises:
         KeyError: no such task.
     """
-    if kind in BUILTIN:
-        return BUILTIN[kind]
-    if kind not in REGISTERED and load_plugins is not None:
-        load_plugins()
-    if kind in REGISTERED:
-        return REGISTERED[kind]
-    raise KeyError(kind)
+    return NAMES.get(kind)
 
 
 def restore(described: dict | None, class_names=()):
