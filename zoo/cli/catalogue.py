@@ -26,10 +26,10 @@ def _availability(entry) -> str:
 @click.argument("pattern", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def list_command(kind, pattern, as_json):
-    """List installed architectures, datasets and exporters.
+    """List installed architectures, datasets, exporters, tasks and layouts.
 
-    KIND is architectures, datasets or exporters (short forms such as arch,
-    data, e work). PATTERN is a shell wildcard on names, e.g. 'lstm*'.
+    KIND is architectures, datasets, exporters, tasks or layouts (short forms
+    such as arch, data, e work). PATTERN is a shell wildcard on names, e.g. 'lstm*'.
     A single argument that is not a kind is taken as the PATTERN.
     """
     if kind is not None and pattern is None:

@@ -7,6 +7,7 @@ import os
 import time
 from pathlib import Path
 
+from zoo.data.card import CARD
 from zoo.errors import UsageError, ZooError
 from zoo.jsonfile import _finite, loads, read_json, write_json  # noqa: F401 - zoo.runs' names, as before
 
@@ -22,7 +23,7 @@ def runs_root() -> Path:
     return Path(os.environ.get("ZOO_RUNS_DIR") or "runs")
 
 
-EXPORT_CARD = "model_card.json"  # what marks an export directory (zoo.card.CARD; runs sits below it)
+EXPORT_CARD = CARD  # what marks an export directory
 
 
 def _inside_export(path: Path) -> Path | None:
