@@ -34,10 +34,10 @@ import types
 from pathlib import Path
 
 import numpy as np
+from zoo_exports.tflite import QUANTIZE
 
 import zoo
 from zoo.errors import ZooError
-from zoo_exports.tflite import QUANTIZE
 
 FILE = "model.mediapipe.tflite"
 INT8_FILE = "model.mediapipe.int8.tflite"  # with --quantize int8: uint8 pixels in, uint8 scores out

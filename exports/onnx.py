@@ -22,8 +22,8 @@ import warnings
 import numpy as np
 
 import zoo
-from zoo.errors import ZooError, first_line
 from zoo.data.evaluation import batch_for
+from zoo.errors import ZooError, first_line
 
 FILE = "model.onnx"
 INSTALL = "pip install 'zoo[onnx]'"

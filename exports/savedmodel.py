@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 import zoo
-from zoo.errors import first_line
 from zoo.data.evaluation import batch_for
+from zoo.errors import first_line
 
 DIRECTORY = "saved_model"
 SIGNATURE = "serve"

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 import zoo
-from zoo.errors import UsageError, ZooError
 from zoo.api.registry import Param
+from zoo.errors import UsageError, ZooError
 
 FILES = {"float32": "model.tflite", "float16": "model.float16.tflite",
          "dynamic": "model.dynamic.tflite", "int8": "model.int8.tflite", "int16x8": "model.int16x8.tflite"}

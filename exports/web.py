@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 
 import zoo
-from zoo.errors import UsageError, ZooError, first_line
 from zoo.api.registry import Param
+from zoo.errors import UsageError, ZooError, first_line
 
 DIRECTORY = "web"
 BATCH_ONE = "model.tflite"  # web/model.tflite, where model.tflite's batch is dynamic
@@ -373,9 +373,8 @@ def export(context) -> list:
 def prepare(options: dict, config: dict) -> None:
     """Before any converting: a model the page can run, a Chromium to prove it with, and a runtime folder
     that has the files."""
-    from zoo.device import browser
-
     from zoo.data import tasks
+    from zoo.device import browser
 
     task = tasks.from_config(config)
     if task.generates:

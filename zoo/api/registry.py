@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
-from zoo.errors import UsageError, ZooError
 from zoo.api.params import Param, Recipe  # noqa: F401 - zoo.registry.Param and Recipe, as before
+from zoo.errors import UsageError, ZooError
 
 KINDS = ("architecture", "dataset", "exporter", "task", "layout")
 # What users may type for a kind: `zoo list arch`, `zoo list datasets` ...

@@ -6,9 +6,9 @@ import json
 import click
 
 from zoo.api import calls, plugins
+from zoo.api.registry import parse_kind
 from zoo.cli.base import _data_options, _echo_json, _table, cli, data_options, verbose_option
 from zoo.errors import UsageError, ZooError
-from zoo.api.registry import parse_kind
 
 
 def _availability(entry) -> str:

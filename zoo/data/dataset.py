@@ -1,7 +1,6 @@
 """The dataset object that loaders return and the trainer and exporters use."""
 from __future__ import annotations
 
-
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+
 def layout_of(name):
     """The registered layout called ``name`` (``zoo.layouts``), or None."""
     from zoo.data import layouts

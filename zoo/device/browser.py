@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import io
 import http.server
+import io
 import json
 import os
 import queue

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.errors import DataError, first_line
 from zoo.data.evaluation import batch_for
+from zoo.errors import DataError, first_line
 
 # A TFLite flatbuffer carries this identifier at bytes 4..8.
 FILE_IDENTIFIER = b"TFL3"

@@ -14,17 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data import card as model_card
 from zoo.api import plugins  # noqa: F401 - lets a task or layout only a plugin registers be found
+from zoo.data import card as model_card
 from zoo.data import layouts, tasks
-from zoo.run import runs
 from zoo.data.card import CARD, EXPORT_DIR, LABELS, file_entry  # noqa: F401 - zoo.predict.CARD ..., as before
-from zoo.errors import DataError, UsageError, ZooError
 from zoo.data.layouts.base import load_examples  # noqa: F401 - zoo.predict.load_examples, as before
 from zoo.data.layouts.image import DEFAULT_PIXEL_SCALE, image_scaling  # noqa: F401 - as before
-from zoo.data.layouts.text import (MAX_PREFIXES, MAX_SENTENCE_FILE_BYTES, embedded_vocabulary,  # noqa: F401
-                              growing, path_kind, sentences)
+from zoo.data.layouts.text import (MAX_PREFIXES, MAX_SENTENCE_FILE_BYTES, embedded_vocabulary, growing,  # noqa: F401
+                                   path_kind, sentences)
 from zoo.device.litert import LiteRTModel
+from zoo.errors import DataError, UsageError, ZooError
+from zoo.run import runs
 
 MODEL_FILE = "model.tflite"
 TOKENIZER_FILE = "tokenizer.json"  # as zoo.tokenizer.TOKENIZER_FILE, imported only for text models

@@ -17,8 +17,8 @@ import os
 import socket
 from pathlib import Path
 
-from zoo.run import runs
 from zoo.errors import DataError, ZooError
+from zoo.run import runs
 
 PAGE = Path("web") / "index.html"
 PAGE_DATA = Path("web") / "page.json"

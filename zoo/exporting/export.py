@@ -28,13 +28,13 @@ from typing import Any, Callable
 import numpy as np
 
 from zoo.api import calls, plugins
-from zoo.run import runs
 from zoo.api.calls import file_size  # noqa: F401 - zoo.export.file_size, as before
-from zoo.data.card import read as read_card
 from zoo.data.card import CARD, CARD_VERSION, EXPORT_DIR, LABELS  # noqa: F401 - zoo.export's names, as before
-from zoo.errors import UsageError, ZooError
+from zoo.data.card import read as read_card
 # Verification thresholds, for every task, live with the tasks (tests tighten them there).
 from zoo.data.tasks.base import FLOAT_ATOL, QUANTIZED_POINTS, SIGNIFICANCE, Check  # noqa: F401 - as before
+from zoo.errors import UsageError, ZooError
+from zoo.run import runs
 
 # Calibration images (int8 and int16x8 files) drawn from the training set, unless --representative-size.
 DEFAULT_REPRESENTATIVE_SIZE = 200

@@ -12,10 +12,10 @@ import io
 import os
 from pathlib import Path
 
-from zoo.data import tasks
-from zoo.data import plots
-from zoo.run import runs
+from zoo.data import plots, tasks
 from zoo.errors import UsageError, ZooError
+from zoo.run import runs
+from zoo.run.run import RunConfig
 
 # Settings every run has; those that differ between the runs compared are shown.
 RECIPE_FIELDS = ("optimizer", "learning_rate", "batch_size", "epochs", "validation_split", "patience",
@@ -42,7 +42,7 @@ def select(patterns, dataset: str | None = None) -> list[Path]:
             chosen.setdefault(str(run_dir.resolve()), run_dir)
     selected = list(chosen.values())
     if dataset is not None:
-        selected = [d for d in selected if runs.read_config(d).get("dataset") == dataset]
+        selected = [d for d in selected if RunConfig.read(Path(d) / runs.CONFIG).dataset == dataset]
     if len(selected) < 2:
         raise UsageError(f"zoo compare needs at least two finished runs; {len(selected)} selected"
                          + (f" with --dataset {dataset}" if dataset else ""))
@@ -76,17 +76,17 @@ def compare(run_dirs) -> dict:
     """
     rows = []
     for run_dir in run_dirs:
-        config, metrics = runs.read_config(run_dir), _metrics(run_dir)
-        task = tasks.from_config(config)
-        settings = {f"-p {k}": v for k, v in (config.get("params") or {}).items()}
+        typed, metrics = RunConfig.read(Path(run_dir) / runs.CONFIG), _metrics(run_dir)
+        config, task = typed.raw, typed.task
+        settings = {f"-p {k}": v for k, v in typed.params.items()}
         settings.update({k: (config.get("recipe_settings") or {}).get(k) for k in RECIPE_FIELDS})
         settings["seed"] = config.get("seed")
         scores = ({"test_accuracy": metrics.get("test_accuracy")} if task.classifies else
                   {k: metrics.get(k) for k in ("test_rmse", "test_mae", "test_correctness")})
         rows.append({
-            "name": run_dir.name, "path": str(run_dir), "architecture": config.get("architecture"),
-            "dataset": config.get("dataset"), "recipe": config.get("recipe"), "task": task.kind,
-            "headline": tasks.figure(config, metrics), "scores": scores,
+            "name": run_dir.name, "path": str(run_dir), "architecture": typed.architecture,
+            "dataset": typed.dataset, "recipe": config.get("recipe"), "task": task.kind,
+            "headline": task.figure(metrics), "scores": scores,
             "epochs_run": metrics.get("epochs_run"), "training_seconds": metrics.get("training_seconds"),
             "params": metrics.get("params"), "settings": settings, "export_sizes": _export_sizes(run_dir),
         })

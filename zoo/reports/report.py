@@ -15,9 +15,9 @@ import json
 import os
 from pathlib import Path
 
-from zoo.data import tasks
-from zoo.run import runs
 from zoo.errors import ZooError
+from zoo.run import runs
+from zoo.run.run import RunConfig
 
 REPORT = "report.html"
 FIGURES = (("curves.png", "Training curves"), ("confusion.png", "Confusion matrix"),
@@ -79,28 +79,16 @@ def _trained(config: dict) -> str:
             + "<h2>Versions</h2>" + _table(versions, ["package", "version"]))
 
 
-def _scores(config: dict, metrics: dict) -> str:
-    task = tasks.from_config(config)
+def _scores(task, metrics: dict) -> str:
     out = [f'<p class="headline">{_escape(task.headline(metrics))}</p>']
     plain = [(k, v) for k, v in metrics.items() if not isinstance(v, (dict, list))]
     out.append(_table(plain, ["figure", "value"]))
-    wrong = metrics.get("most_confidently_wrong")
-    if isinstance(wrong, list) and wrong:
-        out.append("<h2>Most confidently wrong test texts</h2>")
-        out.append(_table([(w.get("text"), w.get("true"), w.get("predicted"), w.get("probability"))
-                           for w in wrong if isinstance(w, dict)], ["text", "true", "predicted", "probability"]))
-    samples = metrics.get("samples")
-    if isinstance(samples, list) and samples:
-        out.append("<h2>Text the model wrote</h2><p>Each prompt (the start of a held-out line) continued "
-                   "with the most probable token, 120 times.</p>")
-        # White space kept: a model that writes spaces and line ends is seen to.
-        out.append('<div class="written">' + _table([(s.get("prompt"), s.get("text")) for s in samples
-                                                     if isinstance(s, dict)], ["prompt", "text"]) + "</div>")
-    per_class = metrics.get("per_class_accuracy")
-    if isinstance(per_class, dict):
-        out.append("<h2>Per class</h2>")
-        out.append(_table([(name, f"{value:.4f}" if isinstance(value, (int, float)) else value)
-                           for name, value in per_class.items()], ["class", "test accuracy"]))
+    for section in task.report_sections(metrics):  # the task's own: per class, texts, what it wrote
+        out.append(f"<h2>{_escape(section['title'])}</h2>")
+        if section.get("note"):
+            out.append(f"<p>{_escape(section['note'])}</p>")
+        table = _table(section["rows"], section.get("headers"))
+        out.append(f'<div class="{section["css"]}">{table}</div>' if section.get("css") else table)
     return "<h2>Scores</h2>" + "".join(out)
 
 
@@ -196,7 +184,8 @@ def write(run_dir) -> Path:
         ZooError: the run's config.json or metrics.json cannot be read.
     """
     run_dir = Path(run_dir)
-    config = runs.read_config(run_dir)
+    typed = RunConfig.read(run_dir / runs.CONFIG)
+    config = typed.raw
     metrics = runs.read_json(run_dir / runs.METRICS) if (run_dir / runs.METRICS).is_file() else None
     damaged = runs.damage(config, metrics)
     if damaged:  # a figure that is a string, a field of the wrong type: named, never drawn
@@ -206,7 +195,7 @@ def write(run_dir) -> Path:
     if metrics is None:
         body.append(f"<p>Not finished ({_escape(config.get('status'))}): no scores yet.</p>")
     else:
-        body.append(_scores(config, metrics))
+        body.append(_scores(typed.task, metrics))
     figures = [(run_dir / name, caption) for name, caption in FIGURES if (run_dir / name).is_file()]
     if figures:
         body.append("<h2>Figures</h2>" + "".join(_image(path, caption) for path, caption in figures))

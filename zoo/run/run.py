@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zoo.run import runs
 from zoo.data.card import EXPORT_DIR
 from zoo.errors import IncompatibleError, ZooError
+from zoo.run import runs
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,8 @@ import zipfile
 from pathlib import Path
 
 from zoo.data import tasks
-from zoo.run import runs
 from zoo.errors import ZooError, first_line
-
+from zoo.run import runs
 
 # A .keras archive may unpack to at most this many times its own size (or
 # 256 MiB, whichever is more): Keras' weights barely compress, and a small

@@ -9,10 +9,10 @@ import os
 import shutil
 from pathlib import Path
 
-from zoo.run import runs
 from zoo.errors import ZooError, one_line
-from zoo.train.recipes import DEFAULT_LEARNING_RATES
+from zoo.run import runs
 from zoo.run.run_model import load_run_model
+from zoo.train.recipes import DEFAULT_LEARNING_RATES
 
 # Keras' BackupAndRestore files; a damaged pair is refused before it is used.
 BACKUP_WEIGHTS, BACKUP_METADATA = "latest.weights.h5", "training_metadata.json"

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zoo.api import calls, plugins
+from zoo.errors import IncompatibleError, PluginError, UsageError, ZooError
 from zoo.run import runs
 from zoo.train import recipes
-from zoo.errors import IncompatibleError, PluginError, UsageError, ZooError
-
 
 # What a run's weights depend on: config.json's fields a resumed run rebuilds its model and data from.
 DIGESTED = ("architecture", "dataset", "params", "recipe_settings", "seed", "input_shape", "class_names",

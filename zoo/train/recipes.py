@@ -5,9 +5,9 @@ import dataclasses
 import math
 from pathlib import Path
 
-from zoo.run import runs
-from zoo.errors import UsageError
 from zoo.api.registry import Architecture, Recipe
+from zoo.errors import UsageError
+from zoo.run import runs
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
 # Keras' default learning rate of each optimizer: what a recipe without one trains with.

@@ -16,18 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from zoo.api import calls, plugins
-from zoo.data import evaluation
-from zoo.data import plots
-from zoo.run import runs
+from zoo.data import evaluation, plots
 from zoo.data.augment import AUGMENTATIONS, augmentation  # noqa: F401 - zoo.trainer's names, as before
-from zoo.train.callbacks import (BACKUP_METADATA, BACKUP_WEIGHTS, _best_checkpoint, _early_stopping,  # noqa: F401
-                           _trim_history, check_backup, make_optimizer)
 from zoo.errors import IncompatibleError, UsageError, ZooError, first_line, one_line
+from zoo.run import runs
+from zoo.run.run_model import check_model_archive, load_run_model  # noqa: F401 - zoo.trainer's names, as before
+from zoo.train.callbacks import (BACKUP_METADATA, BACKUP_WEIGHTS, _best_checkpoint, _early_stopping,  # noqa: F401
+                                 _trim_history, check_backup, make_optimizer)
 from zoo.train.pipeline import epoch_seeds, input_pipeline, pipelines  # noqa: F401 - zoo.trainer's names, as before
 from zoo.train.plan import (RunPlan, TrainRequest, check_pairing, fit_recipe, load_data, plan_of,  # noqa: F401
-                      plan_run, refuse_with_resume, settings_digest)
+                            plan_run, refuse_with_resume, settings_digest)
 from zoo.train.recipes import DEFAULT_LEARNING_RATES  # noqa: F401 - zoo.trainer's name, as before
-from zoo.run.run_model import check_model_archive, load_run_model  # noqa: F401 - zoo.trainer's names, as before
 from zoo.versions import versions
 
 

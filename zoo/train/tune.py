@@ -27,9 +27,9 @@ from pathlib import Path
 
 from zoo.api import calls, plugins
 from zoo.data import tasks
+from zoo.errors import UsageError, ZooError
 from zoo.run import runs
 from zoo.train import recipes
-from zoo.errors import UsageError, ZooError
 
 INSTALL = "pip install 'zoo[tune]'"
 STUDY, SETTINGS, BEST = "study.db", "tune.json", "best-recipe.json"
@@ -190,6 +190,7 @@ def tune(architecture: str | None = None, dataset: str | None = None, *, trials:
 
     def objective(trial):
         from optuna_integration import KerasPruningCallback
+
         from zoo.train import trainer
 
         chosen = {name: _suggest(trial, name, spec) for name, spec in space.items()}

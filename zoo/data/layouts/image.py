@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data import card as model_card
-from zoo.errors import DataError
 from zoo.data.layouts.base import Layout
+from zoo.errors import DataError
 
 # The number of an image's channels -> what they mean; an image without a channel axis is gray.
 CHANNELS = {1: "gray", 3: "rgb", 4: "rgba"}

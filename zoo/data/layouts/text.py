@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.errors import DataError
 from zoo.data.images import IMAGE_SUFFIXES
 from zoo.data.layouts.base import Layout
+from zoo.errors import DataError
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,11 @@ class Task:
         return {"shape": [None, self.units], "dtype": "float32", "names": list(self.output_names),
                 "meaning": "the model's outputs, in the order of labels.txt"}
 
+    def report_sections(self, metrics: dict) -> list:
+        """The report's sections after the scores table, as data: ``{"title", "rows", "headers", "note",
+        "css"}`` each (the report escapes and lays them out)."""
+        return []
+
     def answer(self, row: np.ndarray, top_k: int) -> dict:
         """What ``zoo predict`` says of one example's outputs (besides its name)."""
         return {"values": {c: round(float(v), 6) for c, v in zip(self.output_names, row)}}

@@ -176,6 +176,22 @@ class Classification(Task):
             images=int(len(labels)), atol=base.FLOAT_ATOL,  # read now: tests tighten it
             lost=int(np.sum(keras_right & ~file_right)), gained=int(np.sum(~keras_right & file_right)))
 
+    def report_sections(self, metrics: dict) -> list:
+        """The test texts it was most sure of and wrong about (text), and the accuracy of each class."""
+        sections = []
+        wrong = metrics.get("most_confidently_wrong")
+        if isinstance(wrong, list) and wrong:
+            sections.append({"title": "Most confidently wrong test texts", "headers": ["text", "true", "predicted",
+                                                                                        "probability"],
+                             "rows": [(w.get("text"), w.get("true"), w.get("predicted"), w.get("probability"))
+                                      for w in wrong if isinstance(w, dict)]})
+        per_class = metrics.get("per_class_accuracy")
+        if isinstance(per_class, dict):
+            sections.append({"title": "Per class", "headers": ["class", "test accuracy"],
+                             "rows": [(name, f"{value:.4f}" if isinstance(value, (int, float)) else value)
+                                      for name, value in per_class.items()]})
+        return sections
+
     def card_output(self) -> dict:
         return {"shape": [None, self.units], "dtype": "float32",
                 "meaning": "class probabilities (softmax), in the order of labels.txt"}

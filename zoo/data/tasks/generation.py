@@ -51,6 +51,15 @@ class Generation(Classification):
         return (f"held-out next-token accuracy {metrics['test_accuracy']:.4f}, "
                 f"perplexity {metrics['test_perplexity']:.2f}")
 
+    def report_sections(self, metrics: dict) -> list:
+        """Text the model wrote, white space kept (a model that writes spaces and line ends is seen to)."""
+        samples = metrics.get("samples")
+        written = [{"title": "Text the model wrote", "css": "written",
+                    "note": "Each prompt (the start of a held-out line) continued with the most probable token, "
+                            "120 times.", "headers": ["prompt", "text"],
+                    "rows": [(s.get("prompt"), s.get("text")) for s in samples if isinstance(s, dict)]}]
+        return (written if isinstance(samples, list) and samples else []) + super().report_sections(metrics)
+
     def plot(self, data, metrics: dict, history: dict, outputs, run_dir) -> None:
         """Curves only: a confusion matrix of every token against every other says little."""
         from zoo.data import plots
