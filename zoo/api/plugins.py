@@ -189,8 +189,9 @@ def _load(layouts, tasks) -> Plugins:
                     entry = TaskType.of(entry)
                 expected = _entry_type(_kind)
                 if not isinstance(entry, expected):
+                    public = "zoo.layouts" if _kind == "layout" else "zoo"  # where plugins find the type
                     raise TypeError(f"{_hook} registered {type(entry).__name__}, "
-                                    f"expected {expected.__module__.replace('.registry', '')}.{expected.__name__}")
+                                    f"expected {public}.{expected.__name__}")
                 check_name(entry)
                 check_declaration(entry)
                 _entries.append(entry)

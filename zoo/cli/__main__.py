@@ -1,0 +1,4 @@
+"""``python -m zoo.cli``: the zoo command."""
+from zoo.cli.base import main
+
+main()
