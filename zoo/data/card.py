@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from zoo import jsonfile
+from zoo.data import layouts
 from zoo.errors import DataError
 from zoo.versions import versions
 
+DEFAULT_PIXEL_SCALE = 1.0 / 255.0  # a file without a model card: 8-bit pixels divided by 255
 EXPORT_DIR = "export"  # RUN/export by default: a run keeps its artifacts
 CARD = "model_card.json"
 LABELS = "labels.txt"
@@ -89,6 +91,99 @@ def file_entry(card: dict, path: Path) -> dict:
         if isinstance(entry, dict) and entry.get("file") == path.name:
             return entry
     return {}
+
+
+class ModelCard:
+    """``model_card.json`` beside a model file, as ``zoo predict`` reads it: every field checked when read,
+    a damaged one named with the file; cards of before (no input spec, no per-file input) read as they
+    were meant.
+
+    Attributes:
+        model_file: the exported file the card is read for.
+        path: the card's path (beside the file; it may not exist).
+        data: the card ({} where there is none).
+    """
+
+    def __init__(self, model_file: Path):
+        self.model_file = Path(model_file)
+        self.path = self.model_file.parent / CARD
+        self.data = read(self.path) if self.path.is_file() else {}
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def field(self, key: str, kind, default=None):
+        """``card[key]`` checked to be a ``kind``."""
+        return field(self.data, key, kind, self.model_file, default)
+
+    def number(self, value, key: str) -> float | None:
+        """A finite number read from the card (None stays None)."""
+        return number(value, key, self.path)
+
+    def names(self, values, what: str) -> list:
+        """A list of non-empty names read from the card."""
+        return names(values, what, self.path)
+
+    @property
+    def entry(self) -> dict:
+        """The card's ``files`` entry of this file, or ``{}``."""
+        return file_entry(self.data, self.model_file)
+
+    def layout_name(self) -> str:
+        """The layout the card's ``input`` section describes, including cards written before the spec.
+
+        Raises:
+            DataError: an old card whose layout is none zoo reads.
+        """
+        section = self.data.get("input") if isinstance(self.data.get("input"), dict) else {}
+        spec = section.get("spec") if isinstance(section.get("spec"), dict) else {}
+        try:
+            named = layouts.get(str(spec.get("layout")))
+        except KeyError:
+            named = None
+        if named is not None and named.card_key in section:
+            return named.name
+        if "from_array_file" not in section:  # cards of before the spec: images had a pixel scale only
+            return layouts.IMAGE.name
+        layout = str(section.get("layout", "sequence")).split(":")[0]  # "sequence: 100 x 2 ..."
+        if layout not in (layouts.SEQUENCE.name, layouts.VECTOR.name):
+            raise DataError(f"{self.path}: input.layout {layout[:40]!r} is not sequence or vector")
+        return layout
+
+    def image_scaling(self) -> tuple[float, float]:
+        """``(scale, offset)`` from 8-bit image pixels to this file's input, as the model card records it.
+
+        A file may want its own: the uint8 MediaPipe file takes the pixels as
+        they are (its normalisation is inside the graph), so its ``files`` entry
+        records ``input.from_image_file`` and that wins over the run's. Cards
+        written before zoo recorded it per file are read by the file's variant;
+        cards written before ``input.from_image_file`` held only the dataset's
+        ``pixel_scale``, which is right for 0..255 datasets; without a card,
+        pixels are scaled by 1/255.
+        """
+        where, path, entry = self.path, self.model_file, self.entry
+        section = self.data.get("input") if isinstance(self.data.get("input"), dict) else {}
+        own = entry.get("input")
+        image = section.get("from_image_file")
+        if isinstance(own, dict) and "from_image_file" in own:
+            image = own["from_image_file"]
+            if not isinstance(image, dict):
+                raise DataError(f"{where}: files[{path.name}].input.from_image_file is damaged")
+        elif entry.get("variant") == "mediapipe-int8":  # cards of before: uint8 pixels, as they are
+            image = {"scale": 1.0, "offset": 0.0}
+        try:
+            if isinstance(image, dict):
+                raw = (image["scale"], image.get("offset", 0.0))
+                if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in raw):
+                    raise TypeError("not a number")  # "1/255" is a string a person meant, not a scale
+                scale, offset = float(raw[0]), float(raw[1])
+            else:
+                scale, offset = float(section.get("pixel_scale") or DEFAULT_PIXEL_SCALE), 0.0
+        except (KeyError, TypeError, ValueError):
+            raise DataError(f"{where}: input.from_image_file is damaged") from None
+        if not (np.isfinite(scale) and np.isfinite(offset)) or scale <= 0:
+            raise DataError(f"{where}: input scale {scale} / offset {offset} cannot be used")
+        return scale, offset
 
 
 # ---------------------------------------------------------------------------

@@ -17,9 +17,8 @@ import numpy as np
 from zoo.api import plugins  # noqa: F401 - lets a task or layout only a plugin registers be found
 from zoo.data import card as model_card
 from zoo.data import layouts, tasks
-from zoo.data.card import CARD, EXPORT_DIR, LABELS, file_entry  # noqa: F401 - zoo.predict.CARD ..., as before
+from zoo.data.card import CARD, EXPORT_DIR, LABELS, ModelCard  # noqa: F401 - zoo.predict.CARD ..., as before
 from zoo.data.layouts.base import load_examples  # noqa: F401 - zoo.predict.load_examples, as before
-from zoo.data.layouts.image import DEFAULT_PIXEL_SCALE, image_scaling  # noqa: F401 - as before
 from zoo.data.layouts.text import (MAX_PREFIXES, MAX_SENTENCE_FILE_BYTES, embedded_vocabulary, growing,  # noqa: F401
                                    path_kind, sentences)
 from zoo.device.litert import LiteRTModel
@@ -94,8 +93,8 @@ def load(model: str) -> Classifier:
     """
     path = find_model(model)
     runner = LiteRTModel(path)
-    card = model_card.read_beside(path)
-    card_path = path.parent / CARD
+    card = ModelCard(path)
+    card_path = card.path
     classes = runner.describe()["output"]["shape"][-1]
     if any(d < 1 for d in runner.image_shape):
         raise DataError(f"{path}: its input has sizes that vary ({runner.input_shape}); zoo predict needs "
@@ -103,14 +102,14 @@ def load(model: str) -> Classifier:
     if not card and runner.input_dtype == "int32":
         raise DataError(f"{path}: reads int32 token ids, so it is a text model, and has no model_card.json and "
                         f"{TOKENIZER_FILE} beside it; give its export folder or run (zoo predict RUN TEXT)")
-    described = model_card.field(card, "task", dict, path, {})
+    described = card.field("task", dict, {})
     kind = described.get("kind", tasks.Classification.kind)
     try:
         task_type = tasks.get(str(kind))
     except KeyError:
         raise DataError(f"{card_path}: task.kind {str(kind)[:40]!r} is not a task installed here "
                         f"(known: {', '.join(tasks.BUILTIN)} and those of plugins)") from None
-    names = task_type.names_in_card(card, described, path)
+    names = task_type.names_in_card(card, described)
     labels = path.parent / LABELS
     if not names and labels.is_file():
         names = model_card.read_labels(labels)
@@ -120,9 +119,9 @@ def load(model: str) -> Classifier:
         raise DataError(f"{path}: gives {classes} {'classes' if task_type.classifies else 'outputs'} "
                         f"but its labels name {len(names)}")
     task = task_type.restore(described, tuple(names))
-    section = model_card.field(card, "input", dict, path, {})
-    model_card.number(section.get("pixel_scale"), "input.pixel_scale", card_path)  # checked even where unused
-    entry = file_entry(card, path)
+    section = card.field("input", dict, {})
+    card.number(section.get("pixel_scale"), "input.pixel_scale")  # checked even where unused
+    entry = card.entry
     shape = section.get("shape")
     fits = [list(shape[1:])] if isinstance(shape, list) else []
     if str(entry.get("variant", "")).startswith("mediapipe") and fits and len(fits[0]) in (2, 3):
@@ -133,12 +132,9 @@ def load(model: str) -> Classifier:
     spec = section.get("spec", {})
     if not isinstance(spec, dict):
         raise DataError(f"{card_path}: input.spec must be an object, found {type(spec).__name__}")
-    try:
-        layout = layouts.get(layouts.from_card(section, spec))
-    except (KeyError, ValueError) as exc:
-        raise DataError(f"{card_path}: {str(exc).strip(chr(39))}") from None
+    layout = layouts.get(card.layout_name())
     return Classifier(path, runner, list(names), task=task, layout=layout.name,
-                      **layout.runner_settings(card, path, runner))
+                      **layout.runner_settings(card, runner))
 
 
 def predict(model: str, images=(), top_k: int = 3, word_by_word: bool = False, texts=()) -> dict:

@@ -45,23 +45,3 @@ def get(name: str) -> Layout:
 def known() -> list:
     """The names of every layout: the built-ins, and any a plugin registered."""
     return NAMES.known()
-
-
-def from_card(section: dict, spec: dict) -> str:
-    """The layout a model card's ``input`` section describes, including cards written before the spec.
-
-    Raises:
-        ValueError: an old card whose layout is none zoo reads.
-    """
-    try:
-        named = get(str(spec.get("layout")))
-    except KeyError:
-        named = None
-    if named is not None and named.card_key in section:
-        return named.name
-    if "from_array_file" not in section:  # cards of before the spec: images had a pixel scale only
-        return IMAGE.name
-    layout = str(section.get("layout", "sequence")).split(":")[0]  # "sequence: 100 x 2 ..."
-    if layout not in (SEQUENCE.name, VECTOR.name):
-        raise ValueError(f"input.layout {layout[:40]!r} is not sequence or vector")
-    return layout

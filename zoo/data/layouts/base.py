@@ -108,18 +108,16 @@ class Layout:
         """The dtype of a .tflite file's input (text files take int32 token ids)."""
         return "float32"
 
-    def runner_settings(self, card: dict, path, runner) -> dict:
-        """``zoo.predict.Classifier`` fields this layout needs, read (and checked) from the card: how a
-        stored example becomes input (``input.spec``'s scale and offset)."""
-        from zoo.data import card as model_card
-
-        where = path.parent / model_card.CARD
-        section = card.get("input") if isinstance(card.get("input"), dict) else {}
+    def runner_settings(self, card, runner) -> dict:
+        """``zoo.predict.Classifier`` fields this layout needs, read (and checked) from the card (a
+        ``zoo.data.card.ModelCard``): here how a stored example becomes input (``input.spec``'s scale
+        and offset)."""
+        section = card.data.get("input") if isinstance(card.data.get("input"), dict) else {}
         spec = section.get("spec") if isinstance(section.get("spec"), dict) else {}
-        scale = model_card.number(spec.get("scale", section.get("pixel_scale", 1.0)), "input.spec.scale", where)
-        offset = model_card.number(spec.get("offset", 0.0), "input.spec.offset", where)
+        scale = card.number(spec.get("scale", section.get("pixel_scale", 1.0)), "input.spec.scale")
+        offset = card.number(spec.get("offset", 0.0), "input.spec.offset")
         if scale is None or scale <= 0:
-            raise DataError(f"{where}: input.spec.scale must be a positive number")
+            raise DataError(f"{card.path}: input.spec.scale must be a positive number")
         return {"array_scale": scale, "array_offset": offset or 0.0}
 
     def gather(self, classifier, items, texts=(), word_by_word=False):

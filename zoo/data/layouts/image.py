@@ -8,17 +8,14 @@ MediaPipe's ImageClassifier and a page with a photo picker and a camera.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from zoo.data import card as model_card
 from zoo.data.layouts.base import Layout
 from zoo.errors import DataError
 
 # The number of an image's channels -> what they mean; an image without a channel axis is gray.
 CHANNELS = {1: "gray", 3: "rgb", 4: "rgba"}
-DEFAULT_PIXEL_SCALE = 1.0 / 255.0  # a file without a model card: 8-bit pixels divided by 255
 
 
 def channels_of(shape: tuple) -> str:
@@ -80,12 +77,12 @@ class ImageLayout(Layout):
                                           "grayscale (Pillow 'L'; 16-bit files scaled to 8 bits)"),
                                 "resize": "bilinear, to rows x columns"}}
 
-    def runner_settings(self, card: dict, path: Path, runner) -> dict:
-        scale, offset = image_scaling(card, path, model_card.file_entry(card, path))
+    def runner_settings(self, card, runner) -> dict:
+        scale, offset = card.image_scaling()
         shape = runner.image_shape
         color = CHANNELS.get(shape[2]) if len(shape) == 3 else "gray"
         if len(shape) not in (2, 3) or color is None:
-            raise DataError(f"{path}: expects input of shape {runner.input_shape}; zoo predict reads "
+            raise DataError(f"{card.model_file}: expects input of shape {runner.input_shape}; zoo predict reads "
                             "images (batch, height, width) or (batch, height, width, 1, 3 or 4 channels)")
         return {"scale": scale, "offset": offset, "color": color}
 
@@ -166,39 +163,3 @@ def range_from_scale(spec, low: float, high: float) -> tuple | None:
     if low < -white / 100 or high > white * 1.01 or high < white / 8:
         return None
     return (0.0, float(f"{white:.10g}"))
-
-
-def image_scaling(card: dict, path: Path, entry: dict | None = None) -> tuple[float, float]:
-    """``(scale, offset)`` from 8-bit image pixels to this file's input, as the model card records it.
-
-    A file may want its own: the uint8 MediaPipe file takes the pixels as
-    they are (its normalisation is inside the graph), so its ``files`` entry
-    records ``input.from_image_file`` and that wins over the run's. Cards
-    written before zoo recorded it per file are read by the file's variant;
-    cards written before ``input.from_image_file`` held only the dataset's
-    ``pixel_scale``, which is right for 0..255 datasets; without a card,
-    pixels are scaled by 1/255.
-    """
-    where = path.parent / model_card.CARD
-    section = card.get("input") if isinstance(card.get("input"), dict) else {}
-    own = (entry or {}).get("input")
-    image = section.get("from_image_file")
-    if isinstance(own, dict) and "from_image_file" in own:
-        image = own["from_image_file"]
-        if not isinstance(image, dict):
-            raise DataError(f"{where}: files[{path.name}].input.from_image_file is damaged")
-    elif (entry or {}).get("variant") == "mediapipe-int8":  # cards of before: uint8 pixels, as they are
-        image = {"scale": 1.0, "offset": 0.0}
-    try:
-        if isinstance(image, dict):
-            raw = (image["scale"], image.get("offset", 0.0))
-            if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in raw):
-                raise TypeError("not a number")  # "1/255" is a string a person meant, not a scale
-            scale, offset = float(raw[0]), float(raw[1])
-        else:
-            scale, offset = float(section.get("pixel_scale") or DEFAULT_PIXEL_SCALE), 0.0
-    except (KeyError, TypeError, ValueError):
-        raise DataError(f"{where}: input.from_image_file is damaged") from None
-    if not (np.isfinite(scale) and np.isfinite(offset)) or scale <= 0:
-        raise DataError(f"{where}: input scale {scale} / offset {offset} cannot be used")
-    return scale, offset

@@ -65,9 +65,9 @@ class TextLayout(Layout):
     def card_dtype(self, spec) -> str:
         return "int32"  # .tflite files of text take int32 token ids (the SavedModel float32 ids)
 
-    def runner_settings(self, card: dict, path: Path, runner) -> dict:
-        section = card.get("input") if isinstance(card.get("input"), dict) else {}
-        return {"tokenizer": _text_tokenizer(path, section.get("spec") or {}, runner)}
+    def runner_settings(self, card, runner) -> dict:
+        section = card.data.get("input") if isinstance(card.data.get("input"), dict) else {}
+        return {"tokenizer": _text_tokenizer(card.model_file, section.get("spec") or {}, runner)}
 
     def gather(self, classifier, items, texts=(), word_by_word=False):
         tokenizer = classifier.tokenizer

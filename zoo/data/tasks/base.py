@@ -106,13 +106,9 @@ class Task:
         raise NotImplementedError
 
     @classmethod
-    def names_in_card(cls, card: dict, described: dict, where) -> list | None:
-        """The output names a model card records (``where``: the model file, for errors), or None."""
-        from zoo.data import card as model_card
-
-        if "outputs" not in described:
-            return None
-        return model_card.names(described.get("outputs"), "task.outputs", where.parent / model_card.CARD)
+    def names_in_card(cls, card, described: dict) -> list | None:
+        """The output names a model card (a ``zoo.data.card.ModelCard``) records, or None."""
+        return card.names(described.get("outputs"), "task.outputs") if "outputs" in described else None
 
     def describe(self) -> dict:
         return {"kind": self.kind}

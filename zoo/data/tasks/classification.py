@@ -83,12 +83,10 @@ class Classification(Task):
         return cls(tuple(class_names or ()))
 
     @classmethod
-    def names_in_card(cls, card: dict, described: dict, where) -> list | None:
-        """The output names a model card records (a generation model's "classes" are its tokens)."""
-        from zoo.data import card as model_card
-
-        names = model_card.field(card, "class_names", list, where)
-        return model_card.names(names, "'class_names'", where.parent / model_card.CARD) if names is not None else None
+    def names_in_card(cls, card, described: dict) -> list | None:
+        """The class names a card records (a generation model's "classes" are its tokens)."""
+        names = card.field("class_names", list)
+        return card.names(names, "'class_names'") if names is not None else None
 
     def targets(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(y, dtype=np.int32)
