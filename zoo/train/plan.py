@@ -17,6 +17,7 @@ from pathlib import Path
 from zoo.api import calls, plugins
 from zoo.errors import IncompatibleError, PluginError, UsageError, ZooError
 from zoo.run import runs
+from zoo.run.run import RunConfig
 from zoo.train import recipes
 
 # What a run's weights depend on: config.json's fields a resumed run rebuilds its model and data from.
@@ -138,21 +139,22 @@ def plan_of(held, request: TrainRequest) -> RunPlan:
         run_dir = (runs.resolve_run(resume, need_model=False) if chief else
                    distribute.prepare_worker_dir(distribute.run_path(resume), worker.index, resume=True))
         held.enter_context(runs.lock(run_dir))
-        config = runs.read_config(run_dir, resume=True)
-        if config.get("status") == "complete":
+        typed = RunConfig.read(run_dir / runs.CONFIG, resume=True)
+        config = typed.raw
+        if typed.status == "complete":
             raise UsageError(f"--resume {resume}: the run already finished")
         recorded = config.get("settings_sha256")
         if recorded is not None and recorded != settings_digest(config):
             raise ZooError(f"{run_dir / runs.CONFIG}: edited since the run began (its architecture, dataset, "
                            "params, recipe or seed no longer match what the backup was trained with); a run "
                            "resumes only with its own settings: train a new run instead")
-        for kind, given in (("architecture", architecture), ("dataset", dataset)):
-            if given is not None and plugins.get(kind, given).name != config[kind]:
-                raise UsageError(f"--resume {resume}: the run trained {config[kind]}, not {given}")
-        architecture, dataset = config["architecture"], config["dataset"]
-        recipe, seed, data_dir = config["recipe"], config["seed"], config.get("data_dir")
-        params = config["params"]
-        data_options = config.get("data_options") or {}
+        for kind, given, trained in (("architecture", architecture, typed.architecture),
+                                     ("dataset", dataset, typed.dataset)):
+            if given is not None and plugins.get(kind, given).name != trained:
+                raise UsageError(f"--resume {resume}: the run trained {trained}, not {given}")
+        architecture, dataset = typed.architecture, typed.dataset
+        recipe, seed, params = typed.recipe, typed.seed, typed.params  # checked for a resume (RESUME_FIELDS)
+        data_dir, data_options = config.get("data_dir"), config.get("data_options") or {}  # as written: checked where used
         overrides = {k: v for k, v in config["recipe_settings"].items() if k not in ("params", "data_options")}
         if overrides.get("augment") is None:  # recorded off: stays off (None would mean the recipe's)
             overrides["augment"] = "none"

@@ -29,6 +29,7 @@ from zoo.api import calls, plugins
 from zoo.data import tasks
 from zoo.errors import UsageError, ZooError
 from zoo.run import runs
+from zoo.run.run import RunConfig
 from zoo.train import recipes
 
 INSTALL = "pip install 'zoo[tune]'"
@@ -224,7 +225,8 @@ def tune(architecture: str | None = None, dataset: str | None = None, *, trials:
         raise ZooError(f"{directory}: no trial finished (all {len(study.trials)} pruned or failed)")
     best = study.best_trial
     best_run = directory / best.user_attrs["run"]
-    config = runs.read_config(best_run)
+    typed = RunConfig.read(Path(best_run) / runs.CONFIG)
+    config = typed.raw
     recipe_file = directory / BEST
     from zoo.api.registry import Recipe
 
@@ -232,7 +234,7 @@ def tune(architecture: str | None = None, dataset: str | None = None, *, trials:
     recorded.pop("params", None)
     recipes.write_recipe_file(
         recipe_file, settings["architecture"], settings["base_recipe"], Recipe(**recorded),
-        {k: v for k, v in config["params"].items() if f"-p {k}" in space},
+        {k: v for k, v in typed.params.items() if f"-p {k}" in space},
         note=f"zoo tune {directory.name}: trial {best.number} of {len(study.trials)}, best {monitor} "
              f"{best.value:.4f} (seed {settings['seed']})")
     command = f"zoo train {settings['architecture']} {settings['dataset']} --recipe {recipe_file}"
