@@ -28,8 +28,9 @@ class ExportCommand(click.Command):
 
     def get_params(self, ctx):
         params = super().get_params(ctx)
-        if getattr(self, "_exporter_params", None) is None:
-            self._exporter_params = _exporter_params()
+        registry = plugins.registry()
+        if getattr(self, "_built_for", None) is not registry:  # built again when plugins are loaded again
+            self._exporter_params, self._built_for = _exporter_params(), registry
         return params[:1] + self._exporter_params + params[1:]
 
 
