@@ -5,6 +5,7 @@ export, so ``zoo list``, ``zoo plugins`` and ``zoo predict`` stay fast.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -48,6 +49,20 @@ class ZooGroup(click.Group):
     one line naming the path, exit 1; anything else is reported as an internal
     error, exit 1, with the traceback only under ``ZOO_DEBUG=1``.
     """
+
+    # Which module defines each command: a command's module is imported when the command is asked for,
+    # so `zoo predict` does not import what `zoo train` needs.
+    MODULES = {**{name: "catalogue" for name in ("list", "plugins", "show")},
+               **{name: "training" for name in ("train", "evaluate", "runs", "tune", "report", "compare")},
+               **{name: "files" for name in ("export", "serve", "predict", "generate")}}
+
+    def list_commands(self, ctx):
+        return sorted({*self.MODULES, *self.commands})
+
+    def get_command(self, ctx, name):
+        if name not in self.commands and name in self.MODULES:
+            importlib.import_module(f"zoo.cli.{self.MODULES[name]}")  # registers its commands on the group
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx):
         try:

@@ -2,14 +2,13 @@
 ``.npy`` and ``.csv`` files, fed as stored times the spec's scale (the defaults of ``Layout``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
 from zoo.data.layouts.base import Layout
 
 
-@dataclass(frozen=True)
+# no fields of its own: no dataclass decorator (each costs zoo predict a few ms)
 class SequenceLayout(Layout):
     def draw(self, ax, example: np.ndarray) -> None:
         """A line per feature over time (a sequence drawn as a picture is noise)."""

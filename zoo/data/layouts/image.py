@@ -7,7 +7,6 @@ MediaPipe's ImageClassifier and a page with a photo picker and a camera.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,7 +25,7 @@ def _g(value: float) -> str:
     return f"{float(value):.6g}"
 
 
-@dataclass(frozen=True)
+# no fields of its own: no dataclass decorator (each costs zoo predict a few ms)
 class ImageLayout(Layout):
     def shape_problem(self, spec) -> str | None:
         shape = spec.shape

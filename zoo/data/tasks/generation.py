@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from zoo.data.tasks.classification import Classification
 
 
-@dataclass(frozen=True)
+# no fields of its own: no dataclass decorator (each costs zoo predict a few ms)
 class Generation(Classification):
     """The next token after a window of tokens; ``class_names`` names each token id printably."""
 
