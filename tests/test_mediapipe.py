@@ -87,9 +87,9 @@ def test_export_runs_every_file_as_zoo_predict_does(good_run, tmp_path, monkeypa
     """A card that tells zoo predict the wrong input for one file (the uint8 MediaPipe file fed pixels / 255,
     as zoo predict once did) passes MediaPipe's check and must still be refused, by name; the others are written."""
     pytest.importorskip("mediapipe", reason="the mediapipe extra is not installed")
-    from zoo import predict
+    from zoo.data.card import ModelCard  # where zoo predict reads an image file's scaling
 
-    monkeypatch.setattr(predict, "image_scaling", lambda card, path, entry=None: (1 / 255, 0.0))
+    monkeypatch.setattr(ModelCard, "image_scaling", lambda card: (1 / 255, 0.0))
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["export", str(good_run), "--tflite", "--mediapipe", "--quantize", "int8",
                                       "-o", str(out)])
