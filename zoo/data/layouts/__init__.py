@@ -11,8 +11,9 @@ package compares layout names.
 
 Layouts are registered through the ``register_layouts`` hook, as
 architectures are; the built-ins (``image``, ``sequence``, ``vector``,
-``text``) are this package's own registration, and ``get`` finds them
-without loading plugins, so ``zoo predict`` stays fast. One file per layout.
+``text``) are defined here and registered by ``zoo_plugins.layouts``, and
+``get`` finds them without loading plugins, so ``zoo predict`` stays fast.
+One file per layout.
 """
 from __future__ import annotations
 

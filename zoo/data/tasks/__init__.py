@@ -18,8 +18,9 @@ how ``zoo predict`` answers. Nothing outside this package compares task kinds.
 
 Tasks are registered through the ``register_tasks`` hook (a task class per
 kind), as architectures are: a plugin adds one by subclassing ``Task``. The
-built-ins are this package's own registration, and ``get`` finds them without
-loading plugins, so ``zoo predict`` stays fast. One file per task.
+built-ins are defined here and registered by ``zoo_plugins.tasks``, and
+``get`` finds them without loading plugins, so ``zoo predict`` stays fast.
+One file per task.
 """
 from __future__ import annotations
 
