@@ -74,7 +74,7 @@ def export(context) -> list:
     try:
         with context.progress(f"verifying {FILE} with {runtime.split(' (')[0]}", len(images)) as update:
             if classifier is not None:
-                scores = _classify(classifier, images, len(context.config["class_names"]), update)
+                scores = _classify(classifier, images, len(context.run.class_names), update)
             else:
                 scores = _classify_with_litert(context, path, images, update)
     except ZooError as exc:
@@ -110,7 +110,7 @@ def _representative_pixels(context) -> np.ndarray:
     from zoo.exporting.export import DEFAULT_REPRESENTATIVE_SIZE
 
     size = min(int(context.options.get("representative_size") or DEFAULT_REPRESENTATIVE_SIZE), len(x))
-    rng = np.random.default_rng(context.config.get("seed", 0))  # the picks of ExportContext.representative
+    rng = np.random.default_rng(context.run.seed)  # the picks of ExportContext.representative
     picked = np.sort(rng.choice(len(x), size=size, replace=False))
     pixels = _rgb_pixels(context, x[picked]).astype(np.float32)
     ends = np.stack([np.zeros(pixels.shape[1:], np.float32), np.full(pixels.shape[1:], 255.0, np.float32)])
@@ -217,7 +217,7 @@ def _write_text_metadata(context, path, tokenizer) -> None:
         vocab = Path(tmp) / "vocab.txt"
         vocab.write_text(tokenizers.mediapipe_vocabulary(tokenizer), encoding="utf-8")
         labels = metadata_writer.Labels()
-        labels.add(list(context.config["class_names"]))
+        labels.add(list(context.run.class_names))
         regex = metadata_writer.RegexTokenizer(delim_regex_pattern=tokenizer.delimiter, vocab_file_path=str(vocab))
         writer = text_classifier.MetadataWriter.create_for_regex_model(bytearray(path.read_bytes()), regex, labels)
         model, _ = writer.populate()
@@ -249,7 +249,7 @@ def _gray(context) -> bool:
 
 
 def _image_size(context) -> tuple:
-    return tuple(context.config["input_shape"][:2])
+    return tuple(context.run.input_shape[:2])
 
 
 def _normalization(context) -> dict:
@@ -345,7 +345,7 @@ def _write_metadata(context, path, norm=None) -> None:
     """Normalisation (the run's, unless ``norm``) and labels into the file, by MediaPipe's image classifier writer."""
     image_classifier, metadata_writer = _metadata_writers()
     labels = metadata_writer.Labels()
-    labels.add(list(context.config["class_names"]))
+    labels.add(list(context.run.class_names))
     norm = norm or _normalization(context)
     writer = image_classifier.MetadataWriter.create(bytearray(path.read_bytes()), norm["mean"], norm["std"], labels)
     model, _ = writer.populate()
@@ -413,7 +413,7 @@ def _classify_with_litert(context, path, images: np.ndarray, update) -> np.ndarr
     from zoo.device import litert
 
     found = read_back(path)
-    if found["labels"] != list(context.config["class_names"]):
+    if found["labels"] != list(context.run.class_names):
         raise ZooError(f"{path}: its metadata's labels are not the run's classes")
     runner = litert.LiteRTModel(path)
     mean, std = np.float32(found["mean"][0]), np.float32(found["std"][0])
@@ -441,7 +441,7 @@ def _classified(context, classifier, examples, label: str) -> np.ndarray:
     """MediaPipe's scores for every example, with a progress bar; the classifier is closed after."""
     try:
         with context.progress(label, len(examples)) as update:
-            return _classify(classifier, examples, len(context.config["class_names"]), update)
+            return _classify(classifier, examples, len(context.run.class_names), update)
     finally:
         classifier.close()  # left to interpreter shutdown, its __del__ fails with a traceback
 

@@ -105,13 +105,13 @@ def convert(context, variant: str, filename: str, representative=None, **extra) 
     directory = context.directory
     request = {
         "model": str(context.model_path.resolve()),
-        "architecture": context.config["architecture"],
-        "params": context.config.get("params", {}),
+        "architecture": context.run.architecture,
+        "params": context.run.params,
         "can_unroll": bool(context.architecture is not None and "unroll" in context.architecture.params),
-        "input_shape": list(context.config["input_shape"]),
-        "classes": len(context.config["class_names"]),
-        "class_names": context.config["class_names"], "task": context.config.get("task"),
-        "input": context.config.get("input"),  # the input spec: a rebuilt text model needs its tokenizer's size
+        "input_shape": list(context.run.input_shape),
+        "classes": len(context.run.class_names),
+        "class_names": list(context.run.class_names), "task": context.run.task.describe(),
+        "input": context.config.get("input"),  # the input spec as written: a rebuilt text model needs its tokenizer's size
         "token_ids": context.dataset.input_spec.form.token_ids,  # int32 ids in, as apps hold them
         "input_name": context.model.inputs[0].name if getattr(context.model, "inputs", None) else "image",
         "variant": variant,

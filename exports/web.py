@@ -184,13 +184,13 @@ def _policy(importmap_text: str, sources: str) -> str:
 
 
 def _about(context) -> str:
-    config, dataset = context.config, context.dataset
+    dataset = context.dataset
     spec = dataset.input_spec
     what = {"image": f"{' x '.join(map(str, spec.shape[:2]))} {spec.channels or ''} images",
             "text": "sentences"}.get(spec.form.page_input, f"{' x '.join(map(str, spec.shape))} numbers")
     answer = (f"{len(dataset.class_names)} classes" if dataset.task.classifies
               else ", ".join(dataset.task.outputs))
-    return f"{config['architecture']} trained on {config['dataset']}: reads {what}, answers {answer}."
+    return f"{context.run.architecture} trained on {context.run.dataset}: reads {what}, answers {answer}."
 
 
 def write_page(context, runners: list, local_runtime: Path | None) -> dict:
@@ -210,7 +210,7 @@ def write_page(context, runners: list, local_runtime: Path | None) -> dict:
     footer = (f"zoo {zoo.__version__}; runtime {versions} (Apache-2.0), "
               f"{'a local copy' if local_runtime is not None else 'from jsDelivr, pinned by hash'}")
     page = {
-        "title": f"{context.config['architecture']} · {context.config['dataset']}",
+        "title": f"{context.run.architecture} · {context.run.dataset}",
         "about": _about(context),
         "task": "classification" if dataset.task.classifies else "regression",
         "labels": list(dataset.task.output_names),

@@ -192,19 +192,19 @@ class ModelCard:
 def build(context, files: list, keras) -> dict:
     """The card of an export: inputs, outputs, classes, files and their figures (``context``: the
     ``zoo.export.ExportContext``; ``keras``: the Keras model's own check on the test set)."""
-    config, dataset = context.config, context.dataset
+    config, run, dataset = context.config, context.run, context.dataset
     task = dataset.task
     spec = dataset.input_spec
     return {
         "model_card_version": CARD_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "run": str(context.run_dir.resolve()),
-        "architecture": config["architecture"],
-        "params": config.get("params", {}),
-        "dataset": config["dataset"],
+        "architecture": run.architecture,
+        "params": run.params,
+        "dataset": run.dataset,
         "input": {
             "name": context.model.inputs[0].name if getattr(context.model, "inputs", None) else "image",
-            "shape": [None, *config["input_shape"]],
+            "shape": [None, *run.input_shape],
             "dtype": spec.form.card_dtype(spec),
             "layout": spec.words(),
             "spec": spec.describe(),

@@ -50,7 +50,11 @@ class ExportContext:
 
     Attributes:
         run_dir: the run directory.
-        config: the run's config.json.
+        run: the run's config.json, read and checked once (``zoo.run.run.RunConfig``:
+            ``architecture``, ``dataset``, ``class_names``, ``input_shape``, ``task``,
+            ``spec``, ``seed``, ``params`` ...). Read this.
+        config: the same file as the raw dict it was written as (for plugins written
+            before ``run``, and for fields ``RunConfig`` does not type).
         model: the run's ``keras.Model``.
         model_path: the run's model.keras (for exporters that convert in a child process).
         dataset: the run's ``zoo.dataset.Dataset``.
@@ -81,7 +85,14 @@ class ExportContext:
     failures: list = field(default_factory=list)
     checks: dict = field(default_factory=dict)  # file name -> Check, filled by verify
     refused: dict = field(default_factory=dict)  # file name -> why it was not written, filled by fail
+    run: Any = None  # typed from ``config`` when not given
     _representative: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.run is None:
+            from zoo.run.run import RunConfig
+
+            self.run = RunConfig.of(self.config, self.run_dir / runs.CONFIG)
 
     def representative(self) -> np.ndarray:
         """Calibration images drawn from the run's training data (seeded by the run's seed).
@@ -92,7 +103,7 @@ class ExportContext:
         if self._representative is None:
             x = self.dataset.x_train
             size = min(int(self.options.get("representative_size") or DEFAULT_REPRESENTATIVE_SIZE), len(x))
-            rng = np.random.default_rng(self.config.get("seed", 0))
+            rng = np.random.default_rng(self.run.seed)
             picked = np.sort(rng.choice(len(x), size=size, replace=False))
             self._representative = self.dataset.normalise(x[picked])
         return self._representative
@@ -355,7 +366,7 @@ def _export_into(tmp: Path, dest: Path, run, options: dict, exporters, progress,
     reference = evaluation.predict(model, dataset.x_test, normalise=dataset.normalise)
 
     context = ExportContext(
-        run_dir=run_dir, config=config, model=model, model_path=run_dir / runs.MODEL,
+        run_dir=run_dir, run=run.config, config=config, model=model, model_path=run_dir / runs.MODEL,
         dataset=dataset, architecture=architecture, directory=tmp, options=options,
         x_test=x_test, reference=reference, progress=progress, log=log)
     files = []

@@ -46,10 +46,14 @@ class RunConfig:
             ZooError: the file is missing, not JSON, or a field zoo reads is
                 missing or of the wrong type (named with the file).
         """
+        return cls.of(runs.read_config(path.parent, resume=resume), path)
+
+    @classmethod
+    def of(cls, raw: dict, path: Path | str = "config.json") -> RunConfig:
+        """A config already read as ``raw`` (checked by ``runs.read_config``), typed; ``path`` names it in errors."""
         from zoo.data import tasks
         from zoo.data.spec import InputSpec
 
-        raw = runs.read_config(path.parent, resume=resume)
         try:
             task = tasks.from_config(raw)
         except KeyError as exc:
@@ -66,7 +70,8 @@ class RunConfig:
         return cls(architecture=raw["architecture"], dataset=raw["dataset"], input_shape=tuple(raw["input_shape"]),
                    class_names=tuple(raw["class_names"]), task=task, spec=spec, seed=_int(raw.get("seed"), 0),
                    data_dir=raw.get("data_dir") if isinstance(raw.get("data_dir"), str) else None,
-                   data_options=dict(options) if isinstance(options, dict) else {},
+                   data_options={k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}  # JSON's lists
+                   if isinstance(options, dict) else {},
                    params=dict(raw["params"]) if isinstance(raw.get("params"), dict) else {},
                    recipe=raw.get("recipe") if isinstance(raw.get("recipe"), str) else None,
                    status=str(raw.get("status", "complete")), tokenizer=tokenizer, raw=raw)
@@ -145,7 +150,7 @@ class Run:
         with runs.stored_settings(self.config_path):
             entry = plugins.get("dataset", config.dataset)
             data = calls.load_dataset(entry, data_dir=config.data_dir, seed=config.seed,
-                                      options=config.raw.get("data_options"))
+                                      options=config.data_options)
         if tuple(data.input_shape) != config.input_shape or tuple(data.class_names) != config.class_names:
             raise IncompatibleError(f"{entry.name} now has {data.classes} classes of shape "
                                     f"{list(data.input_shape)}; the run was trained on "

@@ -155,6 +155,8 @@ def plan_of(held, request: TrainRequest) -> RunPlan:
         architecture, dataset = typed.architecture, typed.dataset
         recipe, seed, params = typed.recipe, typed.seed, typed.params  # checked for a resume (RESUME_FIELDS)
         data_dir, data_options = config.get("data_dir"), config.get("data_options") or {}  # as written: checked where used
+        if isinstance(data_options, dict):  # JSON wrote the tuples (--image-size) as lists
+            data_options = {k: tuple(v) if isinstance(v, list) else v for k, v in data_options.items()}
         overrides = {k: v for k, v in config["recipe_settings"].items() if k not in ("params", "data_options")}
         if overrides.get("augment") is None:  # recorded off: stays off (None would mean the recipe's)
             overrides["augment"] = "none"
