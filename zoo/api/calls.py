@@ -148,10 +148,13 @@ def build_model(entry, input_shape, task, params: dict, spec=None):
     if reads != tuple(input_shape):
         raise PluginError(f"{who(entry)} built a model that reads {list(reads)} for examples of shape "
                           f"{list(input_shape)}")
-    units = model.outputs[0].shape[-1]
-    if units != task.units:
+    gives = tuple(model.outputs[0].shape[1:])
+    if gives != task.output_shape:
+        if len(task.output_shape) != 1:  # a task whose answer is not one row (boxes): a pairing, not a bug
+            raise IncompatibleError(f"{entry.name}: gives {list(gives)} outputs per example; a {task.kind} task "
+                                    f"needs {list(task.output_shape)} (an architecture made for {task.kind})")
         what = "classes" if task.classifies else "outputs"
-        raise PluginError(f"{who(entry)} built a model with {units} outputs for {task.units} {what}")
+        raise PluginError(f"{who(entry)} built a model with {gives[-1] if gives else 0} outputs for {task.units} {what}")
     if task.classifies:
         # One example through the model: probabilities, or the head forgot its softmax.
         with contained(entry, "build (a first prediction)"):

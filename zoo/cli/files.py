@@ -107,17 +107,17 @@ def export_command(run, formats, output, force, as_json, **given):
     card = result.card
     from zoo.data import tasks
 
-    key, figure = tasks.restore(card.get("task"), card.get("class_names")).verification_figure
+    task = tasks.restore(card.get("task"), card.get("class_names"))
+    key, figure = task.verification_figure
     click.echo(f"Keras model: {figure} {card['verification']['keras_' + key]:.4f} on "
                f"{card['verification']['test_set']}")
     rows = []
     for f in card["files"]:
         size = f.get("size_bytes")
         rows.append([f["file"], f"{size / 1024:.0f} KiB" if size else "-",
-                     f"{f[key]:.4f}", f"{f['agreement']:.2%}", f"{f['max_abs_diff']:.1e}",
+                     *(format(f[field], style) for _, field, style in task.file_columns),
                      "dynamic" if str(f.get("batch", "")).startswith("dynamic") else "fixed 1"])
-    scores = ["ACCURACY", "SAME CLASS"] if figure == "test accuracy" else ["CORRECT", "NEAR KERAS"]
-    _table(rows, ["FILE", "SIZE", *scores, "MAX DIFF", "BATCH"])
+    _table(rows, ["FILE", "SIZE", *(header for header, _, _ in task.file_columns), "BATCH"])
     for f in card["files"]:
         if f.get("runtimes"):  # zoo export --web: proved in a browser on fewer examples
             click.echo(f"{f['file']}: {f['browser']}, the first {f['examples']} test examples, through "
@@ -166,9 +166,12 @@ def serve_command(run, port, lan):
               help="Text models: score each sentence as it grows, one word at a time (the book's 7.31).")
 @click.option("--text", "texts", multiple=True, metavar="SENTENCE",
               help="Text models: a sentence, taken as it is even where it names a file (repeatable).")
+@click.option("--draw", "draw_to", type=click.Path(dir_okay=True), metavar="PATH",
+              help="Detection models: write the photo with its boxes to PATH (.jpg, .png); with several "
+                   "photos PATH is a folder and each is written there as NAME.boxes.jpg.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @verbose_option
-def predict_command(model, images, top_k, word_by_word, texts, as_json):
+def predict_command(model, images, top_k, word_by_word, texts, as_json, draw_to):
     """Classify FILEs with MODEL (a .tflite file or a run), on LiteRT alone.
 
     Images (PNG, JPEG, any size) are read as the training data: gray or
@@ -177,6 +180,9 @@ def predict_command(model, images, top_k, word_by_word, texts, as_json):
     (a leading batch axis; CSV rows), one line per example. Text models read
     sentences and .txt files of them (one sentence a line).
 
+    A detection model prints each box found (class, score, x, y, width and
+    height in the photo's pixels); --draw writes the photo with them.
+
     Example: zoo predict runs/my-run shoe.png shirt.jpg --top-k 2
     """
     from zoo.device import predict
@@ -184,6 +190,8 @@ def predict_command(model, images, top_k, word_by_word, texts, as_json):
     if not images and not texts:
         raise click.UsageError("Missing argument 'FILE...' (or, for a text model, --text SENTENCE).")
     result = predict.predict(model, list(images), top_k=top_k, word_by_word=word_by_word, texts=list(texts))
+    if draw_to:
+        _draw(result, draw_to)
     if as_json:
         _echo_json(result)
         return
@@ -196,6 +204,21 @@ def predict_command(model, images, top_k, word_by_word, texts, as_json):
             click.echo(f"{name}: nothing recognised (no token of it is in the model's vocabulary)")
         else:
             click.echo(f"{name}: {task.answer_line(item)}")
+
+
+def _draw(result: dict, draw_to: str) -> None:
+    """--draw: each photo with its boxes, to the file named (one photo) or into the folder (several)."""
+    from pathlib import Path
+
+    from zoo.device.draw import draw
+
+    if any("boxes" not in item for item in result["results"]):
+        raise click.UsageError(f"--draw: {result['model']} answers a {result['task']} task; only a detector "
+                               "draws boxes")
+    many = len(result["results"]) > 1
+    for item in result["results"]:
+        photo = Path(item["image"])
+        draw(photo, item["boxes"], Path(draw_to) / f"{photo.stem}.boxes.jpg" if many else draw_to)
 
 
 # A name longer than this is shown cut in the middle (--json keeps it whole).

@@ -95,7 +95,8 @@ def load(model: str) -> Classifier:
     runner = LiteRTModel(path)
     card = ModelCard(path)
     card_path = card.path
-    classes = runner.describe()["output"]["shape"][-1]
+    gives = tuple(runner.describe()["output"]["shape"][1:])
+    classes = gives[-1] if gives else 0
     if any(d < 1 for d in runner.image_shape):
         raise DataError(f"{path}: its input has sizes that vary ({runner.input_shape}); zoo predict needs "
                         "a model whose example shape is fixed, as zoo export writes them")
@@ -115,10 +116,16 @@ def load(model: str) -> Classifier:
         names = model_card.read_labels(labels)
     if not names:
         names = [str(i) for i in range(classes)]
-    if len(names) != classes:
+    try:
+        task = task_type.restore(described, tuple(names))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{card_path}: 'task' is damaged ({str(exc)[:80]})") from None
+    if gives != task.output_shape:
+        if len(task.output_shape) != 1:
+            raise DataError(f"{path}: gives outputs {list(gives)} per example but its card's task needs "
+                            f"{list(task.output_shape)}; the card belongs to another model")
         raise DataError(f"{path}: gives {classes} {'classes' if task_type.classifies else 'outputs'} "
                         f"but its labels name {len(names)}")
-    task = task_type.restore(described, tuple(names))
     section = card.field("input", dict, {})
     card.number(section.get("pixel_scale"), "input.pixel_scale")  # checked even where unused
     entry = card.entry
@@ -173,7 +180,7 @@ def predict(model: str, images=(), top_k: int = 3, word_by_word: bool = False, t
     names, outputs, coverage = form.gather(classifier, images, texts, word_by_word)
     results = []
     for n, (name, row) in enumerate(zip(names, outputs)):
-        answer = {form.example: str(name), **classifier.task.answer(row, top_k)}
+        answer = form.place({form.example: str(name), **classifier.task.answer(row, top_k)}, name)
         if coverage is not None:
             answer["coverage"] = coverage[n]
         results.append(answer)

@@ -44,24 +44,28 @@ def load_run_model(run_dir: Path):
 
     path = run_dir / runs.MODEL
     check_model_archive(path)
+    config = runs.read_json(run_dir / runs.CONFIG) if (run_dir / runs.CONFIG).is_file() else {}
+    task = tasks.from_config(config) if config else None
     try:
-        model = keras.saving.load_model(path, safe_mode=True)
+        model = keras.saving.load_model(path, safe_mode=True,
+                                        custom_objects=task.keras_objects() if task is not None else None)
     except Exception as exc:  # Keras raises many types for a bad file
         first = first_line(exc)
         if "safe_mode" in first or "arbitrary code execution" in first:
             raise ZooError(f"{path}: refused by Keras safe mode: it holds code (a Python lambda "
                            f"or similar) that would run on loading; zoo never runs it") from None
         raise ZooError(f"{path}: cannot be loaded ({first[:200]})") from None
-    config = runs.read_json(run_dir / runs.CONFIG) if (run_dir / runs.CONFIG).is_file() else {}
     if not isinstance(model, keras.Model) or len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ZooError(f"{path}: not a model with one input and one output")
     shape = list(model.inputs[0].shape[1:])
-    units = model.outputs[0].shape[-1]
+    gives = tuple(model.outputs[0].shape[1:])
     if "input_shape" in config and shape != list(config["input_shape"]):
         raise ZooError(f"{path}: the model reads {shape} but the run's config.json says "
                        f"{config['input_shape']}")
-    task = tasks.from_config(config) if config else None
-    if task is not None and units != task.units:
-        raise ZooError(f"{path}: the model gives {units} outputs but the run has "
+    if task is not None and gives != task.output_shape:
+        if len(task.output_shape) != 1:
+            raise ZooError(f"{path}: the model gives {list(gives)} outputs per example but the run's task "
+                           f"needs {list(task.output_shape)}")
+        raise ZooError(f"{path}: the model gives {gives[-1] if gives else 0} outputs but the run has "
                        + (f"{task.units} classes" if task.classifies else f"{task.units} outputs"))
     return model

@@ -10,8 +10,9 @@ head, trained on those features. The head's layers are the model's own, so
 the trained model is the whole model, saved and evaluated as any other.
 
 A model can be split when one of its layers is a nested ``keras.Model``
-with no trainable weights (run in inference mode) and every layer after it
-is a chain with one input each (dropout, dense: the head).
+with no trainable weights (run in inference mode) through which every path
+from the input to the output goes, and nothing before it learns; what comes
+after it, a chain (dropout, dense) or a branching detector head, is the head.
 """
 from __future__ import annotations
 
@@ -31,30 +32,24 @@ def split(model) -> Split | None:
     """The model as (frozen features, trainable head), or None when it has no frozen front to run once."""
     import keras
 
-    layers = model.layers
-    frozen = [i for i, layer in enumerate(layers) if isinstance(layer, keras.Model) and layer.weights
-              and not layer.trainable_weights]
-    if not frozen:
+    if not model.trainable_weights or len(model.inputs) != 1:
         return None
-    at = frozen[-1]
-    after = layers[at + 1:]
-    if not after or not model.trainable_weights:
-        return None
-    chain = [layers[at]] + after
-    for before, layer in zip(chain, after):
-        inbound = layer._inbound_nodes
-        if len(inbound) != 1 or len(inbound[0].parent_nodes) != 1 or inbound[0].parent_nodes[0].operation is not before:
-            return None
-    if set(id(w) for layer in after for w in layer.trainable_weights) != set(id(w) for w in model.trainable_weights):
-        return None  # something before the frozen layer learns: the features would change as it trains
-    frozen_layer = layers[at]
-    # The frozen layer's output inside this model: the input of the first layer after it.
-    features = keras.Model(model.inputs, after[0]._inbound_nodes[0].input_tensors[0], name=f"{model.name}_front")
-    inputs = keras.Input(tuple(features.outputs[0].shape[1:]), name="features")
-    x = inputs
-    for layer in after:
-        x = layer(x)
-    return Split(features, keras.Model(inputs, x, name=f"{model.name}_head"), frozen_layer.name)
+    learning = set(id(w) for w in model.trainable_weights)
+    frozen = [layer for layer in model.layers if isinstance(layer, keras.Model) and layer.weights
+              and not layer.trainable_weights and len(layer._inbound_nodes) == 1
+              and len(layer._inbound_nodes[0].output_tensors) == 1]
+    for frozen_layer in reversed(frozen):  # the latest cut saves the most
+        # The frozen layer's output inside this model; everything after it, however it branches, is the head.
+        output = frozen_layer._inbound_nodes[0].output_tensors[0]
+        try:
+            head = keras.Model(output, model.outputs[0], name=f"{model.name}_head")
+        except ValueError:
+            continue  # some of the outputs do not come through this layer alone
+        if set(id(w) for w in head.trainable_weights) != learning:
+            continue  # something before the frozen layer learns: the features would change as it trains
+        features = keras.Model(model.inputs, output, name=f"{model.name}_front")
+        return Split(features, head, frozen_layer.name)
+    return None
 
 
 def compute(features, x: np.ndarray, normalise, batch_size: int = 64, progress=None) -> np.ndarray:

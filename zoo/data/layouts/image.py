@@ -85,6 +85,21 @@ class ImageLayout(Layout):
                             "images (batch, height, width) or (batch, height, width, 1, 3 or 4 channels)")
         return {"scale": scale, "offset": offset, "color": color}
 
+    def place(self, answer: dict, name) -> dict:
+        """Boxes given as fractions of the model's input become the photo's own pixels (x, y from its top left)."""
+        if not isinstance(answer.get("boxes"), list) or not answer["boxes"]:
+            return answer
+        from zoo.data.images import image_header
+
+        height, width, _ = image_header(name)
+        placed = []
+        for box in answer["boxes"]:
+            ymin, xmin, ymax, xmax = box["box"]
+            placed.append({**{k: v for k, v in box.items() if k != "box"},
+                           "x": round(xmin * width), "y": round(ymin * height),
+                           "width": round((xmax - xmin) * width), "height": round((ymax - ymin) * height)})
+        return {**answer, "boxes": placed, "photo_size": [width, height]}
+
     def gather(self, classifier, items, texts=(), word_by_word=False):
         return [str(item) for item in items], self.feed(classifier, [read(classifier, i) for i in items]), None
 

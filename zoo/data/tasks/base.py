@@ -71,7 +71,8 @@ class Task:
         generates: ``zoo generate`` runs it, not ``zoo predict``.
         mediapipe: the kind of MediaPipe Tasks API that runs it, or None.
         activation: the head's activation; head_name: the head layer's name.
-        monitors: the validation figures that may pick the best epoch (loss, then the task's own).
+        monitors: the validation figures that may pick the best epoch; by default the validation
+            side of ``curve_metrics`` (loss, then the task's own), set when the subclass is defined.
         metrics_fields: what a finished run's metrics.json must hold (``zoo runs`` prints them).
         verification_figure: the card's figure a file is judged on (``test_accuracy``) and its words.
     """
@@ -85,11 +86,19 @@ class Task:
     mediapipe = None
     activation = "linear"
     head_name = "outputs"
-    monitors = ("val_loss",)
+    monitors = ("val_loss",)  # a subclass that does not set it gets "val_" + each of its curve_metrics
     metrics_fields = ("test_loss",)
     verification_figure = ("test_accuracy", "test accuracy")
     curve_metrics = ("loss",)  # drawn per epoch, train against validation
+    # zoo export's table of files: (header, the card's field of each file, format) per column.
+    file_columns = (("ACCURACY", "test_accuracy", ".4f"), ("SAME CLASS", "agreement", ".2%"),
+                    ("MAX DIFF", "max_abs_diff", ".1e"))
     aliases = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "monitors" not in cls.__dict__:  # what is drawn per epoch is what may pick the best one
+            cls.monitors = tuple(f"val_{name}" for name in cls.curve_metrics)
 
     @property
     def units(self) -> int:
@@ -99,6 +108,15 @@ class Task:
     def output_names(self) -> tuple:
         """One name per output unit, in order (``labels.txt``)."""
         raise NotImplementedError
+
+    @property
+    def output_shape(self) -> tuple:
+        """The shape of the model's output for one example (a row of ``units``; a detector's is a row per anchor)."""
+        return (self.units,)
+
+    def keras_objects(self) -> dict:
+        """Keras objects a run's saved model needs to load (a loss of the task's own), by registered name."""
+        return {}
 
     @classmethod
     def restore(cls, described: dict, class_names: tuple):

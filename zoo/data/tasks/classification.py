@@ -70,7 +70,6 @@ class Classification(Task):
     mediapipe = "classifier"
     activation = "softmax"
     head_name = "classifier"
-    monitors = ("val_loss", "val_accuracy")
     metrics_fields = ("test_accuracy",)
     curve_metrics = ("loss", "accuracy")
 

@@ -63,12 +63,12 @@ class Regression(Task):
     tolerance: float = 0.04
     kind = "regression"
     summary = "numbers (linear outputs, mean squared error, RMSE and the share within a tolerance)"
-    activation = "linear"
-    head_name = "regressor"
-    monitors = ("val_loss", "val_mae")
+    head_name = "regressor"  # linear outputs: the base's activation
     metrics_fields = ("test_rmse", "test_correctness")
     verification_figure = ("test_correctness", "correctness")
     curve_metrics = ("loss", "mae")
+    file_columns = (("CORRECT", "test_correctness", ".4f"), ("NEAR KERAS", "agreement", ".2%"),
+                    ("MAX DIFF", "max_abs_diff", ".1e"))
 
     @property
     def output_names(self) -> tuple:
