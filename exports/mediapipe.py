@@ -48,6 +48,10 @@ def export(context) -> list:
     """Convert with an RGB front end, write MediaPipe's metadata, classify the test set with MediaPipe."""
     if context.dataset.input_spec.form.mediapipe == "text":  # MediaPipe's TextClassifier reads it
         return export_text(context)
+    if context.dataset.task.mediapipe == "detector":  # MediaPipe's ObjectDetector reads it
+        from zoo_exports import mediapipe_detector
+
+        return mediapipe_detector.export(context)
     problem = _problem(context)
     if problem:
         context.fail(FILE, problem)

@@ -131,6 +131,14 @@ class ExportContext:
             self.fail(name, f"failed verification: {check.describe()}" + (f"; {hint}" if hint else ""))
         return check
 
+    def judge(self, check: Check, hint: str | None = None) -> Check:
+        """Record a check an exporter made itself (a runtime that answers in its own terms, e.g. MediaPipe's
+        ObjectDetector's boxes, judged by the task's ``compare_found``); a failure drops the file."""
+        self.checks[check.file] = check
+        if not check.passed:
+            self.fail(check.file, f"failed verification: {check.describe()}" + (f"; {hint}" if hint else ""))
+        return check
+
     def fail(self, name: str, message: str) -> None:
         """Record that ``name`` could not be exported; its file, if any, is removed (the files that
         passed are still written)."""

@@ -13,6 +13,8 @@ how ``zoo predict`` answers. Nothing outside this package compares task kinds.
 * ``Regression(outputs, tolerance)``: float targets, a linear head with one
   unit per output, mean squared error; scored by MSE, MAE, RMSE and the share
   of test predictions within ``tolerance`` of the truth.
+* ``Detection(class_names, anchors, coding)``: boxes and classes in a photo,
+  one output row per anchor, focal and Huber loss, COCO mAP (pycocotools).
 * ``Generation(class_names)``: the next token of a text (a classification
   over the tokenizer's ids), scored by accuracy, cross-entropy and perplexity.
 
@@ -27,12 +29,13 @@ from __future__ import annotations
 from zoo.data.names import Table
 from zoo.data.tasks.base import Check, Task  # noqa: F401 - the types a plugin's task builds on
 from zoo.data.tasks.classification import Classification
+from zoo.data.tasks.detection import Detection
 from zoo.data.tasks.generation import Generation, token_label  # noqa: F401 - zoo.tasks.token_label, as before
 from zoo.data.tasks.regression import Regression
 
 # The built-ins: zoo_plugins.tasks registers them through the hook a plugin uses; get() finds
 # them here without loading plugins.
-BUILTIN = {task.kind: task for task in (Classification, Regression, Generation)}
+BUILTIN = {task.kind: task for task in (Classification, Regression, Generation, Detection)}
 TASKS = BUILTIN  # the name of before
 
 
