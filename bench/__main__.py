@@ -44,7 +44,7 @@ BASELINE = REPO.parent / "shared" / "baselines" / "seed_keras.py"
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 MNIST_SUBSET = REPO.parent / "shared" / "data" / "mnist-10k"
 PARTS = ("accuracy", "overhead", "startup", "export", "int16x8", "sequences", "forecast", "digits",
-         "small-folders", "nsmc", "nsmc-tuned", "generation", "photos")
+         "small-folders", "nsmc", "nsmc-tuned", "generation", "photos", "detection")
 NSMC_DIR = REPO.parent / "shared" / "data" / "nsmc"
 CIFAR_PHOTOS = REPO.parent / "shared" / "data" / "cifar10" / "train"
 # Small photo folders cut from the real CIFAR-10 JPEGs: (classes, images per class).
@@ -707,6 +707,15 @@ def main(argv=None):
                 rows = part_photos(seeds, args.workdir,
                                    archs if args.arch != ",".join(ARCHITECTURES) else PHOTO_ARCHITECTURES,
                                    [int(x) for x in args.photo_sizes.split(",")], record_photos)
+            elif part == "detection":
+                from bench import detection
+
+                def record_detection(rows):
+                    latest = _load_results()
+                    _merge(latest, "detection", rows, machine())
+                    _save_results(latest)
+
+                rows = detection.part_detection(sys.modules[__name__], seeds, args.workdir, record_detection)
             elif part == "small-folders":
                 rows = part_small_folders(seeds, args.workdir)
             elif part == "sequences":

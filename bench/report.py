@@ -584,6 +584,38 @@ def photos(section: dict) -> str:
     return out
 
 
+def detection(section: dict) -> str:
+    """The raccoon rows, the tuned mean against its target, and seed 0's exported files."""
+    from bench.targets import DETECTION_FIT_SECONDS, DETECTION_MAP50
+
+    rows = section["rows"]
+    tuned = [r for k, r in rows.items() if r.get("recipe") == "tuned" and r.get("pretrained", True)
+             and "test_map50" in r]
+    lines = [_table(["run", "mAP@0.5", "mAP@[.5:.95]", "fit s", "peak RSS MB"],
+                    [(key, _fmt(r.get("test_map50")), _fmt(r.get("test_map")), _fmt(r.get("fit_seconds"), 1),
+                      r.get("peak_rss_mb", "-")) if "error" not in r else (key, "error: " + " ".join(r["error"]),
+                                                                           "-", "-", "-")
+                     for key, r in sorted(rows.items())])]
+    if tuned:
+        mean = _stats([r["test_map50"] for r in tuned])[0]
+        slowest = max(r["fit_seconds"] for r in tuned)
+        verdict = "met" if mean >= DETECTION_MAP50 and slowest <= DETECTION_FIT_SECONDS else "MISSED"
+        lines += ["", f"Tuned, pretrained, mean of {len(tuned)} seed(s): mAP@0.5 **{mean:.4f}** "
+                      f"(target >= {DETECTION_MAP50}), slowest fit {slowest:.0f} s (target <= {DETECTION_FIT_SECONDS} s): "
+                      f"{verdict}."]
+    exported = next((r["export"] for r in rows.values() if isinstance(r.get("export"), dict)), None)
+    if exported and "files" in exported:
+        latency = exported.get("latency_ms") or {}
+        lines += ["", f"Seed 0's files (Keras mAP@0.5 {_fmt(exported.get('keras_map50'))}):", "",
+                  _table(["file", "size KiB", "mAP@0.5", "same boxes", "verified", "LiteRT ms / photo"],
+                         [(f["file"], round((f.get("size_bytes") or 0) / 1024), _fmt(f.get("test_map50")),
+                           _fmt(f.get("same_boxes")), f.get("verified"), latency.get(f["file"], "-"))
+                          for f in exported["files"]])]
+        for refused in exported.get("refused", []):
+            lines.append(f"\nRefused: {refused.get('file')}: {refused.get('reason')}")
+    return "\n".join(lines)
+
+
 TITLES = {
     "accuracy": ("Accuracy on the full Fashion-MNIST test set", accuracy),
     "accuracy-single": ("Earlier single runs (2026-11-26 and 27, one seed each; superseded by the table above)",
@@ -605,6 +637,8 @@ TITLES = {
                "scratch", photos),
     "generation": ("Text generation: the book's jamo-level LSTM on the shipped corpus (NSMC sample reviews)",
                    generation),
+    "detection": ("Object detection: efficientnet-lite0-ssd on the raccoon photos (160 train, 40 test, the "
+                  "author's split)", detection),
 }
 
 

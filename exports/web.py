@@ -380,6 +380,9 @@ def prepare(options: dict, config: dict) -> None:
     if task.generates:
         raise ZooError(f"--web: a {task.kind} model; the page runs classifiers and regressions (zoo generate runs "
                        "this one)")
+    if len(task.output_shape) != 1:
+        raise ZooError(f"--web: the page shows one row of outputs (classes, values); a {task.kind} model's "
+                       "answer is not one (its MediaPipe file runs in MediaPipe Tasks for Web: --mediapipe)")
     if browser.find_chromium() is None:
         raise ZooError(f"--web: {NO_CHROMIUM}")
     folder = runtime_folder(options.get("web_runtime"))

@@ -146,7 +146,7 @@ def _load_sample(data_dir=None, seed=0, image_size=SIZE) -> Dataset:
     return data
 
 
-def _locate(data_dir=None, marker="*.xml"):
+def _locate(data_dir=None):
     return str(Path(data_dir)) if data_dir and Path(data_dir).is_dir() else None
 
 

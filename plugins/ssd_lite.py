@@ -75,14 +75,13 @@ def build(input_shape, classes, *, weights="imagenet", trainable_blocks=5, filte
     from keras import layers
 
     shape = tuple(int(d) for d in input_shape)
-    kind = getattr(task, "kind", None)
-    if kind != "detection":
+    grid = getattr(task, "anchors", None)  # a detection task's AnchorGrid
+    if grid is None:
         raise ValueError(f"'efficientnet-lite0-ssd' finds boxes: it trains on a detection dataset (voc, coco, "
-                         f"raccoon-sample), not a {kind or 'classification'} one")
+                         f"raccoon-sample), not a {getattr(task, 'kind', 'classification')} one")
     if len(shape) != 3 or shape[2] != 3 or shape[0] % 64 or shape[1] % 64:
         raise ValueError(f"'efficientnet-lite0-ssd' reads RGB photos whose sides are multiples of 64. "
                          f"Received: input_shape={shape}")
-    grid = task.anchors
     if tuple(grid.strides) != LEVEL_STRIDES or tuple(grid.image_size) != shape[:2]:
         raise ValueError(f"'efficientnet-lite0-ssd' gives levels at strides {list(LEVEL_STRIDES)} on its input; "
                          f"the task's anchors are at {list(grid.strides)} on {list(grid.image_size)}")
@@ -136,7 +135,8 @@ def build(input_shape, classes, *, weights="imagenet", trainable_blocks=5, filte
 RECIPES = {
     # mediapipe/model_maker/python/vision/object_detector/hyperparameters.py: sgd momentum 0.9, learning
     # rate 0.3 x batch / 256, batch 8, 30 epochs, cosine decay.
-    "tutorial": Recipe(optimizer="sgd", learning_rate=0.3 * 8 / 256, batch_size=8, epochs=30, schedule="cosine",
+    "tutorial": Recipe(optimizer="sgd", learning_rate=0.3 * 8 / 256, momentum=0.9, batch_size=8, epochs=30,
+                       schedule="cosine",
                        data_options={"image_size": SIZE},
                        note="MediaPipe Model Maker's detector: sgd (momentum 0.9) 0.3 x 8 / 256, batch 8, 30 epochs, "
                             "cosine decay, 320 x 320"),
@@ -152,5 +152,5 @@ def register_architectures(register):
         name="efficientnet-lite0-ssd", aliases=("ssd", "detector"),
         summary="Object detector: EfficientNet-Lite0 (ImageNet weights) with a RetinaNet-style head (boxes)",
         build=build, accepts=("image",), params=PARAMS, recipes=RECIPES, weights=lite.WEIGHTS,
-        default_recipe="tuned",
+        default_recipe="tuned", tasks=("detection",),
     ))

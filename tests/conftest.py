@@ -17,7 +17,8 @@ def offline_image_architectures(built_in_only: bool = False) -> list:
     from zoo import plugins
 
     return [e.name for e in plugins.registry().entries("architecture")
-            if "image" in e.accepts and not any(w.url and not w.package for w in e.weights.values())
+            if "image" in e.accepts and not e.tasks  # classifiers: a detector has tests of its own
+            and not any(w.url and not w.package for w in e.weights.values())
             and (e.plugin == "zoo" or not built_in_only)]
 
 

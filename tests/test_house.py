@@ -17,8 +17,8 @@ from zoo.cli import cli
 
 # A comparison with a task kind or a layout name: the branches the house replaces.
 BRANCH = re.compile(
-    r"""[=!]=\s*["'](classification|regression|generation)["']"""
-    r"""|["'](classification|regression|generation)["']\s*[=!]="""
+    r"""[=!]=\s*["'](classification|regression|generation|detection)["']"""
+    r"""|["'](classification|regression|generation|detection)["']\s*[=!]="""
     r"""|\blayout\s*[=!]=\s*["']|["'][a-z]+["']\s*[=!]=\s*[\w.]*layout\b|\.layout\s+(not\s+)?in\s*[(\[{]"""
     r"""|get\(["']layout["']\)\s*([=!]=|in\s|not\s+in\s)|\binput_kind\s*[=!]=""")
 OWNERS = ("zoo/tasks/", "zoo/layouts/")

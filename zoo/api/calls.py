@@ -122,6 +122,14 @@ def build_model(entry, input_shape, task, params: dict, spec=None):
 
     if isinstance(task, int):
         task = Classification(tuple(str(i) for i in range(task)))
+    if not entry.builds_for(task):
+        from zoo.api import plugins
+
+        made_for = (f"builds {' and '.join(entry.tasks)} models" if entry.tasks
+                    else "answers one row of outputs (classification, regression)")
+        able = [e.name for e in plugins.registry().entries("architecture") if e.builds_for(task)]
+        raise IncompatibleError(f"{entry.name} {made_for}; the dataset is a {task.kind} task"
+                                + (f" (architectures for it: {', '.join(able)})" if able else ""))
     extra = {"task": task} if _takes(entry.build, "task") else {}
     if not extra and not task.classifies:
         raise IncompatibleError(f"{entry.name}: its build takes no 'task' argument, so it cannot "
@@ -150,9 +158,9 @@ def build_model(entry, input_shape, task, params: dict, spec=None):
                           f"{list(input_shape)}")
     gives = tuple(model.outputs[0].shape[1:])
     if gives != task.output_shape:
-        if len(task.output_shape) != 1:  # a task whose answer is not one row (boxes): a pairing, not a bug
-            raise IncompatibleError(f"{entry.name}: gives {list(gives)} outputs per example; a {task.kind} task "
-                                    f"needs {list(task.output_shape)} (an architecture made for {task.kind})")
+        if len(task.output_shape) != 1:
+            raise PluginError(f"{who(entry)} built a model that gives {list(gives)} per example; its "
+                              f"{task.kind} task needs {list(task.output_shape)}")
         what = "classes" if task.classifies else "outputs"
         raise PluginError(f"{who(entry)} built a model with {gives[-1] if gives else 0} outputs for {task.units} {what}")
     if task.classifies:

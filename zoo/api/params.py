@@ -129,6 +129,7 @@ class Recipe:
     label_smoothing: float = 0.0
     schedule: str = "constant"  # or "cosine": cosine decay over all steps
     weight_decay: float | None = None  # for adamw
+    momentum: float | None = None  # for sgd and rmsprop; None: Keras' default (0)
     min_steps: int | None = None  # see above; None: the batch size whatever the data's size
     params: Mapping[str, Any] = field(default_factory=dict)
     # The dataset's load options this recipe was measured with (NSMC's tuned textcnn reads

@@ -41,6 +41,10 @@ class Architecture:
         aliases: other names it answers to.
         plugin: the distribution that registered it (filled in by zoo).
         weights: pretrained weights it offers, tag -> ``zoo.weights.Weights``.
+        tasks: the task kinds it builds for (``("detection",)``); empty, the default:
+            every task whose answer is one row of outputs (classification,
+            regression, generation and a plugin's like them), through
+            ``zoo.tasks.head``.
     """
 
     name: str
@@ -55,11 +59,17 @@ class Architecture:
     # Pretrained weights it offers, tag -> zoo.weights.Weights (a description: source, hash,
     # licence, input size, mean and std, what it was trained on); build() loads them.
     weights: Mapping[str, Any] = field(default_factory=dict)
+    tasks: tuple = ()
     kind = "architecture"
+
+    def builds_for(self, task) -> bool:
+        """Whether it builds a model for ``task`` (a ``zoo.tasks`` task)."""
+        return task.kind in self.tasks if self.tasks else len(task.output_shape) == 1
 
     def describe(self) -> dict:
         return {
             "accepts": list(self.accepts),
+            **({"tasks": list(self.tasks)} if self.tasks else {}),
             **({"weights": {k: w.describe() for k, w in self.weights.items()}} if self.weights else {}),
             "params": {k: {"default": v.default, "help": v.help,
                            **{b: getattr(v, b) for b in ("low", "high", "choices", "search")

@@ -107,8 +107,8 @@ def evaluate(run, dataset, data_dir, as_json):
         _echo_json(result)
         return
     count = result.get("test_images", result.get("test_examples"))
-    click.echo(f"{result['run']} on {result['dataset']}: {result['headline']}, "
-               f"loss {result['test_loss']:.4f} ({count} examples)")
+    loss = f", loss {result['test_loss']:.4f}" if isinstance(result.get("test_loss"), (int, float)) else ""
+    click.echo(f"{result['run']} on {result['dataset']}: {result['headline']}{loss} ({count} examples)")
     for name, acc in result.get("per_class_accuracy", {}).items():
         click.echo(f"  {name:<14} {acc:.4f}")
 

@@ -41,15 +41,16 @@ class BoxCoding:
                          np.log(w / anchors[:, 3]) * self.w_scale], axis=1).astype(np.float32)
 
     def decode(self, codes: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-        """``(..., A, 4)`` codes back into boxes (ymin, xmin, ymax, xmax), clipped to the image."""
+        """``(..., A, 4)`` codes back into boxes (ymin, xmin, ymax, xmax), fractions of the image."""
         codes = codes.astype(np.float64)
         cy = codes[..., 0] / self.y_scale * anchors[:, 2] + anchors[:, 0]
         cx = codes[..., 1] / self.x_scale * anchors[:, 3] + anchors[:, 1]
         # exp of a code far beyond any real box would overflow: no box is more than e^10 anchors tall
         h = np.exp(np.minimum(codes[..., 2] / self.h_scale, 10.0)) * anchors[:, 2]
         w = np.exp(np.minimum(codes[..., 3] / self.w_scale, 10.0)) * anchors[:, 3]
-        boxes = np.stack([cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2], axis=-1)
-        return np.clip(boxes, 0.0, 1.0).astype(np.float32)
+        # Not clipped to the image: MediaPipe suppresses overlaps between the boxes as decoded, and so
+        # does Postprocess, which clips the boxes it keeps.
+        return np.stack([cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2], axis=-1).astype(np.float32)
 
     def describe(self) -> dict:
         return {"y_scale": self.y_scale, "x_scale": self.x_scale, "h_scale": self.h_scale, "w_scale": self.w_scale}
@@ -154,18 +155,21 @@ class Postprocess:
     """From per-anchor outputs to detections: a score floor, class-wise NMS, at most ``limit``."""
 
     min_score: float = 0.05
-    iou_threshold: float = 0.5
+    # MediaPipe's ObjectDetector suppresses a box overlapping a better one by IoU 0.3 or more (its
+    # NonMaxSuppressionOptions' default; not settable from Python): the same here, so that zoo's scores,
+    # zoo predict and the phone keep the same boxes.
+    iou_threshold: float = 0.3
     limit: int = 100
 
     def detections(self, boxes: np.ndarray, probabilities: np.ndarray) -> list:
-        """``[(class, score, ymin, xmin, ymax, xmax)]`` best first, from one photo's decoded boxes
-        ``(A, 4)`` and class probabilities ``(A, C)``."""
+        """``[(class, score, ymin, xmin, ymax, xmax)]`` best first (boxes clipped to the photo), from one
+        photo's decoded boxes ``(A, 4)`` and class probabilities ``(A, C)``."""
         found = []
         for label in range(probabilities.shape[1]):
             candidates = np.flatnonzero(probabilities[:, label] >= self.min_score)
             if not len(candidates):
                 continue
             keep = candidates[nms(boxes[candidates], probabilities[candidates, label], self.iou_threshold, self.limit)]
-            found += [(label, float(probabilities[i, label]), *map(float, boxes[i])) for i in keep]
+            found += [(label, float(probabilities[i, label]), *map(float, np.clip(boxes[i], 0.0, 1.0))) for i in keep]
         found.sort(key=lambda d: -d[1])
         return found[:self.limit]

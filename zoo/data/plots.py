@@ -62,8 +62,8 @@ def curves(history: dict, path: Path, metrics=("loss", "accuracy")) -> None:
     """Loss and a metric per epoch, train against validation."""
     plt = _pyplot()
     epochs = [int(e) + 1 for e in history.get("epoch", [])]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, metrics):
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
         ax.plot(epochs, history.get(metric, []), "b.-", label=f"train {metric}")  # a dot: one epoch shows
         if f"val_{metric}" in history:
             ax.plot(epochs, history[f"val_{metric}"], "r.--", label=f"validation {metric}")

@@ -19,7 +19,7 @@ from zoo.run.run import RunConfig
 
 # Settings every run has; those that differ between the runs compared are shown.
 RECIPE_FIELDS = ("optimizer", "learning_rate", "batch_size", "epochs", "validation_split", "patience",
-                 "monitor", "augment", "label_smoothing", "schedule", "weight_decay")
+                 "monitor", "augment", "label_smoothing", "schedule", "weight_decay", "momentum")
 
 
 def select(patterns, dataset: str | None = None) -> list[Path]:

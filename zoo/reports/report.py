@@ -20,8 +20,6 @@ from zoo.run import runs
 from zoo.run.run import RunConfig
 
 REPORT = "report.html"
-FIGURES = (("curves.png", "Training curves"), ("confusion.png", "Confusion matrix"),
-           ("predictions.png", "Predictions on the test set"))
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222 }
 h1 { font-size: 1.5em } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ddd }
@@ -196,7 +194,7 @@ def write(run_dir) -> Path:
         body.append(f"<p>Not finished ({_escape(config.get('status'))}): no scores yet.</p>")
     else:
         body.append(_scores(typed.task, metrics))
-    figures = [(run_dir / name, caption) for name, caption in FIGURES if (run_dir / name).is_file()]
+    figures = [(run_dir / name, caption) for name, caption in typed.task.figures if (run_dir / name).is_file()]
     if figures:
         body.append("<h2>Figures</h2>" + "".join(_image(path, caption) for path, caption in figures))
     body.append(_export(run_dir))

@@ -28,6 +28,8 @@ def make_optimizer(recipe, steps_per_epoch: int):
     kwargs = {}
     if recipe.optimizer == "adamw" and recipe.weight_decay is not None:
         kwargs["weight_decay"] = recipe.weight_decay
+    if recipe.optimizer in ("sgd", "rmsprop") and getattr(recipe, "momentum", None) is not None:
+        kwargs["momentum"] = recipe.momentum
     optimizer = {
         "adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
         "rmsprop": keras.optimizers.RMSprop, "nadam": keras.optimizers.Nadam,

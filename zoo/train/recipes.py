@@ -280,13 +280,15 @@ def validate(recipe: Recipe) -> None:
         raise UsageError(f"--epochs must be in 1..{MAX_EPOCHS}. Received: {recipe.epochs}")
     if not 1 <= recipe.batch_size <= MAX_BATCH_SIZE:
         raise UsageError(f"--batch-size must be in 1..{MAX_BATCH_SIZE}. Received: {recipe.batch_size}")
-    for name in ("learning_rate", "validation_split", "label_smoothing", "weight_decay"):
+    for name in ("learning_rate", "validation_split", "label_smoothing", "weight_decay", "momentum"):
         value = getattr(recipe, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                   or not math.isfinite(value)):
             raise UsageError(f"--{name.replace('_', '-')} must be a finite number. Received: {value!r}")
     if recipe.learning_rate is not None and not recipe.learning_rate > 0:
         raise UsageError(f"--learning-rate must be positive. Received: {recipe.learning_rate}")
+    if recipe.momentum is not None and not 0 <= recipe.momentum < 1:
+        raise UsageError(f"momentum must be in [0, 1). Received: {recipe.momentum}")
     if recipe.weight_decay is not None and recipe.weight_decay < 0:
         raise UsageError(f"weight decay must not be negative. Received: {recipe.weight_decay}")
     if not 0 <= recipe.validation_split < 1:

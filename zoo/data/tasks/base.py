@@ -90,6 +90,9 @@ class Task:
     metrics_fields = ("test_loss",)
     verification_figure = ("test_accuracy", "test accuracy")
     curve_metrics = ("loss",)  # drawn per epoch, train against validation
+    # The run's figures its report shows, (file beside it, caption), in order; a missing file is left out.
+    figures = (("curves.png", "Training curves"), ("confusion.png", "Confusion matrix"),
+               ("predictions.png", "Predictions on the test set"))
     # zoo export's table of files: (header, the card's field of each file, format) per column.
     file_columns = (("ACCURACY", "test_accuracy", ".4f"), ("SAME CLASS", "agreement", ".2%"),
                     ("MAX DIFF", "max_abs_diff", ".1e"))

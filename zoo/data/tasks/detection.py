@@ -99,7 +99,8 @@ class BoxCheck(Check):
             return (f"mAP@0.5 {self.file_map:.4f} vs Keras {self.keras_map:.4f} "
                     f"({100 * (self.file_map - self.keras_map):+.2f} points; at most -{base.QUANTIZED_POINTS:g})")
         return (f"max |difference| {self.max_abs_diff:.2e} in boxes and scores (at most {self.atol:g}), "
-                f"{self.same_boxes:.2%} of its boxes are Keras' (all required)")
+                f"{self.same_boxes:.2%} of its boxes are Keras' (all required), mAP@0.5 {self.file_map:.4f} "
+                f"vs Keras {self.keras_map:.4f} (at most {base.QUANTIZED_POINTS:g} point below)")
 
     def to_dict(self) -> dict:
         return {"test_map50": round(self.file_map, 6), "same_boxes": round(self.same_boxes, 6),
@@ -127,6 +128,8 @@ class Detection(Task):
     metrics_fields = ("test_map", "test_map50")
     verification_figure = ("test_map50", "mAP@0.5")
     aliases = ("object-detection",)
+    figures = (("curves.png", "Training curves"), ("detections.png", "Test photos: true and found boxes"),
+               ("precision_recall.png", "Precision against recall (IoU 0.5)"))
     file_columns = (("MAP@0.5", "test_map50", ".4f"), ("SAME BOXES", "same_boxes", ".2%"),
                     ("MAX DIFF", "max_abs_diff", ".1e"))
 
@@ -224,6 +227,7 @@ class Detection(Task):
         anchor of the same class, score within ``SAME_SCORE``, IoU >= ``SAME_BOX_IOU``), and mAP@0.5 within
         a point of Keras' own."""
         boxes, probabilities = self.decoded(reference)
+        boxes = np.clip(boxes, 0.0, 1.0)  # as every runtime's boxes are given (clipped to the photo)
         matched = total = 0
         score_diffs = []  # of each matched box: how far its score is from its Keras twin's
         for file_boxes, keras_boxes, keras_probabilities in zip(found, boxes, probabilities):
@@ -316,7 +320,7 @@ def coco_scores(found: list, truth, class_names: tuple, image_size: tuple) -> di
                    for i, photo in enumerate(found) for label, score, *corners in photo]
         if not results or not annotations:
             return {"test_map": 0.0, "test_map50": 0.0, "per_class_ap50": {n: [0.0, 0.0] for n in class_names},
-                    "detections": len(results), "boxes": len(annotations)}
+                    "detections": len(results), "boxes": len(annotations), "test_images": len(truth)}
         evaluation = COCOeval(gt, gt.loadRes(results), "bbox")
         evaluation.evaluate()
         evaluation.accumulate()
@@ -334,6 +338,7 @@ def coco_scores(found: list, truth, class_names: tuple, image_size: tuple) -> di
             "test_map50": round(float(max(evaluation.stats[1], 0.0)), 6),
             "test_recall100": round(float(max(evaluation.stats[8], 0.0)), 6),
             "per_class_ap50": per_class, "detections": len(results), "boxes": len(annotations),
+            "test_images": len(truth),
             "precision_recall": {"recall": [round(r, 2) for r in evaluation.params.recThrs.tolist()],
                                  "precision": {n: [round(float(v), 4) for v in curve[:, c]]
                                                for c, n in enumerate(class_names)}}}
