@@ -297,9 +297,9 @@ for f in card["files"]:
         continue
     classifier = predict.load(str(export / f["file"]))
     pixels = [classifier.read(photo)]
-    classifier.probabilities(pixels); t = []
+    classifier.run(pixels); t = []
     for _ in range(50):
-        s = time.perf_counter(); classifier.probabilities(pixels); t.append(time.perf_counter() - s)
+        s = time.perf_counter(); classifier.run(pixels); t.append(time.perf_counter() - s)
     t.sort(); out[f["file"]] = {"median_ms": round(1e3 * t[len(t) // 2], 3), "size_bytes": f.get("size_bytes")}
 print(json.dumps(out))
 """

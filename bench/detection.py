@@ -1,6 +1,6 @@
 """Bench part ``detection``: efficientnet-lite0-ssd on the raccoon photos (../shared/data/raccoon), the
 author's own split (160 train, 40 test photos), tuned recipe per seed, Model Maker's recipe and a row
-without pretrained weights beside it; seed 0's run exported (float32, int8, MediaPipe) with each file's
+without pretrained weights beside it; seed 0's run exported (float32, int8, int16x8, MediaPipe) with each file's
 mAP@0.5, size and LiteRT latency per photo."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from zoo.device import predict
 export, photo = Path(sys.argv[1]), sys.argv[2]
 out = {}
-for name in ("model.tflite", "model.int8.tflite"):
+for name in ("model.tflite", "model.int8.tflite", "model.int16x8.tflite"):
     if not (export / name).is_file():
         continue
     model = predict.load(str(export / name))
@@ -63,8 +63,8 @@ def _run(bench, recipe: str, seed: int, workdir: Path, folder: Path, *extra: str
 
 
 def _export(bench, run_dir: Path, photo: Path) -> dict:
-    exported = bench.timed(bench.zoo_cmd("export", str(run_dir), "--tflite", "--quantize", "int8", "--mediapipe",
-                                         "--force"))
+    exported = bench.timed(bench.zoo_cmd("export", str(run_dir), "--tflite", "--quantize", "int8", "--quantize",
+                                         "int16x8", "--mediapipe", "--force"))
     card_path = run_dir / "export" / "model_card.json"
     if not card_path.is_file():
         return {"error": exported["stderr"].strip().splitlines()[-1:]}
