@@ -19,7 +19,23 @@ SEQUENCE = (100, 2)
 @pytest.mark.parametrize("arch", ARCHITECTURES, ids=lambda a: a.name)
 def test_every_architecture_builds_for_each_task_it_can_read(arch):
     """Building only, from input specs: a classifier on 28x28 gray and 32x32x3 RGB images, a regressor on
-    100 x 2 sequences, a text classifier and a next-token generator on 30 token ids."""
+    100 x 2 sequences, a text classifier and a next-token generator on 30 token ids; a detector (the
+    architectures that declare their tasks) on 128 x 128 RGB photos, and nothing else."""
+    from zoo.data.anchors import AnchorGrid
+    from zoo.data.tasks.detection import Detection
+    from zoo.errors import IncompatibleError
+
+    photos = spec.image((128, 128, 3), "uint8", "rgb")
+    boxes = Detection(("raccoon",), AnchorGrid(image_size=(128, 128)))
+    if arch.tasks:
+        assert arch.tasks == ("detection",)
+        detector = calls.build_model(arch, photos.shape, boxes, {"weights": "none"}, photos)
+        assert tuple(detector.outputs[0].shape[1:]) == boxes.output_shape == (9 * (8 * 8 + 4 * 4 + 2 * 2), 5)
+        with pytest.raises(IncompatibleError, match="builds detection models; the dataset is a classification"):
+            calls.build_model(arch, photos.shape, Classification(("cat", "dog")), {"weights": "none"}, photos)
+        return
+    with pytest.raises(IncompatibleError, match="the dataset is a detection task .architectures for it: "):
+        calls.build_model(arch, photos.shape, boxes, {}, photos)
     if "text" in arch.accepts:
         from zoo.tasks import Generation
         from zoo.tokenizer import TOKENIZERS
