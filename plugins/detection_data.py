@@ -18,11 +18,8 @@ import numpy as np
 
 import zoo
 from zoo.api.registry import Param
-from zoo.data import boxes as box_files
 from zoo.data import spec
-from zoo.data.anchors import AnchorGrid
 from zoo.data.dataset import Dataset
-from zoo.data.tasks.detection import Detection
 from zoo.errors import DataError, UsageError
 
 SIZE = (320, 320)
@@ -78,6 +75,10 @@ def _split(root: Path, read, seed: int) -> tuple:
 
 
 def _dataset(name: str, root: Path, train: list, test: list, class_names: tuple, how: dict, size) -> Dataset:
+    from zoo.data import boxes as box_files
+    from zoo.data.anchors import AnchorGrid
+    from zoo.data.tasks.detection import Detection  # imported when photos are loaded: zoo list stays quick
+
     for part, found in (("train", train), ("test", test)):
         if not found:
             raise DataError(f"{root}: the {part} split has no annotated photos")
@@ -100,6 +101,8 @@ def _dataset(name: str, root: Path, train: list, test: list, class_names: tuple,
 
 
 def _load_voc_folder(name: str, root: Path, seed: int, image_size) -> Dataset:
+    from zoo.data import boxes as box_files
+
     if not root.is_dir():
         raise DataError(f"{root}: {'not a directory' if root.exists() else 'no such directory'} (expected {VOC_WHAT})")
     names = _label_list(root)
@@ -121,6 +124,8 @@ def _load_coco(data_dir=None, seed=0, image_size=SIZE) -> Dataset:
     root = Path(data_dir)
     if not root.is_dir():
         raise DataError(f"{root}: {'not a directory' if root.exists() else 'no such directory'} (expected {COCO_WHAT})")
+    from zoo.data import boxes as box_files
+
     found_names = []
 
     def read(folder: Path) -> list:

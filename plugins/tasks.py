@@ -1,9 +1,9 @@
-"""The built-in tasks (classification, regression, generation), registered as a plugin's would be."""
+"""The built-in tasks (classification, regression, generation, detection), registered as a plugin's would be."""
 import zoo
-from zoo.data.tasks import BUILTIN
+from zoo.data.tasks import NAMES
 
 
 @zoo.hookimpl
 def register_tasks(register):
-    for task in BUILTIN.values():
-        register(task)
+    for kind in NAMES.builtin_names():
+        register(NAMES.get(kind))

@@ -7,10 +7,16 @@ from __future__ import annotations
 
 
 class Table:
-    def __init__(self, builtin: dict):
+    def __init__(self, builtin: dict, lazy: dict | None = None):
         self.builtin = dict(builtin)
+        # Built-ins imported when first asked for, name -> "module:attribute": a command that never
+        # meets one (zoo predict of a classifier) does not pay for importing it.
+        self.lazy = dict(lazy or {})
         self.registered: dict = {}
         self.load_plugins = None  # set by zoo.api.plugins
+
+    def builtin_names(self) -> list:
+        return [*self.builtin, *(name for name in self.lazy if name not in self.builtin)]
 
     def get(self, name: str):
         """The entry called ``name``: a built-in, else one a plugin registered.
@@ -18,6 +24,11 @@ class Table:
         Raises:
             KeyError: no such name here, even after loading the plugins.
         """
+        if name not in self.builtin and name in self.lazy:
+            import importlib
+
+            module, attribute = self.lazy[name].split(":")
+            self.builtin[name] = getattr(importlib.import_module(module), attribute)
         if name in self.builtin:
             return self.builtin[name]
         if name not in self.registered and self.load_plugins is not None:
@@ -27,4 +38,4 @@ class Table:
         raise KeyError(name)
 
     def known(self) -> list:
-        return list(dict.fromkeys([*self.builtin, *self.registered]))
+        return list(dict.fromkeys([*self.builtin_names(), *self.registered]))

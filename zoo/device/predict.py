@@ -109,7 +109,7 @@ def load(model: str) -> Classifier:
         task_type = tasks.get(str(kind))
     except KeyError:
         raise DataError(f"{card_path}: task.kind {str(kind)[:40]!r} is not a task installed here "
-                        f"(known: {', '.join(tasks.BUILTIN)} and those of plugins)") from None
+                        f"(known: {', '.join(tasks.NAMES.builtin_names())} and those of plugins)") from None
     names = task_type.names_in_card(card, described)
     labels = path.parent / LABELS
     if not names and labels.is_file():

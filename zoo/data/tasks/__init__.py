@@ -29,19 +29,26 @@ from __future__ import annotations
 from zoo.data.names import Table
 from zoo.data.tasks.base import Check, Task  # noqa: F401 - the types a plugin's task builds on
 from zoo.data.tasks.classification import Classification
-from zoo.data.tasks.detection import Detection
 from zoo.data.tasks.generation import Generation, token_label  # noqa: F401 - zoo.tasks.token_label, as before
 from zoo.data.tasks.regression import Regression
 
 # The built-ins: zoo_plugins.tasks registers them through the hook a plugin uses; get() finds
 # them here without loading plugins.
-BUILTIN = {task.kind: task for task in (Classification, Regression, Generation, Detection)}
+BUILTIN = {task.kind: task for task in (Classification, Regression, Generation)}
 TASKS = BUILTIN  # the name of before
+# Detection (anchors, pycocotools' scores) is imported when a run or card names it.
+LAZY = {"detection": "zoo.data.tasks.detection:Detection"}
 
 
 # The built-ins and the tasks plugins registered (zoo.api.plugins hands them over as plugins load).
-NAMES = Table(BUILTIN)
+NAMES = Table(BUILTIN, LAZY)
 REGISTERED = NAMES.registered
+
+
+def __getattr__(name: str):
+    if name == "Detection":  # zoo.tasks.Detection, imported when asked for
+        return get("detection")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get(kind: str):
