@@ -145,7 +145,7 @@ def detect(detector, photos: np.ndarray, names: tuple, update=None) -> list:
 
 def export(context) -> list:
     """Convert with two outputs, write the detector's metadata, detect the test photos with MediaPipe."""
-    from zoo_exports.mediapipe import _version, installed
+    from zoo_exports.mediapipe import _normalization, _version, installed
     from zoo_exports.tflite import ConversionError, convert
 
     path = context.directory / FILE
@@ -174,7 +174,7 @@ def export(context) -> list:
         "description": "float32, box codes and class logits out; MediaPipe decodes them with the anchors in "
                        "its metadata and keeps the best boxes (non-maximum suppression)",
         "input": {"shape": [1, *context.run.input_shape[:2], 3], "dtype": "float32", "color": "RGB"},
-        "normalization": _normalization_of(context),
+        "normalization": _normalization(context),
         "anchors": len(task.anchors.anchors()),
         "runtime": runtime, "notes": result.get("notes", []),
         # Two outputs decoded by MediaPipe with the anchors in its metadata: zoo predict runs model.tflite.
@@ -182,12 +182,6 @@ def export(context) -> list:
         "verification_settings": {"max_results": MAX_RESULTS, "score_threshold": MIN_SCORE},
         **check.to_dict(),
     }]
-
-
-def _normalization_of(context) -> dict:
-    from zoo_exports.mediapipe import _normalization
-
-    return _normalization(context)
 
 
 if __name__ == "__main__":

@@ -134,6 +134,30 @@ def backbone_parts(input_shape, trainable_blocks: int, init="glorot_uniform"):
     return front, keras.Model(boundary, _top(x, init), name="efficientnet_lite0_top")
 
 
+def to_backbone_input(x, spec, described):
+    """The layer that turns what the dataset stores (``pixel * scale + offset``) into what the weights
+    expect (``(pixel - mean) / std``)."""
+    from keras import layers
+
+    scale = float(getattr(spec, "scale", None) or 1 / 255)
+    offset = float(getattr(spec, "offset", None) or 0.0)
+    mean, std = described.mean[0], described.std[0]
+    return layers.Rescaling(1.0 / (scale * std), offset=(-offset / scale - mean) / std, name="to_backbone_input")(x)
+
+
+def load_imagenet(parts, shape, described) -> None:
+    """The weights loaded into the whole network (the file's layout), then handed to ``parts`` (models
+    built from the same layers) by layer name."""
+    from zoo.data import weights as weight_store
+
+    whole = imagenet_model(tuple(shape))
+    whole.load_weights(str(weight_store.keras_weights("efficientnet-lite0", described)))
+    for part in parts:
+        for layer in part.layers:
+            if layer.weights:
+                layer.set_weights(whole.get_layer(layer.name).get_weights())
+
+
 def _torch_names() -> dict:
     """Keras layer name -> the weights file's tensor prefix."""
     names = {"stem_conv": "_conv_stem", "stem_bn": "_bn0", "head_conv": "_conv_head", "head_bn": "_bn1",
@@ -252,30 +276,17 @@ def build(input_shape, classes, *, weights="imagenet", trainable_blocks=0, dropo
     classes = require_classes(classes, "efficientnet-lite0", task)
     if weights not in WEIGHTS and weights != "none":
         raise ValueError(f"'efficientnet-lite0' has weights {', '.join(WEIGHTS)} or none. Received: {weights}")
-    scale = float(getattr(spec, "scale", None) or 1 / 255)
-    offset = float(getattr(spec, "offset", None) or 0.0)
     described = WEIGHTS.get(weights, IMAGENET)
-    mean, std = described.mean[0], described.std[0]
     inputs = keras.Input(tuple(input_shape), name=getattr(spec, "layout", None) or "image")
     x = inputs if len(tuple(input_shape)) == 3 else layers.Reshape(shape)(inputs)
-    # input = pixel * scale + offset  ->  (pixel - mean) / std
-    x = layers.Rescaling(1.0 / (scale * std), offset=(-offset / scale - mean) / std, name="to_backbone_input")(x)
+    x = to_backbone_input(x, spec, described)
     if shape[2] == 1:
         x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
-    if weights != "none":
-        from zoo.data import weights as weight_store
-
-        # Loaded into the whole network (the file's layout), then handed to the parts by layer name.
-        whole = imagenet_model((*shape[:2], 3))
-        whole.load_weights(str(weight_store.keras_weights("efficientnet-lite0", described)))
     front, top = backbone_parts((*shape[:2], 3), trainable_blocks if weights != "none" else 0,
                                 init="zeros" if weights != "none" else "glorot_uniform")
     parts = [part for part in (front, top) if part is not None]
     if weights != "none":
-        for part in parts:
-            for layer in part.layers:
-                if layer.weights:
-                    layer.set_weights(whole.get_layer(layer.name).get_weights())
+        load_imagenet(parts, (*shape[:2], 3), described)
         front.trainable = False
         if top is not None:
             for layer in top.layers:

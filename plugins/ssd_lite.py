@@ -88,23 +88,13 @@ def build(input_shape, classes, *, weights="imagenet", trainable_blocks=5, filte
     if weights not in lite.WEIGHTS and weights != "none":
         raise ValueError(f"'efficientnet-lite0-ssd' has weights {', '.join(lite.WEIGHTS)} or none. "
                          f"Received: {weights}")
-    scale = float(getattr(spec, "scale", None) or 1 / 255)
-    offset = float(getattr(spec, "offset", None) or 0.0)
     described = lite.WEIGHTS.get(weights, lite.IMAGENET)
-    mean, std = described.mean[0], described.std[0]
     inputs = keras.Input(shape, name="image")
-    x = layers.Rescaling(1.0 / (scale * std), offset=(-offset / scale - mean) / std, name="to_backbone_input")(inputs)
+    x = lite.to_backbone_input(inputs, spec, described)
     pretrained = weights != "none"
     front, top = _parts(shape, trainable_blocks, "zeros" if pretrained else "glorot_uniform")
     if pretrained:
-        from zoo.data import weights as weight_store
-
-        whole = lite.imagenet_model(shape)
-        whole.load_weights(str(weight_store.keras_weights("efficientnet-lite0", described)))
-        for part in (front, top):
-            for layer in part.layers:
-                if layer.weights:
-                    layer.set_weights(whole.get_layer(layer.name).get_weights())
+        lite.load_imagenet((front, top), shape, described)
         front.trainable = False
         first_trained = lite.BLOCKS - int(trainable_blocks)
         for layer in top.layers:
