@@ -7,8 +7,6 @@ and ``broken`` in ``zoo plugins``) while every other plugin keeps working.
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.metadata
 import os
 import sys
 from dataclasses import dataclass, field
@@ -140,6 +138,8 @@ def load() -> Plugins:
 
 
 def _load(layouts, tasks) -> Plugins:
+    import importlib.metadata  # here, not above: zoo predict of a built-in task never loads plugins
+
     from zoo import __version__
 
     manager = pluggy.PluginManager("zoo")

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from zoo.data.anchors import AnchorGrid, BoxCoding, Postprocess, assign, iou
 from zoo.data.tasks import base
 from zoo.data.tasks.base import Check, Task
 
@@ -119,8 +119,8 @@ class Detection(Task):
     """Find each object of ``class_names`` in a photo: its box and class."""
 
     class_names: tuple
-    anchors: AnchorGrid = field(default_factory=AnchorGrid)
-    coding: BoxCoding = field(default_factory=BoxCoding)
+    anchors: Any = None  # an AnchorGrid; None: the default grid
+    coding: Any = None  # a BoxCoding; None: SSD's
     kind = "detection"
     summary = "boxes and classes in a photo (anchors, focal + Huber loss, COCO mAP)"
     mediapipe = "detector"
@@ -133,6 +133,16 @@ class Detection(Task):
     file_columns = (("MAP@0.5", "test_map50", ".4f"), ("SAME BOXES", "same_boxes", ".2%"),
                     ("MAX DIFF", "max_abs_diff", ".1e"))
 
+    def __post_init__(self):
+        # zoo.data.anchors is imported here, when a detection task is made, not when the class is:
+        # every command that loads plugins (zoo list) registers this class.
+        from zoo.data.anchors import AnchorGrid, BoxCoding
+
+        if self.anchors is None:
+            object.__setattr__(self, "anchors", AnchorGrid())
+        if self.coding is None:
+            object.__setattr__(self, "coding", BoxCoding())
+
     @property
     def output_names(self) -> tuple:
         return tuple(self.class_names)
@@ -143,6 +153,8 @@ class Detection(Task):
 
     @classmethod
     def restore(cls, described: dict, class_names: tuple):
+        from zoo.data.anchors import AnchorGrid, BoxCoding
+
         return cls(tuple(class_names or ()), AnchorGrid.restore(described["anchors"]),
                    BoxCoding(**described.get("coding", {})))
 
@@ -178,6 +190,8 @@ class Detection(Task):
         return [int(c) for c in counts]
 
     def targets(self, y: np.ndarray) -> np.ndarray:
+        from zoo.data.anchors import assign
+
         anchors = self.anchors.anchors()
         return np.stack([assign(boxes, anchors, self.coding) for boxes in y]) if len(y) else np.zeros(
             (0, len(anchors), 5), np.float32)
@@ -196,8 +210,12 @@ class Detection(Task):
         probabilities = 1.0 / (1.0 + np.exp(-np.clip(outputs[..., 4:].astype(np.float64), -60, 60)))
         return boxes, probabilities.astype(np.float32)
 
-    def detections(self, outputs: np.ndarray, post: Postprocess = Postprocess()) -> list:
-        """Per photo, ``[(class, score, ymin, xmin, ymax, xmax)]`` from raw outputs ``(N, A, 4 + C)``."""
+    def detections(self, outputs: np.ndarray, post=None) -> list:
+        """Per photo, ``[(class, score, ymin, xmin, ymax, xmax)]`` from raw outputs ``(N, A, 4 + C)``,
+        kept by ``post`` (a ``zoo.data.anchors.Postprocess``; None: its defaults, MediaPipe's)."""
+        from zoo.data.anchors import Postprocess
+
+        post = Postprocess() if post is None else post
         boxes, probabilities = self.decoded(outputs)
         return [post.detections(b, p) for b, p in zip(boxes, probabilities)]
 
@@ -226,6 +244,8 @@ class Detection(Task):
         raw outputs ``reference``: every box the file gives above ``ANSWER_SCORE`` is one Keras gives (an
         anchor of the same class, score within ``SAME_SCORE``, IoU >= ``SAME_BOX_IOU``), and mAP@0.5 within
         a point of Keras' own."""
+        from zoo.data.anchors import iou
+
         boxes, probabilities = self.decoded(reference)
         boxes = np.clip(boxes, 0.0, 1.0)  # as every runtime's boxes are given (clipped to the photo)
         matched = total = 0
@@ -256,6 +276,8 @@ class Detection(Task):
 
     def answer(self, row: np.ndarray, top_k: int) -> dict:
         """The boxes above ``ANSWER_SCORE``, as fractions of the photo (the layout scales them to pixels)."""
+        from zoo.data.anchors import Postprocess
+
         found = Postprocess(min_score=ANSWER_SCORE).detections(*(part[0] for part in self.decoded(row[None])))
         return {"boxes": [{"class": self.class_names[c], "score": round(s, 4),
                            "box": [round(v, 5) for v in (ymin, xmin, ymax, xmax)]}
@@ -281,6 +303,7 @@ class Detection(Task):
     def plot(self, data, metrics: dict, history: dict, outputs, run_dir) -> None:
         """Curves, test photos with their true (green) and found (orange) boxes, precision against recall."""
         from zoo.data import plots
+        from zoo.data.anchors import Postprocess
         from zoo.data.plots_boxes import boxes_grid, precision_recall
 
         plots.curves(history, run_dir / "curves.png", metrics=self.curve_metrics)
