@@ -6,9 +6,10 @@
 SHA-256). Image classifiers run through MediaPipe's ImageClassifier on
 ``model.mediapipe.tflite`` (file picker, and the camera where the page is
 served from localhost or HTTPS) and through LiteRT.js on ``model.tflite``;
-text classifiers through MediaPipe's TextClassifier (a text box); every other
-model through LiteRT.js (numbers or a ``.npy`` file). The page answers as
-``zoo predict`` does.
+detectors through MediaPipe's ObjectDetector on theirs (the boxes drawn on the
+photo); text classifiers through MediaPipe's TextClassifier (a text box);
+every other model through LiteRT.js (numbers or a ``.npy`` file). The page
+answers as ``zoo predict`` does.
 
 Where the runtimes come from is data (``web_page/runtime.json``: npm package,
 version, licence and each file's SHA-384):
@@ -53,10 +54,28 @@ NO_CHROMIUM = ("the page is run in headless Chromium before it is written, and t
                "chromium, or set ZOO_CHROMIUM to one)")
 RUNTIME_NAMES = {"mediapipe-vision": "MediaPipe ImageClassifier", "mediapipe-text": "MediaPipe TextClassifier",
                  "litert": "LiteRT.js"}
+# MediaPipe Tasks Vision's API for a task's ``mediapipe`` kind (app.js makes the same choice from page.json).
+VISION_APIS = {"classifier": "ImageClassifier", "detector": "ObjectDetector"}
 
 
 class RuntimeFolderError(UsageError):
     """--web-runtime names a folder without the runtime's files, or with other ones: exit 2."""
+
+
+def _label(runtime: str, task) -> str:
+    """The runtime's name on the page and in zoo's lines: which MediaPipe API, or LiteRT.js."""
+    if runtime == "mediapipe-vision" and task.mediapipe in VISION_APIS:
+        return f"MediaPipe {VISION_APIS[task.mediapipe]}"
+    return RUNTIME_NAMES[runtime]
+
+
+def _options(runtime: str, task) -> dict:
+    """MediaPipe's options for the runner: a detector's are the ones its file was verified with in Python."""
+    if runtime == "mediapipe-vision" and VISION_APIS.get(task.mediapipe) == "ObjectDetector":
+        from zoo_exports import mediapipe_detector
+
+        return {"maxResults": mediapipe_detector.MAX_RESULTS, "scoreThreshold": mediapipe_detector.MIN_SCORE}
+    return {}
 
 
 def needs(config: dict) -> tuple:
@@ -88,13 +107,16 @@ def _runners(context) -> list:
     from zoo.device import litert
 
     page_input = context.dataset.input_spec.form.page_input
+    task = context.dataset.task
     verified = {name for name, check in context.checks.items() if check.passed and (context.directory / name).exists()}
     if page_input == "text":  # sentences: only MediaPipe's TextClassifier tokenizes them in a browser
         return [("mediapipe", "mediapipe-text", "model.mediapipe.tflite", "text")] \
             if "model.mediapipe.tflite" in verified else []
-    if page_input == "image" and context.dataset.task.classifies:
+    if page_input == "image" and task.mediapipe in VISION_APIS:
         if "model.mediapipe.tflite" not in verified:
             return []
+        if len(task.output_shape) != 1:  # a row per anchor: only MediaPipe's own decoding makes boxes of it
+            return [("mediapipe", "mediapipe-vision", "model.mediapipe.tflite", "imagedata")]
         litert_js = ("litert", "litert", "model.mediapipe.tflite", "rgb")
         from zoo_exports.mediapipe import _classifier
 
@@ -188,8 +210,9 @@ def _about(context) -> str:
     spec = dataset.input_spec
     what = {"image": f"{' x '.join(map(str, spec.shape[:2]))} {spec.channels or ''} images",
             "text": "sentences"}.get(spec.form.page_input, f"{' x '.join(map(str, spec.shape))} numbers")
-    answer = (f"{len(dataset.class_names)} classes" if dataset.task.classifies
-              else ", ".join(dataset.task.outputs))
+    answer = {"classes": f"{len(dataset.class_names)} classes",
+              "boxes": f"boxes of {', '.join(dataset.task.output_names)}"}.get(
+        dataset.task.page_answer, ", ".join(dataset.task.output_names))
     return f"{context.run.architecture} trained on {context.run.dataset}: reads {what}, answers {answer}."
 
 
@@ -212,15 +235,20 @@ def write_page(context, runners: list, local_runtime: Path | None) -> dict:
     page = {
         "title": f"{context.run.architecture} · {context.run.dataset}",
         "about": _about(context),
-        "task": "classification" if dataset.task.classifies else "regression",
+        "task": dataset.task.kind,
+        "answer": dataset.task.page_answer,  # how app.js shows it: "classes", "values" or "boxes"
         "labels": list(dataset.task.output_names),
         "input": {"kind": spec.form.page_input,
                   "shape": [int(d) for d in spec.shape], "color": spec.channels,
                   "scale": float(spec.scale), "offset": float(spec.offset)},
-        "runners": [{"name": name, "label": f"{RUNTIME_NAMES[runtime]} ({file})", "runtime": runtime,
-                     "file": _relative(file), "feed": feed, "shape": _input_shape(context.directory / file),
+        "runners": [{"name": name, "label": f"{_label(runtime, dataset.task)} ({file})", "runtime": runtime,
+                     "api": VISION_APIS.get(dataset.task.mediapipe) if runtime == "mediapipe-vision" else None,
+                     "options": _options(runtime, dataset.task),
+                     "file": _relative(file), "feed": feed,  # LiteRT.js takes the input shape; MediaPipe reads it from the file
+                     "shape": _input_shape(context.directory / file) if runtime == "litert" else None,
                      "sha256": hashlib.sha256((context.directory / file).read_bytes()).hexdigest()}
                     for name, runtime, file, feed in runners],
+        "min_score": dataset.task.answer_score,  # the answers shown (a detector's boxes above it)
         "runtimes": {name: {"wasm": folder} for name, folder in wasm.items()},
         "example": _first_example(dataset),
     }
@@ -287,12 +315,11 @@ def verify_in_browser(context, runners: list, chromium: str) -> list:
     """Run the page on the test examples in headless Chromium through each runtime; the card's entry for
     ``web`` carries the worst runtime's figures and each one's."""
     from zoo.device import browser
-    from zoo.exporting.export import compare
 
     described, blob = _examples(context, runners)
     count = json.loads(described)["count"]
     context.log(f"{DIRECTORY}/: running the page in headless Chromium on {count} test examples "
-                f"({', '.join(RUNTIME_NAMES[r] for _, r, _, _ in runners)})")
+                f"({', '.join(_label(r, context.dataset.task) for _, r, _, _ in runners)})")
     try:
         report = browser.run_page(context.directory, f"/{DIRECTORY}/index.html?verify={VERIFY_PATH}",
                                   {VERIFY_PATH + "examples.json": described, VERIFY_PATH + "examples.bin": blob},
@@ -304,17 +331,17 @@ def verify_in_browser(context, runners: list, chromium: str) -> list:
     checks, runtimes = [], []
     for name, runtime, file, _ in runners:
         got = report.get("runners", {}).get(name) or {"error": "no answer"}
-        label = RUNTIME_NAMES[runtime]
+        label = _label(runtime, context.dataset.task)
         if "error" in got:
             context.fail(DIRECTORY, f"{label} failed in Chromium: {first_line(got['error'], 200)}"
                                     f"{_offline_hint(context)}")
             return [{"file": DIRECTORY, "error": got["error"]}]
-        outputs = np.asarray(got["outputs"], np.float32)
-        if outputs.shape != reference.shape:
-            context.fail(DIRECTORY, f"{label} gave outputs of shape {list(outputs.shape)} in Chromium, expected "
-                                    f"{list(reference.shape)}")
-            return [{"file": DIRECTORY, "error": "wrong shape"}]
-        check = compare(DIRECTORY, outputs, reference, context.dataset.y_test[:count], False, context.dataset.task)
+        try:  # raw outputs, or what the runtime keeps of them (a detector's boxes): the task judges
+            check = context.dataset.task.compare_answers(DIRECTORY, got.get("outputs"), reference,
+                                                         context.dataset.y_test[:count])
+        except ValueError as exc:
+            context.fail(DIRECTORY, f"{label} gave {exc} in Chromium")
+            return [{"file": DIRECTORY, "error": str(exc)}]
         checks.append((check, label))
         package = RUNTIME["runtimes"][runtime]
         runtimes.append({"runtime": f"{label}: {package['package']} {package['version']} (WebAssembly)",
@@ -360,7 +387,7 @@ def export(context) -> list:
     if chromium is None:  # checked by prepare(); the environment may have changed since
         context.fail(DIRECTORY, NO_CHROMIUM)
         return [{"file": DIRECTORY, "error": NO_CHROMIUM}]
-    context.log(f"{DIRECTORY}/: writing the page ({', '.join(RUNTIME_NAMES[r] for _, r, _, _ in runners)}; runtime "
+    context.log(f"{DIRECTORY}/: writing the page ({', '.join(_label(r, context.dataset.task) for _, r, _, _ in runners)}; runtime "
                 f"{'copied from ' + str(local) if local else 'from jsDelivr, pinned by hash'})")
     try:
         write_page(context, runners, local)
@@ -380,9 +407,9 @@ def prepare(options: dict, config: dict) -> None:
     if task.generates:
         raise ZooError(f"--web: a {task.kind} model; the page runs classifiers and regressions (zoo generate runs "
                        "this one)")
-    if len(task.output_shape) != 1:
-        raise ZooError(f"--web: the page shows one row of outputs (classes, values); a {task.kind} model's "
-                       "answer is not one (its MediaPipe file runs in MediaPipe Tasks for Web: --mediapipe)")
+    if len(task.output_shape) != 1 and task.mediapipe not in VISION_APIS:
+        raise ZooError(f"--web: the page shows one row of outputs (classes, values) or what MediaPipe Tasks Vision "
+                       f"makes of a model's outputs (boxes); a {task.kind} model's answer is neither")
     if browser.find_chromium() is None:
         raise ZooError(f"--web: {NO_CHROMIUM}")
     folder = runtime_folder(options.get("web_runtime"))

@@ -9,9 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_zoo
+from conftest import REPO, run_zoo
 
 SAMPLE = Path(__file__).resolve().parents[1] / "plugins" / "data" / "raccoon-sample"
+WEB_RUNTIME = REPO / "exports" / "web_page" / "node_modules"
+
+
+def _can_run_pages() -> bool:
+    from zoo.device import browser
+
+    return browser.find_chromium() is not None and WEB_RUNTIME.is_dir()
 
 
 def _voc_folder(root: Path, photos=3) -> Path:
@@ -210,12 +217,14 @@ def test_a_classifier_cannot_train_on_boxes_nor_the_detector_on_classes(cli_runn
 
 @pytest.fixture(scope="module")
 def detector(tmp_path_factory):
-    """efficientnet-lite0-ssd trained once on the shipped raccoon photos, exported to LiteRT and MediaPipe."""
+    """efficientnet-lite0-ssd trained once on the shipped raccoon photos, exported to LiteRT and MediaPipe
+    (and a web page, where Chromium and the web runtime are here)."""
     base = tmp_path_factory.mktemp("detector")
     run = base / "run"
     trained = run_zoo("train", "efficientnet-lite0-ssd", "raccoon-sample", "-o", str(run), timeout=900)
     assert trained.returncode == 0, trained.stderr[-2000:]
-    exported = run_zoo("export", str(run), "--tflite", "--mediapipe", timeout=900)
+    web = ["--web", "--web-runtime", str(WEB_RUNTIME)] if _can_run_pages() else []
+    exported = run_zoo("export", str(run), "--tflite", "--mediapipe", *web, timeout=900)
     assert exported.returncode == 0, exported.stderr[-2000:] + exported.stdout[-2000:]
     return run, exported.stdout
 
@@ -246,6 +255,107 @@ def test_its_files_are_verified_in_litert_and_mediapipe(detector):
     assert mediapipe["same_boxes"] == 1.0
     assert abs(mediapipe["test_map50"] - card["verification"]["keras_test_map50"]) <= 0.01
     assert "MAP@0.5" in printed and "SAME BOXES" in printed
+
+
+@pytest.mark.skipif(not _can_run_pages(), reason="needs chromium and the web runtime (make web-runtime)")
+def test_its_page_finds_keras_boxes_in_chromium(detector):
+    """The page runs MediaPipe's ObjectDetector (WebAssembly) on the test photos in headless Chromium and
+    keeps only boxes Keras gives; its page.json tells app.js to draw boxes."""
+    run, printed = detector
+    card = json.loads((run / "export" / "model_card.json").read_text())
+    page = next(f for f in card["files"] if f["file"] == "web")
+    assert page["verified"] and page["examples"] == 12 and page["browser"].startswith("headless Chromium")
+    runtime, = page["runtimes"]
+    assert runtime["runtime"].startswith("MediaPipe ObjectDetector: @mediapipe/tasks-vision")
+    assert runtime["model_file"] == "model.mediapipe.tflite" and runtime["same_boxes"] == 1.0
+    assert abs(runtime["test_map50"] - card["verification"]["keras_test_map50"]) <= 0.01
+    described = json.loads((run / "export" / "web" / "page.json").read_text())
+    assert described["answer"] == "boxes" and described["min_score"] == 0.3 and described["labels"] == ["raccoon"]
+    assert described["runners"][0]["api"] == "ObjectDetector"
+    assert described["runners"][0]["options"] == {"maxResults": 100, "scoreThreshold": 0.05}
+
+
+@pytest.mark.skipif(not _can_run_pages(), reason="needs chromium and the web runtime (make web-runtime)")
+def test_a_person_drops_a_photo_on_the_page_and_sees_the_boxes_python_finds(detector, tmp_path):
+    """A photo at its own size dropped on the page: resized as Pillow resizes it (zoo predict, the training
+    data), MediaPipe's boxes drawn and listed in the photo's pixels, the same as MediaPipe's in Python on the
+    photo zoo would read. A screenshot is kept for a person to look at (ZOO_SCREENSHOTS=DIR)."""
+    import os
+
+    from PIL import Image
+
+    from zoo.data.images import load_image
+    from zoo.device import browser
+    from zoo_exports import mediapipe_detector
+
+    run, _ = detector
+    export = tmp_path / "export"
+    shutil.copytree(run / "export", export)
+    photo = SAMPLE / "test" / "raccoon-105.jpg"  # 240 x 320: the page resizes it to the model's input
+    shutil.copy(photo, export / "web" / "photo.jpg")
+    (export / "web" / "probe.js").write_text("""
+const frame = document.querySelector('iframe');
+const wait = async (ok) => { while (!ok()) await new Promise((r) => setTimeout(r, 50)); };
+await wait(() => frame.contentDocument?.getElementById('status')?.textContent === 'ready');
+const page = frame.contentDocument;
+const blob = await (await fetch('photo.jpg')).blob();
+const dropped = new DataTransfer();
+dropped.items.add(new File([blob], 'photo.jpg', {type: 'image/jpeg'}));
+page.getElementById('drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dropped, bubbles: true, cancelable: true}));
+await wait(() => / ms$/.test(page.getElementById('status').textContent) || /error/.test(page.getElementById('status').textContent));
+const rows = Array.from(page.querySelectorAll('#answer tr'), (tr) => Array.from(tr.cells, (td) => td.textContent));
+const canvas = page.getElementById('drawn');
+await fetch('/__zoo_verify/results', {method: 'POST', body: JSON.stringify({
+  rows, status: page.getElementById('status').textContent, drawn: canvas.hidden ? null : [canvas.width, canvas.height],
+  orange: canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data.filter(
+    (v, i) => i % 4 === 0 && v === 0xf9).length})});
+""")
+    (export / "web" / "probe.html").write_text(
+        '<iframe src="index.html" style="width:800px;height:1000px;border:0"></iframe>'
+        '<script type="module" src="probe.js"></script>')
+    seen = browser.run_page(export, "/web/probe.html", {}, "/__zoo_verify/results", browser.find_chromium())
+    assert seen["rows"][0] == ["class", "score", "x", "y", "width", "height"], seen
+    assert seen["drawn"] == [240, 320] and seen["orange"] > 100, seen  # the photo at its size, boxes drawn on it
+
+    height, width = json.loads((export / "web" / "page.json").read_text())["input"]["shape"][:2]
+    detector_ = mediapipe_detector._detector(export / "model.mediapipe.tflite")
+    try:
+        found = mediapipe_detector.detect(detector_, load_image(photo, (height, width), "rgb")[None], ("raccoon",))[0]
+    finally:
+        detector_.close()
+    expected = [("raccoon", score, xmin * 240, ymin * 320, (xmax - xmin) * 240, (ymax - ymin) * 320)
+                for _, score, ymin, xmin, ymax, xmax in sorted(found, key=lambda f: -f[1]) if score >= 0.3]
+    assert expected, found  # the trained detector finds the raccoon
+    assert len(seen["rows"]) - 1 == len(expected), (seen["rows"], expected)
+    for row, (name, score, *box) in zip(seen["rows"][1:], expected):
+        assert row[0] == name and float(row[1]) == pytest.approx(score, abs=1e-3), (row, score)
+        assert [int(v) for v in row[2:]] == pytest.approx(box, abs=1.01), (row, box)
+    shots = Path(os.environ.get("ZOO_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    with browser.Server(export) as server, __import__("tempfile").TemporaryDirectory() as profile:
+        import subprocess
+
+        subprocess.run([browser.find_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                        f"--user-data-dir={profile}", "--window-size=820,1020", "--virtual-time-budget=8000",
+                        f"--screenshot={shots / 'detector-page.png'}", server.url("/web/probe.html")],
+                       capture_output=True, timeout=120)
+    assert Image.open(shots / "detector-page.png").size == (820, 1020)
+
+
+def test_a_page_answer_that_is_not_boxes_is_refused_in_one_line():
+    """What the browser posts back is data from outside: malformed boxes are named, not a traceback."""
+    from zoo.data.anchors import AnchorGrid
+    from zoo.data.tasks.detection import Detection
+
+    task = Detection(("thing",), AnchorGrid(image_size=(64, 64)))
+    reference = np.zeros((2, *task.output_shape), np.float32)
+    truth = np.array([np.zeros((0, 5), np.float32)] * 2 + [None], dtype=object)[:2]
+    for answers, says in (([[]], "boxes for 1 photos, expected 2"), ("nothing", "boxes for no photos"),
+                          ([[[0, 0.5, 0.1]], []], "not class, score"), ([[[3, 0.5, 0, 0, 1, 1]], []], "unknown class"),
+                          ([[[0, float("nan"), 0, 0, 1, 1]], []], "not finite")):
+        with pytest.raises(ValueError, match=says):
+            task.compare_answers("web", answers, reference, truth)
+    assert task.compare_answers("web", [[], []], reference, truth).passed
 
 
 def test_predict_prints_boxes_in_the_photos_pixels_and_draws_them(detector, tmp_path):

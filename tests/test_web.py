@@ -273,3 +273,32 @@ await fetch('/__zoo_verify/results', {method: 'POST', body: JSON.stringify({
     assert seen["rows"][0]["label"] == expected["predictions"][0]["class"]
     for row in seen["rows"]:  # each bar as long as its probability
         assert row["bar"] == pytest.approx(row["probability"], abs=0.02)
+
+
+def test_the_page_resizes_a_photo_exactly_as_pillow_does(tmp_path):
+    """app.js' resize (a photo to the model's input) against Pillow's BILINEAR, which zoo predict and the
+    training data use: the same bytes, shrinking and growing, run in Node on the page's own functions."""
+    from PIL import Image
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("needs node (npm's, which make web-runtime uses)")
+    source = (REPO / "exports" / "web_page" / "app.js").read_text()
+    functions = source[source.index("const PRECISION_BITS"):source.index("function imageDataOf")]
+    rng = np.random.default_rng(0)
+    for width, height, new_width, new_height in ((720, 960, 320, 320), (275, 183, 320, 320), (1000, 37, 28, 28)):
+        pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        pixels[: height // 2] = np.linspace(0, 255, width, dtype=np.uint8)[None, :, None]  # smooth, then noise
+        rgba = np.concatenate([pixels, np.full((height, width, 1), 255, np.uint8)], axis=2)
+        (tmp_path / "in.bin").write_bytes(rgba.tobytes())
+        (tmp_path / "resize.mjs").write_text(functions + f"""
+const fs = await import("fs");
+let p = new Uint8ClampedArray(fs.readFileSync({json.dumps(str(tmp_path / "in.bin"))}));
+p = resamplePass(p, {width}, {height}, {new_width}, true);
+p = resamplePass(p, {new_width}, {height}, {new_height}, false);
+fs.writeFileSync({json.dumps(str(tmp_path / "out.bin"))}, Buffer.from(p.buffer));
+""")
+        subprocess.run([node, str(tmp_path / "resize.mjs")], check=True, timeout=120)
+        got = np.frombuffer((tmp_path / "out.bin").read_bytes(), np.uint8).reshape(new_height, new_width, 4)
+        expected = np.asarray(Image.fromarray(pixels).resize((new_width, new_height), Image.Resampling.BILINEAR))
+        assert np.array_equal(got[..., :3], expected), (width, height)

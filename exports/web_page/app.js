@@ -48,10 +48,32 @@ async function mediapipe(runner, fileset, Classifier, options = {}) {
   };
 }
 
+// MediaPipe's ObjectDetector: it decodes the boxes with the anchors in the file's metadata and keeps
+// the best ones (non-maximum suppression); each is [class, score, ymin, xmin, ymax, xmax], fractions
+// of the image given, clipped to it as zoo's own boxes are.
+async function mediapipeDetector(runner, fileset, ObjectDetector) {
+  const detector = await ObjectDetector.createFromOptions(await fileset, {
+    baseOptions: {modelAssetBuffer: await modelBytes(runner), delegate: "CPU"}, runningMode: "IMAGE",
+    ...runner.options});
+  const clip = (v) => Math.max(0, Math.min(1, v));
+  return {
+    scores(example) {  // example: ImageData at the model's size
+      return detector.detect(example).detections.map((d) => {
+        const best = d.categories[0];
+        const named = page.labels.indexOf(best.categoryName);
+        const {originX: x, originY: y, width: w, height: h} = d.boundingBox;
+        return [named >= 0 ? named : best.index, best.score, clip(y / example.height), clip(x / example.width),
+                clip((y + h) / example.height), clip((x + w) / example.width)];
+      });
+    },
+  };
+}
+
 async function mediapipeImage(runner) {
-  const {FilesetResolver, ImageClassifier} = await import("@mediapipe/tasks-vision");
-  return mediapipe(runner, FilesetResolver.forVisionTasks(page.runtimes["mediapipe-vision"].wasm),
-                   ImageClassifier, {runningMode: "IMAGE"});
+  const vision = await import("@mediapipe/tasks-vision");
+  const fileset = vision.FilesetResolver.forVisionTasks(page.runtimes["mediapipe-vision"].wasm);
+  if (runner.api === "ObjectDetector") return mediapipeDetector(runner, fileset, vision.ObjectDetector);
+  return mediapipe(runner, fileset, vision.ImageClassifier, {runningMode: "IMAGE"});
 }
 
 async function mediapipeText(runner) {
@@ -105,12 +127,68 @@ function pixelsToInput(rgba, rgb) {
   return out;
 }
 
+// Pillow's Image.resize(size, BILINEAR) of 8-bit pixels, which zoo predict and zoo's image datasets
+// use: a triangle filter widened by the shrink factor, Pillow's fixed-point weights, rows then
+// columns. A browser's drawImage samples differently, and a detector's boxes are sensitive to it
+// (one raccoon box moved by 4% of the photo's height).
+const PRECISION_BITS = 22;  // as Pillow's Resample.c, for 8-bit images
+
+function pillowWeights(inSize, outSize) {
+  const scale = inSize / outSize;
+  const filterscale = Math.max(scale, 1);
+  const starts = [], weights = [];
+  for (let out = 0; out < outSize; out++) {
+    const center = (out + 0.5) * scale;
+    const first = Math.max(Math.trunc(center - filterscale + 0.5), 0);
+    const count = Math.min(Math.trunc(center + filterscale + 0.5), inSize) - first;
+    const k = [];
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      const w = Math.max(0, 1 - Math.abs((i + first - center + 0.5) / filterscale));
+      k.push(w); total += w;
+    }
+    weights.push(k.map((w) => {
+      const v = total !== 0 ? w / total : 0;
+      return Math.trunc(v < 0 ? -0.5 + v * 2 ** PRECISION_BITS : 0.5 + v * 2 ** PRECISION_BITS);
+    }));
+    starts.push(first);
+  }
+  return {starts, weights};
+}
+
+// One pass along an axis of RGBA pixels: (width x height) in, the axis resized to size.
+function resamplePass(pixels, width, height, size, horizontal) {
+  const {starts, weights} = pillowWeights(horizontal ? width : height, size);
+  const [outWidth, outHeight] = horizontal ? [size, height] : [width, size];
+  const out = new Uint8ClampedArray(outWidth * outHeight * 4);
+  for (let y = 0; y < outHeight; y++) {
+    for (let x = 0; x < outWidth; x++) {
+      const along = horizontal ? x : y;
+      const k = weights[along];
+      for (let c = 0; c < 4; c++) {
+        let sum = 2 ** (PRECISION_BITS - 1);
+        for (let i = 0; i < k.length; i++) {
+          const at = horizontal ? (y * width + starts[along] + i) : ((starts[along] + i) * width + x);
+          sum += pixels[at * 4 + c] * k[i];
+        }
+        out[(y * outWidth + x) * 4 + c] = Math.floor(sum / 2 ** PRECISION_BITS);  // clamped as Pillow's clip8
+      }
+    }
+  }
+  return out;
+}
+
 function imageDataOf(source) {
   const [height, width] = page.input.shape;
-  const canvas = new OffscreenCanvas(width, height);
+  const sourceWidth = source.videoWidth || source.width;
+  const sourceHeight = source.videoHeight || source.height;
+  const canvas = new OffscreenCanvas(sourceWidth, sourceHeight);
   const context = canvas.getContext("2d");
-  context.drawImage(source, 0, 0, width, height);
-  return context.getImageData(0, 0, width, height);
+  context.drawImage(source, 0, 0);  // at its own size: the resizing is Pillow's, below
+  let pixels = context.getImageData(0, 0, sourceWidth, sourceHeight).data;
+  if (sourceWidth !== width) pixels = resamplePass(pixels, sourceWidth, sourceHeight, width, true);
+  if (sourceHeight !== height) pixels = resamplePass(pixels, width, sourceHeight, height, false);
+  return new ImageData(pixels, width, height);
 }
 
 // example: ImageData for images, a string for text, Float32Array input for the rest.
@@ -124,11 +202,55 @@ async function answer(example) {
   return run.scores(example);
 }
 
-// What `zoo predict` prints: the top classes with their probabilities (and a bar each), or the
-// predicted values.
-function show(output) {
+function cells(texts) {
+  const tr = document.createElement("tr");
+  for (const text of texts) {
+    const td = document.createElement("td"); td.textContent = text; tr.append(td);
+  }
+  return tr;
+}
+
+// A detector's answer as `zoo predict` prints it (class, score, x, y, width, height in the photo's
+// pixels, boxes above page.min_score), and drawn on the photo.
+function showBoxes(found, source) {
+  const canvas = $("drawn");
+  const width = source.naturalWidth || source.videoWidth || source.width;
+  const height = source.naturalHeight || source.videoHeight || source.height;
+  const fit = Math.min(1, 640 / width);
+  canvas.width = Math.round(width * fit); canvas.height = Math.round(height * fit);
+  const context = canvas.getContext("2d");
+  context.drawImage(source, 0, 0, canvas.width, canvas.height);
+  const kept = found.filter((box) => box[1] >= page.min_score).sort((a, b) => b[1] - a[1]);
+  context.lineWidth = Math.max(2, canvas.width / 200);
+  context.font = `${Math.max(12, Math.round(canvas.width / 40))}px sans-serif`;
+  for (const [label, score, ymin, xmin, ymax, xmax] of kept) {
+    const [x, y] = [xmin * canvas.width, ymin * canvas.height];
+    const text = `${page.labels[label]} ${score.toFixed(2)}`;
+    context.strokeStyle = context.fillStyle = "#f97316";
+    context.strokeRect(x, y, (xmax - xmin) * canvas.width, (ymax - ymin) * canvas.height);
+    const textWidth = context.measureText(text).width + 8;
+    const tall = parseInt(context.font) + 6;
+    const top = y >= tall ? y - tall : y;  // above the box, or inside it at the photo's top edge
+    context.fillRect(x, top, textWidth, tall);
+    context.fillStyle = "#fff";
+    context.fillText(text, x + 4, top + parseInt(context.font));
+  }
+  canvas.hidden = false;
+  $("preview").hidden = true;
+  const header = cells(["class", "score", "x", "y", "width", "height"]);
+  header.className = "head";
+  $("answer").replaceChildren(header, ...kept.map(([label, score, ymin, xmin, ymax, xmax]) => cells([
+    page.labels[label], score.toFixed(4), Math.round(xmin * width), Math.round(ymin * height),
+    Math.round((xmax - xmin) * width), Math.round((ymax - ymin) * height)])));
+  if (!kept.length) $("answer").replaceChildren(cells([`no box above ${page.min_score}`]));
+}
+
+// What `zoo predict` prints: the top classes with their probabilities (and a bar each), the
+// predicted values, or a detector's boxes (drawn on the photo, source).
+function show(output, source) {
+  if (page.answer === "boxes") return showBoxes(output, source);
   const rows = Array.from(output, (value, index) => [page.labels[index], value]);
-  const classifies = page.task === "classification";
+  const classifies = page.answer === "classes";
   if (classifies) rows.sort((a, b) => b[1] - a[1]);
   const shown = classifies ? rows.slice(0, 3) : rows;
   $("answer").replaceChildren(...shown.map(([label, value]) => {
@@ -148,11 +270,12 @@ function show(output) {
   }));
 }
 
+// work: () => [answer, the photo or frame it is of].
 async function attempt(work) {
   try {
     say("running...");
     const t0 = performance.now();
-    show(await work());
+    show(...await work());
     say(`${$("runner").selectedOptions[0].textContent}: ${(performance.now() - t0).toFixed(1)} ms`);
   } catch (error) {
     say(error instanceof PageError ? error.message : `error: ${error.message || error}`);
@@ -203,7 +326,8 @@ function setUp() {
       throw new PageError(`${file.name}: not an image this browser can read`);
     });
     $("preview").src = URL.createObjectURL(file);
-    return answer(imageDataOf(bitmap));
+    $("preview").hidden = false; $("drawn").hidden = true;
+    return [await answer(imageDataOf(bitmap)), bitmap];
   });
   $("photo").addEventListener("change", () => classifyFile($("photo").files[0]));
   const drop = $("drop");
@@ -223,21 +347,21 @@ function setUp() {
     video.srcObject = await navigator.mediaDevices.getUserMedia({video: {facingMode: "environment"}});
     $("camera-area").hidden = false; $("camera").hidden = true;
     await video.play();
-    return answer(imageDataOf(video));
+    return [await answer(imageDataOf(video)), video];
   }));
   $("camera-off").addEventListener("click", () => {
     for (const track of $("video").srcObject?.getTracks() || []) track.stop();
     $("camera-area").hidden = true; $("camera").hidden = false;
   });
-  $("snap").addEventListener("click", () => attempt(() => answer(imageDataOf($("video")))));
+  $("snap").addEventListener("click", () => attempt(async () => [await answer(imageDataOf($("video"))), $("video")]));
   // Composed (NFC) as zoo's tokenizer does: macOS and some keyboards give Hangul decomposed.
-  $("classify-text").addEventListener("click", () => attempt(() => answer($("text").value.normalize("NFC"))));
+  $("classify-text").addEventListener("click", () => attempt(async () => [await answer($("text").value.normalize("NFC"))]));
   $("run-values").addEventListener("click", () => attempt(async () => {
     const file = $("npy").files[0];
     const text = file && !file.name.endsWith(".npy") ? await file.text() : $("values").value;
     const numbers = file && file.name.endsWith(".npy") ? readNpy(await file.arrayBuffer())
                                                        : text.split(/[\s,;]+/).filter(Boolean).map(Number);
-    return answer(valuesToInput(numbers));
+    return [await answer(valuesToInput(numbers))];
   }));
   say("ready");
 }

@@ -75,6 +75,8 @@ class Task:
             side of ``curve_metrics`` (loss, then the task's own), set when the subclass is defined.
         metrics_fields: what a finished run's metrics.json must hold (``zoo runs`` prints them).
         verification_figure: the card's figure a file is judged on (``test_accuracy``) and its words.
+        page_answer: what a web page shows of an answer: ``"values"`` (a row of numbers), ``"classes"``
+            (the top classes with bars) or ``"boxes"`` (drawn on the photo).
     """
 
     kind = "task"
@@ -84,6 +86,8 @@ class Task:
     # The MediaPipe Tasks API that runs such a model ("classifier": ImageClassifier, TextClassifier, as
     # the layout's family says), or None: MediaPipe has none for it.
     mediapipe = None
+    page_answer = "values"
+    answer_score = 0.0  # zoo predict and the web page leave out answers scored below it (a detector's boxes)
     activation = "linear"
     head_name = "outputs"
     monitors = ("val_loss",)  # a subclass that does not set it gets "val_" + each of its curve_metrics
@@ -145,6 +149,22 @@ class Task:
     def dataset_problem(self, dataset, declared_classes) -> str | None:
         """What is wrong with a loaded dataset's task or class names, or None."""
         return None if self.units >= 1 else f"a {self.kind} task needs at least one output"
+
+    def compare_answers(self, name: str, answers, reference: np.ndarray, labels: np.ndarray, quantized: bool = False):
+        """A runtime's answers on the test examples against Keras' outputs ``reference``, by ``compare``'s
+        rules: here its raw outputs, a row per example (LiteRT.js, MediaPipe's classifiers); a task whose
+        runtimes post-process the outputs (a detector's boxes) overrides this.
+
+        Raises:
+            ValueError: answers that are not one output per example (named in one line).
+        """
+        try:
+            outputs = np.asarray(answers, np.float32)
+        except (TypeError, ValueError):
+            raise ValueError("answers that are not rows of numbers") from None
+        if outputs.shape != np.asarray(reference).shape:
+            raise ValueError(f"outputs of shape {list(outputs.shape)}, expected {list(np.asarray(reference).shape)}")
+        return self.compare(name, outputs, np.asarray(reference), np.asarray(labels), quantized)
 
     def more_scores(self, model, data, outputs) -> dict:
         """Scores beyond ``scores`` that need the Keras model or the data's texts (metrics.json)."""

@@ -68,6 +68,7 @@ class Classification(Task):
     summary = "one of several classes (softmax, cross-entropy, accuracy)"
     classifies = True  # one softmax unit per class; labels are indices (Generation too)
     mediapipe = "classifier"
+    page_answer = "classes"
     activation = "softmax"
     head_name = "classifier"
     metrics_fields = ("test_accuracy",)

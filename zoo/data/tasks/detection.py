@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +125,8 @@ class Detection(Task):
     kind = "detection"
     summary = "boxes and classes in a photo (anchors, focal + Huber loss, COCO mAP)"
     mediapipe = "detector"
+    page_answer = "boxes"
+    answer_score = ANSWER_SCORE
     head_name = "detections"
     metrics_fields = ("test_map", "test_map50")
     verification_figure = ("test_map50", "mAP@0.5")
@@ -236,6 +239,25 @@ class Detection(Task):
         diff = max(float(np.max(np.abs(mine[0] - theirs[0]))), float(np.max(np.abs(mine[1] - theirs[1])))) if len(
             outputs) else 0.0
         return self.compare_found(name, self.detections(outputs), reference, labels, quantized, diff)
+
+    def compare_answers(self, name: str, answers, reference: np.ndarray, labels: np.ndarray, quantized: bool = False):
+        """A runtime's boxes per photo (``[(class, score, ymin, xmin, ymax, xmax)]``, what MediaPipe's
+        ObjectDetector keeps, in Python or a browser) against Keras, by ``compare_found``."""
+        if not isinstance(answers, (list, tuple)) or len(answers) != len(reference):
+            raise ValueError(f"boxes for {len(answers) if isinstance(answers, (list, tuple)) else 'no'} photos, "
+                             f"expected {len(reference)}")
+        found = []
+        for photo in answers:
+            try:
+                boxes = [(int(b[0]), *(float(v) for v in b[1:])) for b in photo]
+            except (TypeError, ValueError, IndexError, OverflowError):
+                boxes = None
+            if boxes is None or any(len(b) != 6 for b in boxes):
+                raise ValueError("a box that is not class, score, ymin, xmin, ymax, xmax")
+            if any(not 0 <= b[0] < self.units or not all(math.isfinite(v) for v in b[1:]) for b in boxes):
+                raise ValueError("a box of an unknown class or with a number that is not finite")
+            found.append(boxes)
+        return self.compare_found(name, found, reference, labels, quantized)
 
     def compare_found(self, name: str, found: list, reference: np.ndarray, labels: np.ndarray, quantized: bool,
                       max_abs_diff: float = 0.0) -> BoxCheck:
