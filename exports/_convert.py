@@ -149,6 +149,55 @@ def _two_detector_outputs(model, input_shape):
     return keras.Model(inputs, [rows[..., :4], rows[..., 4:]], name=f"{model.name}_for_mediapipe")
 
 
+def _boxes_in_graph(model, input_shape, described: dict):
+    """The detector with its boxes decoded and kept inside the graph, for one ``[1, H, W, 3]`` photo:
+    TFLite's SSD outputs ``boxes`` ``[1, N, 4]`` (ymin, xmin, ymax, xmax, fractions of the photo),
+    ``classes`` ``[1, N]``, ``scores`` ``[1, N]`` and ``count`` ``[1]``, N = ``described["limit"]``,
+    the rows past ``count`` zero. Decoding and suppression are ``zoo.data.anchors``' (``BoxCoding.decode``,
+    ``Postprocess``: a score floor, NMS per class on the boxes as decoded, clipped after), written with
+    ops the converter makes builtins of (NON_MAX_SUPPRESSION_V4, TOPK_V2, GATHER)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    anchors = np.asarray(described["anchors"], np.float32)  # (A, 4): cy, cx, h, w
+    coding = described["coding"]
+    scales = np.array([coding["y_scale"], coding["x_scale"], coding["h_scale"], coding["w_scale"]], np.float32)
+    limit, classes = int(described["limit"]), int(described["classes"])
+
+    class BoxesInGraph(keras.layers.Layer):
+        def call(self, rows):
+            rows = tf.cast(rows[0], tf.float32)
+            codes = rows[:, :4] / scales
+            cy = codes[:, 0] * anchors[:, 2] + anchors[:, 0]
+            cx = codes[:, 1] * anchors[:, 3] + anchors[:, 1]
+            h = tf.exp(tf.minimum(codes[:, 2], 10.0)) * anchors[:, 2]
+            w = tf.exp(tf.minimum(codes[:, 3], 10.0)) * anchors[:, 3]
+            boxes = tf.stack([cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2], axis=1)
+            probabilities = tf.sigmoid(rows[:, 4:])
+            kept_boxes, kept_scores, kept_classes = [], [], []
+            for label in range(classes):  # class-wise, as zoo's Postprocess
+                scores = probabilities[:, label]
+                keep, count = tf.raw_ops.NonMaxSuppressionV4(
+                    boxes=boxes, scores=scores, max_output_size=limit, iou_threshold=described["iou_threshold"],
+                    score_threshold=described["min_score"] - 1e-7, pad_to_max_output_size=True)
+                valid = tf.range(limit) < count
+                kept_boxes.append(tf.gather(boxes, keep))
+                kept_scores.append(tf.where(valid, tf.gather(scores, keep), -1.0))
+                kept_classes.append(tf.fill([limit], float(label)))
+            scores = tf.concat(kept_scores, 0)
+            best, order = tf.math.top_k(scores, k=limit)
+            valid = best >= 0.0
+            count = tf.reduce_sum(tf.cast(valid, tf.float32))
+            found = tf.clip_by_value(tf.gather(tf.concat(kept_boxes, 0), order), 0.0, 1.0)
+            return {"boxes": tf.where(valid[:, None], found, 0.0)[None],
+                    "classes": tf.where(valid, tf.gather(tf.concat(kept_classes, 0), order), 0.0)[None],
+                    "scores": tf.where(valid, best, 0.0)[None], "count": tf.reshape(count, [1])}
+
+    inputs = keras.Input(tuple(input_shape), name="image")
+    return keras.Model(inputs, BoxesInGraph(name="boxes_in_graph")(model(inputs)), name=f"{model.name}_boxes")
+
+
 def _int32_front_end(model, input_shape):
     """``model`` behind an int32 input of token ids, as MediaPipe's text classifier feeds them."""
     import keras
@@ -212,6 +261,11 @@ def convert(request: dict) -> dict:
         model = _two_detector_outputs(model, input_shape)
         batch = 1
         notes.append("outputs split into box codes [1, A, 4] and class logits [1, A, C]; batch fixed at 1")
+    if variant in ("boxes", "boxes-int8"):
+        model = _boxes_in_graph(model, input_shape, request["boxes"])
+        batch = 1
+        notes.append("boxes decoded and suppressed in the graph (TFLite's SSD outputs: boxes, classes, scores, "
+                     "count); batch fixed at 1")
     if variant == "mediapipe-int8":
         norm = request["pixel_normalization"]
         model = _pixel_front_end(model, input_shape, float(norm["mean"][0]), float(norm["std"][0]))
@@ -231,12 +285,12 @@ def convert(request: dict) -> dict:
         model.export(str(saved), format="tf_saved_model", input_signature=[spec], verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if variant in ("float16", "dynamic", "int8", "mediapipe-int8"):
+        if variant in ("float16", "dynamic", "int8", "mediapipe-int8", "boxes-int8"):
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if variant == "float16":
             converter.target_spec.supported_types = [tf.float16]
         float_ops = None
-        if variant in ("int8", "mediapipe-int8"):
+        if variant in ("int8", "mediapipe-int8", "boxes-int8"):
             samples = np.load(request["representative"]).astype(np.int32 if token_ids else np.float32)
 
             def representative():
@@ -249,7 +303,12 @@ def convert(request: dict) -> dict:
                 io_type = tf.int8
             if variant == "mediapipe-int8":
                 io_type = tf.uint8
-            data, float_ops = _int8_sparing_sensitive_ops(converter, samples, io_type)
+            if variant == "boxes-int8":
+                # The network in int8; the decoding and the suppression after it stay float32 (TFLite's
+                # NON_MAX_SUPPRESSION_V4 has no int8 kernel), so builtins of any type are allowed.
+                data, float_ops = converter.convert(), None
+            else:
+                data, float_ops = _int8_sparing_sensitive_ops(converter, samples, io_type)
             if float_ops:
                 notes.append("left in float32 (TensorFlow's quantization debugger on calibration examples): "
                              + ", ".join(f"{op['op']} {op['layer']} ({op['rmse_steps']:.2f} steps off"

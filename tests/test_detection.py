@@ -224,7 +224,7 @@ def detector(tmp_path_factory):
     trained = run_zoo("train", "efficientnet-lite0-ssd", "raccoon-sample", "-o", str(run), timeout=900)
     assert trained.returncode == 0, trained.stderr[-2000:]
     web = ["--web", "--web-runtime", str(WEB_RUNTIME)] if _can_run_pages() else []
-    exported = run_zoo("export", str(run), "--tflite", "--mediapipe", *web, timeout=900)
+    exported = run_zoo("export", str(run), "--tflite", "--mediapipe", "--litert-boxes", *web, timeout=900)
     assert exported.returncode == 0, exported.stderr[-2000:] + exported.stdout[-2000:]
     return run, exported.stdout
 
@@ -255,6 +255,29 @@ def test_its_files_are_verified_in_litert_and_mediapipe(detector):
     assert mediapipe["same_boxes"] == 1.0
     assert abs(mediapipe["test_map50"] - card["verification"]["keras_test_map50"]) <= 0.01
     assert "MAP@0.5" in printed and "SAME BOXES" in printed
+
+
+def test_its_boxes_file_answers_boxes_found_in_the_graph(detector):
+    """model.boxes.tflite decodes and suppresses inside (builtin ops only) and keeps Keras' boxes; it answers
+    as TFLite's SSD files do, and a classifier's run refuses the flag in one line."""
+    from zoo_exports import litert_boxes
+
+    run, printed = detector
+    card = json.loads((run / "export" / "model_card.json").read_text())
+    entry = next(f for f in card["files"] if f["file"] == "model.boxes.tflite")
+    assert entry["verified"] and entry["same_boxes"] == 1.0 and "model.boxes.tflite" in printed
+    assert abs(entry["test_map50"] - card["verification"]["keras_test_map50"]) <= 0.01
+    assert "NON_MAX_SUPPRESSION_V4" in entry["ops"] and not any(op.startswith("CUSTOM") for op in entry["ops"])
+    from zoo.data.images import load_image
+
+    size = tuple(entry["input"]["shape"][1:3])
+    scale = card["input"]["from_image_file"]
+    photo = load_image(sorted((SAMPLE / "test").glob("*.jpg"))[0], size, "rgb") * scale["scale"] + scale["offset"]
+    found, latency = litert_boxes.found_boxes(run / "export" / "model.boxes.tflite", photo[None], repeats=2)
+    assert latency > 0 and found[0] and all(0 <= v <= 1 for box in found[0] for v in box[2:]), found
+    assert [box[1] for box in found[0]] == sorted((box[1] for box in found[0]), reverse=True)
+    with pytest.raises(Exception, match="--litert-boxes: a classification model has no boxes"):
+        litert_boxes.prepare({}, {"task": {"kind": "classification"}, "class_names": ["a", "b"]})
 
 
 @pytest.mark.skipif(not _can_run_pages(), reason="needs chromium and the web runtime (make web-runtime)")

@@ -37,6 +37,7 @@ DEFAULT_PLUGINS = (
     "zoo_plugins.generation",
     "zoo_exports.savedmodel",
     "zoo_exports.tflite",
+    "zoo_exports.litert_boxes",
     "zoo_exports.mediapipe",
     "zoo_exports.onnx",
     "zoo_exports.web",

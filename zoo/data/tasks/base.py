@@ -166,6 +166,11 @@ class Task:
             raise ValueError(f"outputs of shape {list(outputs.shape)}, expected {list(np.asarray(reference).shape)}")
         return self.compare(name, outputs, np.asarray(reference), np.asarray(labels), quantized)
 
+    def postprocess_in_graph(self) -> dict | None:
+        """What an exporter needs to write the task's own post-processing into a file's graph (a detector's
+        anchors, box coding, score floor and suppression), or None: the outputs are the answer."""
+        return None
+
     def more_scores(self, model, data, outputs) -> dict:
         """Scores beyond ``scores`` that need the Keras model or the data's texts (metrics.json)."""
         return {}

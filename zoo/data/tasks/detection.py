@@ -240,6 +240,15 @@ class Detection(Task):
             outputs) else 0.0
         return self.compare_found(name, self.detections(outputs), reference, labels, quantized, diff)
 
+    def postprocess_in_graph(self) -> dict:
+        """Anchors (cy, cx, h, w), the box coding and ``Postprocess``' floor and overlap, for a file that keeps
+        its boxes itself (``zoo export --litert-boxes``)."""
+        from zoo.data.anchors import Postprocess
+
+        post = Postprocess()
+        return {"anchors": self.anchors.anchors().tolist(), "coding": self.coding.describe(),
+                "classes": self.units, "min_score": post.min_score, "iou_threshold": post.iou_threshold}
+
     def compare_answers(self, name: str, answers, reference: np.ndarray, labels: np.ndarray, quantized: bool = False):
         """A runtime's boxes per photo (``[(class, score, ymin, xmin, ymax, xmax)]``, what MediaPipe's
         ObjectDetector keeps, in Python or a browser) against Keras, by ``compare_found``."""
