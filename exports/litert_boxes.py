@@ -27,6 +27,7 @@ import numpy as np
 
 import zoo
 from zoo.errors import UsageError, ZooError
+from zoo_exports.tflite import OPTIONS as TFLITE_OPTIONS
 
 LIMIT = 100  # boxes per photo, as zoo's scores and MediaPipe's verification keep
 FILES = {"float32": "model.boxes.tflite", "int8": "model.boxes.int8.tflite"}
@@ -118,12 +119,6 @@ def _export_one(context, variant: str) -> dict:
     }
 
 
-def tflite_options() -> dict:
-    from zoo_exports.tflite import OPTIONS
-
-    return OPTIONS
-
-
 @zoo.hookimpl
 def register_exporters(register):
     register(zoo.Exporter(
@@ -132,7 +127,7 @@ def register_exporters(register):
                 "float32 and int8: --litert-boxes",
         export=export, suffixes=(".boxes.tflite", ".boxes.int8.tflite"), prepare=prepare,
         # --quantize is tflite's: --litert-boxes --quantize int8 writes model.int8.tflite and the boxes' int8 file
-        options={"quantize": tflite_options()["quantize"]},
+        options={"quantize": TFLITE_OPTIONS["quantize"]},
         flag_help="Also write model.boxes.tflite: a detector's LiteRT file that answers boxes, classes, scores and "
                   "a count (decoding and non-maximum suppression inside), and model.boxes.int8.tflite with "
                   "--quantize int8.",

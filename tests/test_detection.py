@@ -276,7 +276,9 @@ def test_its_boxes_file_answers_boxes_found_in_the_graph(detector):
     found, latency = litert_boxes.found_boxes(run / "export" / "model.boxes.tflite", photo[None], repeats=2)
     assert latency > 0 and found[0] and all(0 <= v <= 1 for box in found[0] for v in box[2:]), found
     assert [box[1] for box in found[0]] == sorted((box[1] for box in found[0]), reverse=True)
-    with pytest.raises(Exception, match="--litert-boxes: a classification model has no boxes"):
+    from zoo.errors import UsageError
+
+    with pytest.raises(UsageError, match="--litert-boxes: a classification model has no boxes"):
         litert_boxes.prepare({}, {"task": {"kind": "classification"}, "class_names": ["a", "b"]})
 
 
