@@ -166,15 +166,15 @@ def _boxes_in_graph(model, input_shape, described: dict):
     limit, classes = int(described["limit"]), int(described["classes"])
 
     class BoxesInGraph(keras.layers.Layer):
-        def call(self, rows):
-            rows = tf.cast(rows[0], tf.float32)
-            codes = rows[:, :4] / scales
+        def call(self, parts):
+            codes, logits = (tf.cast(part[0], tf.float32) for part in parts)
+            codes = codes / scales
             cy = codes[:, 0] * anchors[:, 2] + anchors[:, 0]
             cx = codes[:, 1] * anchors[:, 3] + anchors[:, 1]
             h = tf.exp(tf.minimum(codes[:, 2], 10.0)) * anchors[:, 2]
             w = tf.exp(tf.minimum(codes[:, 3], 10.0)) * anchors[:, 3]
             boxes = tf.stack([cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2], axis=1)
-            probabilities = tf.sigmoid(rows[:, 4:])
+            probabilities = tf.sigmoid(logits)
             kept_boxes, kept_scores, kept_classes = [], [], []
             for label in range(classes):  # class-wise, as zoo's Postprocess
                 scores = probabilities[:, label]
@@ -195,7 +195,28 @@ def _boxes_in_graph(model, input_shape, described: dict):
                     "scores": tf.where(valid, best, 0.0)[None], "count": tf.reshape(count, [1])}
 
     inputs = keras.Input(tuple(input_shape), name="image")
-    return keras.Model(inputs, BoxesInGraph(name="boxes_in_graph")(model(inputs)), name=f"{model.name}_boxes")
+    return keras.Model(inputs, BoxesInGraph(name="boxes_in_graph")(_codes_and_logits(model)(inputs)),
+                       name=f"{model.name}_boxes")
+
+
+def _codes_and_logits(model):
+    """The detector as two outputs, box codes ``(A, 4)`` and class logits ``(A, C)``.
+
+    Where the model joins them in a last Concatenate, the two tensors before
+    it: in an int8 file a concatenation shares one scale between its inputs,
+    and logits (about -15..10) would leave the box codes (about -3..3) a
+    fraction of the 256 steps. Otherwise the one output is sliced.
+    """
+    import keras
+
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Concatenate) and len(model.outputs) == 1:
+        parts = last.input
+        if isinstance(parts, (list, tuple)) and len(parts) == 2 and parts[0].shape[-1] == 4:
+            return keras.Model(model.inputs, list(parts), name=f"{model.name}_codes_and_logits")
+    inputs = keras.Input(tuple(model.inputs[0].shape[1:]), name="image")
+    rows = model(inputs)
+    return keras.Model(inputs, [rows[..., :4], rows[..., 4:]], name=f"{model.name}_codes_and_logits")
 
 
 def _int32_front_end(model, input_shape):
@@ -303,7 +324,14 @@ def convert(request: dict) -> dict:
                 io_type = tf.int8
             if variant == "mediapipe-int8":
                 io_type = tf.uint8
-            if variant == "boxes-int8":
+            if request.get("integer_only"):
+                # Every op int8, int8 in and out: what an NPU or a microcontroller runs. No op is spared; one
+                # the converter cannot quantize fails the conversion, and the exporter names any float op left.
+                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+                converter.inference_input_type = converter.inference_output_type = tf.int8
+                data, float_ops = converter.convert(), []
+                notes.append("integer only: int8 in and out, no op spared in float32")
+            elif variant == "boxes-int8":
                 # The network in int8; the decoding and the suppression after it stay float32 (TFLite's
                 # NON_MAX_SUPPRESSION_V4 has no int8 kernel), so builtins of any type are allowed.
                 data, float_ops = converter.convert(), None
