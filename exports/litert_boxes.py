@@ -27,7 +27,7 @@ import numpy as np
 
 import zoo
 from zoo.errors import UsageError, ZooError
-from zoo_exports.tflite import OPTIONS as TFLITE_OPTIONS
+from zoo_exports.tflite import OPTIONS as TFLITE_OPTIONS, quantization_method
 
 LIMIT = 100  # boxes per photo, as zoo's scores and MediaPipe's verification keep
 FILES = {"float32": "model.boxes.tflite", "int8": "model.boxes.int8.tflite"}
@@ -113,6 +113,7 @@ def _export_one(context, variant: str) -> dict:
         "input": {"shape": [1, *context.run.input_shape], "dtype": "float32"},
         "outputs": {"boxes": [1, LIMIT, 4], "classes": [1, LIMIT], "scores": [1, LIMIT], "count": [1]},
         "ops": ops, "latency_ms": latency, "notes": result.get("notes", []),
+        **({"quantization": quantization_method(context.config), "integer_only": False} if variant == "int8" else {}),
         # Four outputs, boxes already kept: zoo predict runs model.tflite (the same network).
         "zoo_predict": False,
         **check.to_dict(),

@@ -76,6 +76,8 @@ QUANTIZE = Param(
 OPTIONS = {
     "quantize": QUANTIZE,
     "int8_io": Param(False, "int8 file takes and gives int8 tensors (scale and zero point in the model card)."),
+    "integer_only": Param(False, "int8 file with no float op at all, int8 in and out, for NPUs, Edge TPUs and "
+                                 "microcontrollers (refused, naming the ops, where some stay float)."),
     "representative_size": Param(None, "Training images used to calibrate int8 and int16x8 (default 200).",
                                  low=1, metavar="N"),
 }
@@ -86,6 +88,8 @@ def prepare(options: dict, config: dict) -> None:
     quantize = options.get("quantize") or ()
     if options.get("int8_io") and "int8" not in quantize:
         raise UsageError("--int8-io: applies to full-integer files; add --quantize int8")
+    if options.get("integer_only") and "int8" not in quantize:
+        raise UsageError("--integer-only: applies to the int8 file; add --quantize int8")
     if options.get("representative_size") is not None and not any(q in CALIBRATED for q in quantize):
         raise UsageError("--representative-size: sets int8 and int16x8 calibration; add --quantize int8 "
                          "or --quantize int16x8")
@@ -115,7 +119,8 @@ def convert(context, variant: str, filename: str, representative=None, **extra) 
         "token_ids": context.dataset.input_spec.form.token_ids,  # int32 ids in, as apps hold them
         "input_name": context.model.inputs[0].name if getattr(context.model, "inputs", None) else "image",
         "variant": variant,
-        "int8_io": bool(context.options.get("int8_io")) and variant == "int8",
+        "int8_io": bool(context.options.get("int8_io") or context.options.get("integer_only")) and variant == "int8",
+        "integer_only": bool(context.options.get("integer_only")) and variant == "int8",
         "output": str((directory / filename).resolve()),
         "result": str((directory / f".{Path(filename).name}.result.json").resolve()),
         "representative": None,
@@ -199,6 +204,12 @@ def _export_one(context, variant: str) -> dict:
     if foreign:
         context.fail(filename, f"uses ops that are not LiteRT builtins: {', '.join(foreign)}")
         return {"file": filename, "variant": variant, "error": "not builtin ops only", "ops": runner.ops}
+    float_ops = litert.float_ops(path.read_bytes()) if variant in CALIBRATED else None
+    if variant == "int8" and context.options.get("integer_only") and float_ops:
+        message = (f"--integer-only: ops still read or write float tensors: {', '.join(float_ops)} (the converter "
+                   "has no int8 kernel for them here, or they were kept float to keep accuracy)")
+        context.fail(filename, message)
+        return {"file": filename, "variant": variant, "error": message}
     x = context.x_test
     with context.progress(f"verifying {filename}", len(x)) as update:
         probabilities = runner.predict(x, progress=update)
@@ -214,12 +225,21 @@ def _export_one(context, variant: str) -> dict:
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None,
         **runner.describe(),
         "unrolled": result.get("unrolled", False),
+        **({"quantization": quantization_method(context.config), "integer_only": not float_ops,
+            **({"float_tensor_ops": float_ops} if float_ops else {})} if variant in CALIBRATED else {}),
         "latency_ms": latency,
         "notes": result.get("notes", []),
         **({"float_ops": result["float_ops"]} if "float_ops" in result else {}),
         **check.to_dict(),
         **({"advice": advice} if advice else {}),
     }
+
+
+def quantization_method(config) -> str:
+    """How a quantized file's weights came to be: ``"QAT"`` where the run was a quantization-aware stage
+    (``zoo train --from RUN --qat``), else ``"PTQ"`` (post-training only). The converter calibrates the
+    activations' ranges either way."""
+    return "QAT" if (config or {}).get("quantization_aware") else "PTQ"
 
 
 def spared(result: dict) -> str:

@@ -136,6 +136,10 @@ class Recipe:
     # syllables: {"tokenizer": "syllables"}); an option given by flag wins, and one the
     # dataset does not have is left out.
     data_options: Mapping[str, Any] = field(default_factory=dict)
+    # The quantization-aware stage (``zoo train --from RUN --qat``, zoo.train.qat): its epochs, and its
+    # learning rate (None: a tenth of ``learning_rate``, as fine-tuning a trained model goes slower).
+    qat_epochs: int = 3
+    qat_learning_rate: float | None = None
     note: str = ""
 
     def to_dict(self) -> dict:

@@ -40,6 +40,10 @@ from zoo.train.recipes import MAX_BATCH_SIZE, MAX_SEED
 @click.option("--from", "start_from", metavar="RUN",
               help="Start from a finished run's weights (same architecture and input; a new head when the "
                    "classes differ).")
+@click.option("--qat", "quantization_aware", is_flag=True,
+              help="With --from RUN: fine-tune RUN's weights through int8's rounding (quantization-aware "
+                   "training) for its recipe's qat_epochs, so that zoo export --quantize int8 keeps its accuracy; "
+                   "ARCH, DATASET and settings default to RUN's.")
 @click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs into the run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--strategy", type=click.Choice(["auto", "one-device", "mirrored", "multi-worker"],
@@ -54,7 +58,7 @@ from zoo.train.recipes import MAX_BATCH_SIZE, MAX_SEED
 @verbose_option
 def train(architecture, dataset, recipe, params, epochs, batch_size, learning_rate, optimizer,
           validation_split, patience, monitor, augment, seed, data_dir, image_size, color, tokenizer, output, resume,
-          start_from, tensorboard, quiet, strategy, devices, cluster, task_index):
+          start_from, quantization_aware, tensorboard, quiet, strategy, devices, cluster, task_index):
     """Train ARCHITECTURE on DATASET into a run directory.
 
     Example: zoo train lstm-bn fashion-sample
@@ -79,7 +83,8 @@ def train(architecture, dataset, recipe, params, epochs, batch_size, learning_ra
                            seed=seed, data_dir=data_dir, output=output, resume=resume,
                            tensorboard=tensorboard, verbose=verbose, strategy=strategy.lower(),
                            devices=devices, cluster=cluster, task_index=task_index,
-                           data_options=_data_options(image_size, color, tokenizer), start_from=start_from)
+                           data_options=_data_options(image_size, color, tokenizer), start_from=start_from,
+                           quantization_aware=quantization_aware)
     m = result.metrics
     if "worker" in m:  # a multi-worker job's other workers: the chief reports the run
         click.echo(f"worker {m['worker']} of {m['workers']} finished after {m['epochs_run']} epochs "

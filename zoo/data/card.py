@@ -202,6 +202,8 @@ def build(context, files: list, keras) -> dict:
         "architecture": run.architecture,
         "params": run.params,
         "dataset": run.dataset,
+        # The run a QAT stage trained (zoo.train.qat), or None: quantized files say "QAT" or "PTQ".
+        "quantization_aware": config.get("quantization_aware"),
         "input": {
             "name": context.model.inputs[0].name if getattr(context.model, "inputs", None) else "image",
             "shape": [None, *run.input_shape],

@@ -43,6 +43,27 @@ def read_ops(data: bytes) -> list[str]:
     return sorted(ops)
 
 
+def float_ops(data: bytes) -> list[str]:
+    """The ops of a TFLite model that read or write a float tensor (none: the file is integer-only), each
+    name once with its count, e.g. ``['LOGISTIC x2', 'SOFTMAX']``."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    floats = {schema.TensorType.FLOAT32, schema.TensorType.FLOAT16, schema.TensorType.FLOAT64}
+    model = schema.Model.GetRootAsModel(data, 0)
+    found: dict[str, int] = {}
+    for s in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(s)
+        for o in range(graph.OperatorsLength()):
+            op = graph.Operators(o)
+            tensors = [*op.InputsAsNumpy(), *op.OutputsAsNumpy()] if op.InputsLength() else list(op.OutputsAsNumpy())
+            if any(int(t) >= 0 and graph.Tensors(int(t)).Type() in floats for t in tensors):
+                code = model.OperatorCodes(op.OpcodeIndex())
+                name = names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "CUSTOM")
+                found[name] = found.get(name, 0) + 1
+    return [name if count == 1 else f"{name} x{count}" for name, count in sorted(found.items())]
+
+
 def custom_ops(ops) -> list[str]:
     """The ops of ``ops`` that stock LiteRT cannot run without a delegate or custom kernel."""
     return [op for op in ops if op.startswith("CUSTOM:")]

@@ -64,6 +64,8 @@ def _trained(config: dict) -> str:
         ("recipe fitted to the data", config.get("recipe_adapted") or "unchanged"),
         ("started from", config.get("started_from") or "its architecture's initial weights"),
         ("frozen features", config.get("frozen_features") or "none: every layer computed every epoch"),
+        ("quantization-aware", config.get("quantization_aware") or "no: trained in float32 (int8 files are "
+                                                                      "post-training quantized)"),
         ("seed", config.get("seed")),
         ("created", config.get("created")),
         ("status", config.get("status")),

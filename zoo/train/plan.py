@@ -73,6 +73,7 @@ class RunPlan:
     config: dict | None = None  # the resumed run's config.json
     recipe_file: str | None = None  # --recipe FILE (zoo tune's best-recipe.json), recorded in config.json
     adapted: str | None = None  # how the recipe was fitted to the data (zoo.recipes.for_data), or None
+    quantization_aware: bool = False  # a QAT stage (zoo.train.qat): trained through int8's rounding
 
     @property
     def chief(self) -> bool:
@@ -105,6 +106,7 @@ class TrainRequest:
     data_options: dict | None = None
     callbacks: tuple = ()
     start_from: str | None = None
+    quantization_aware: bool = False
 
 
 def plan_run(held, architecture=None, dataset=None, **given) -> RunPlan:
@@ -160,6 +162,9 @@ def plan_of(held, request: TrainRequest) -> RunPlan:
         overrides = {k: v for k, v in config["recipe_settings"].items() if k not in ("params", "data_options")}
         if overrides.get("augment") is None:  # recorded off: stays off (None would mean the recipe's)
             overrides["augment"] = "none"
+        quantization_aware = bool(config.get("quantization_aware"))
+    else:
+        quantization_aware = request.quantization_aware
     if architecture is None or dataset is None:
         raise UsageError("give ARCH and DATASET (or --resume RUN)")
     seed = 0 if seed is None else seed
@@ -199,10 +204,12 @@ def plan_of(held, request: TrainRequest) -> RunPlan:
     if declared_task is not None and settings.monitor not in declared_task.monitors:
         raise IncompatibleError(f"--monitor {settings.monitor}: a {declared_task.kind} task is judged by "
                                 f"{' or '.join(declared_task.monitors)}")
+    if quantization_aware and not resume:
+        settings = recipes.quantization_aware_stage(settings, overrides or {})
     recipe_file = str(Path(recipe).resolve()) if not resume and recipes.is_recipe_file(recipe) else None
     return RunPlan(arch_entry, data_entry, recipe_name, settings, hyper, seed, data_dir, output, resume,
                    data_options, tensorboard, (strategy, devices, cluster, task_index), worker, run_dir, config,
-                   recipe_file)
+                   recipe_file, quantization_aware=quantization_aware)
 
 
 def check_pairing(plan: RunPlan) -> None:

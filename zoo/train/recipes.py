@@ -229,6 +229,25 @@ def resolve(arch: Architecture, recipe_name: str | None = None, overrides: dict 
     return name, recipe, hyper
 
 
+def quantization_aware_stage(recipe: Recipe, overrides: dict) -> Recipe:
+    """The recipe as a quantization-aware stage trains (``zoo train --from RUN --qat``).
+
+    Its ``qat_epochs`` and ``qat_learning_rate`` (a tenth of the recipe's
+    rate where it gives none) unless ``--epochs`` or ``--learning-rate`` say
+    otherwise; no early stopping in so short a stage. Every other setting
+    (batch, schedule, augmentation, validation) is the recipe's own.
+    """
+    import dataclasses
+
+    rate = recipe.qat_learning_rate or (recipe.learning_rate or DEFAULT_LEARNING_RATES[recipe.optimizer]) / 10
+    stage = dataclasses.replace(
+        recipe, epochs=overrides.get("epochs") or recipe.qat_epochs,
+        learning_rate=overrides.get("learning_rate") or float(f"{rate:.3g}"),
+        patience=overrides.get("patience"))
+    validate(stage)
+    return stage
+
+
 # The smallest batch a recipe's ``min_steps`` shrinks to: smaller batches make
 # batch-norm statistics noisy (and a 2-core CPU idle).
 MIN_ADAPTED_BATCH = 8
@@ -287,6 +306,13 @@ def validate(recipe: Recipe) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be a finite number. Received: {value!r}")
     if recipe.learning_rate is not None and not recipe.learning_rate > 0:
         raise UsageError(f"--learning-rate must be positive. Received: {recipe.learning_rate}")
+    if isinstance(recipe.qat_epochs, bool) or not isinstance(recipe.qat_epochs, int) or \
+            not 1 <= recipe.qat_epochs <= MAX_EPOCHS:
+        raise UsageError(f"qat_epochs must be an integer in 1..{MAX_EPOCHS}. Received: {recipe.qat_epochs!r}")
+    rate = recipe.qat_learning_rate
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
+                             or not math.isfinite(rate) or not rate > 0):
+        raise UsageError(f"qat_learning_rate must be a positive number. Received: {rate!r}")
     if recipe.momentum is not None and not 0 <= recipe.momentum < 1:
         raise UsageError(f"momentum must be in [0, 1). Received: {recipe.momentum}")
     if recipe.weight_decay is not None and recipe.weight_decay < 0:

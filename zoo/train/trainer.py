@@ -49,7 +49,7 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
           resume: str | None = None, tensorboard: bool = False, verbose: int | str = "auto",
           strategy: str = "auto", devices: str | None = None, cluster: str | None = None,
           task_index: int | None = None, data_options: dict | None = None, callbacks=(),
-          start_from: str | None = None) -> TrainResult:
+          start_from: str | None = None, quantization_aware: bool = False) -> TrainResult:
     """Train ``architecture`` on ``dataset`` into a run directory.
 
     Args:
@@ -64,6 +64,11 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
             ``--color``: ``{"image_size": (64, 64), "color": "rgb"}``).
         start_from: a finished run of the same architecture and input whose
             weights the new model starts from (``zoo.transfer``; ``--from``).
+        quantization_aware: with ``start_from``, a quantization-aware stage
+            (``zoo.train.qat``; ``--qat``): the run's weights fine-tuned
+            through int8's rounding, with the recipe's ``qat_epochs`` and
+            ``qat_learning_rate``; the architecture, dataset, recipe, params,
+            seed and data are the earlier run's unless given.
         callbacks: more Keras callbacks for fit, after zoo's own (``zoo
             tune``'s pruning callback); an exception one raises ends the run
             as it is, its checkpoint kept.
@@ -93,7 +98,7 @@ def train(architecture: str | None = None, dataset: str | None = None, *,
                            data_dir=data_dir, output=output, resume=resume, tensorboard=tensorboard,
                            verbose=verbose, strategy=strategy, devices=devices, cluster=cluster,
                            task_index=task_index, data_options=data_options, callbacks=tuple(callbacks),
-                           start_from=start_from)
+                           start_from=start_from, quantization_aware=quantization_aware)
     with contextlib.ExitStack() as held:
         return _train(held, request)
 
@@ -155,6 +160,10 @@ def _train(held, request: TrainRequest) -> TrainResult:
     resume, start_from, verbose, callbacks = request.resume, request.start_from, request.verbose, request.callbacks
     if start_from and resume:
         raise UsageError("--from with --resume: a resumed run continues from its own backup")
+    if request.quantization_aware:
+        from zoo.train import qat
+
+        request = qat.stage_request(request)
 
     # Everything that can be refused is refused before data is read.
     plan = plan_of(held, request)
@@ -180,9 +189,10 @@ def _train(held, request: TrainRequest) -> TrainResult:
     if started:
         config["started_from"] = started
         runs.write_json(run_dir / runs.CONFIG, config)
+    whole = quantization_aware(model, plan, data, dist, run_dir, config) if plan.quantization_aware else model
     # A frozen front and nothing augmenting: its features are computed once (zoo.frozen).
-    front = once_frozen(model, plan, data, dist, run_dir, config, verbose)
-    trained, fitted_data = (front.head, front.data) if front else (model, data)
+    front = once_frozen(whole, plan, data, dist, run_dir, config, verbose)
+    trained, fitted_data = (front.head, front.data) if front else (whole, data)
     training, validation, steps, seeding = pipelines(fitted_data, plan.settings, dist, plan.seed)
     compile_model(trained, plan.settings, data.task, steps, dist)
     history, seconds = fit(plan, trained, training, validation, seeding, run_dir, config, dist, verbose, callbacks,
@@ -204,6 +214,19 @@ def _train(held, request: TrainRequest) -> TrainResult:
     # Recorded before finishing: a finish that fails is resumed without training again.
     config["fitted"] = {"training_seconds": round(seconds, 2), "final_weights_sha256": final_weights}
     return finish(run_dir, config, data, seconds, final_weights, resume)
+
+
+def quantization_aware(model, plan: RunPlan, data, dist, run_dir: Path, config: dict):
+    """Step: the graph a QAT stage trains (``zoo.train.qat``): ``model``'s layers and weights, rounded where
+    int8 rounds, its activation ranges calibrated on training examples; recorded in config.json."""
+    from zoo.train import qat
+
+    with dist.scope():
+        graph, _ = qat.quantization_aware(model, data.normalise(data.x_train[:qat.CALIBRATION_EXAMPLES]))
+    if not plan.resume:
+        config["quantization_aware"] = qat.describe(plan.settings)
+        runs.write_json(run_dir / runs.CONFIG, config)
+    return graph
 
 
 @dataclass
