@@ -214,9 +214,7 @@ def _codes_and_logits(model):
         parts = last.input
         if isinstance(parts, (list, tuple)) and len(parts) == 2 and parts[0].shape[-1] == 4:
             return keras.Model(model.inputs, list(parts), name=f"{model.name}_codes_and_logits")
-    inputs = keras.Input(tuple(model.inputs[0].shape[1:]), name="image")
-    rows = model(inputs)
-    return keras.Model(inputs, [rows[..., :4], rows[..., 4:]], name=f"{model.name}_codes_and_logits")
+    return _two_detector_outputs(model, model.inputs[0].shape[1:])
 
 
 def _int32_front_end(model, input_shape):

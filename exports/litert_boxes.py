@@ -105,7 +105,8 @@ def _export_one(context, variant: str) -> dict:
         message = str(exc).replace(f"{path}: ", "")
         context.fail(filename, message)
         return {"file": filename, "variant": f"boxes-{variant}", "error": message}
-    size, digest = path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest()
+    data = path.read_bytes()
+    size, digest, float_tensor_ops = len(data), hashlib.sha256(data).hexdigest(), litert.float_ops(data)
     context.judge(check)  # a file that fails is removed here, with its line
     return {
         "file": filename, "variant": f"boxes-{variant}", "description": DESCRIPTIONS[variant],
@@ -113,7 +114,8 @@ def _export_one(context, variant: str) -> dict:
         "input": {"shape": [1, *context.run.input_shape], "dtype": "float32"},
         "outputs": {"boxes": [1, LIMIT, 4], "classes": [1, LIMIT], "scores": [1, LIMIT], "count": [1]},
         "ops": ops, "latency_ms": latency, "notes": result.get("notes", []),
-        **({"quantization": quantization_method(context.config), "integer_only": False} if variant == "int8" else {}),
+        **({"quantization": quantization_method(context.config), "integer_only": not float_tensor_ops}
+           if variant == "int8" else {}),
         # Four outputs, boxes already kept: zoo predict runs model.tflite (the same network).
         "zoo_predict": False,
         **check.to_dict(),

@@ -61,6 +61,30 @@ def test_the_qat_graph_shares_the_model_and_rounds_the_folded_kernel_to_int8_lev
     assert float(relu.low) == 0.0 and float(relu.high) > 0.0
 
 
+def test_recurrent_layers_step_as_the_layer_does_and_round_inside(monkeypatch):
+    import keras
+
+    from zoo.train import qat
+
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((6, 5))
+    x = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True), name="both")(inputs)
+    x = keras.layers.SimpleRNN(3, name="simple")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x))
+    x = np.random.default_rng(2).normal(size=(32, 6, 5)).astype("float32")
+    graph, wrappers = qat.quantization_aware(model, x)
+    kinds = {w.inner.name: type(w).__name__ for w in wrappers}
+    assert kinds["both"] == "BidirectionalRounded" and kinds["simple"] == "RecurrentRounded"
+    # The gate sums and the LSTM's cell state have ranges of their own, calibrated.
+    assert all(float(r.high) > float(r.low) for w in wrappers for r in w.ranges())
+    rounded = graph.predict(x, verbose=0)
+    assert 0 < np.abs(rounded - model.predict(x, verbose=0)).max() < 0.1
+    # With the rounding taken out, the step-by-step graph is the model itself (gate order, directions, merge).
+    monkeypatch.setattr(keras.quantizers, "fake_quant_with_min_max_vars", lambda x, *args, **kwargs: x)
+    unrounded = keras.ops.convert_to_numpy(graph(x, training=False))  # eager: predict's graph was traced rounded
+    np.testing.assert_allclose(unrounded, model.predict(x, verbose=0), atol=1e-5)
+
+
 def test_a_qat_stage_trains_from_a_run_and_its_int8_file_is_integer_only(good_run, tmp_path):
     qat_dir = tmp_path / "qat"
     result = run_zoo("train", "--from", str(good_run), "--qat", "--epochs", "1", "-o", str(qat_dir), "-q")

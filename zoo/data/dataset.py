@@ -172,6 +172,13 @@ class Dataset:
         """Examples as the model reads them: float32(x) * scale + offset."""
         return self.input_spec.normalise(x)
 
+    def calibration_examples(self, size: int, seed: int) -> np.ndarray:
+        """At most ``size`` training examples drawn with ``seed``, in their order, normalised: what int8's
+        ranges are calibrated on (``zoo export``'s converter and a QAT stage's first ranges)."""
+        x = self.x_train
+        picked = np.sort(np.random.default_rng(seed).choice(len(x), size=min(size, len(x)), replace=False))
+        return self.normalise(x[picked])
+
     def summary(self) -> dict:
         """What ``zoo show DATASET`` prints: shapes, classes and counts, range, source."""
         counts = self.task.class_counts

@@ -101,11 +101,8 @@ class ExportContext:
         set is smaller. The model card records how many were used.
         """
         if self._representative is None:
-            x = self.dataset.x_train
-            size = min(int(self.options.get("representative_size") or DEFAULT_REPRESENTATIVE_SIZE), len(x))
-            rng = np.random.default_rng(self.run.seed)
-            picked = np.sort(rng.choice(len(x), size=size, replace=False))
-            self._representative = self.dataset.normalise(x[picked])
+            size = int(self.options.get("representative_size") or DEFAULT_REPRESENTATIVE_SIZE)
+            self._representative = self.dataset.calibration_examples(size, self.run.seed)
         return self._representative
 
     def verify(self, name: str, probabilities, quantized: bool, hint: str | None = None) -> Check:

@@ -192,19 +192,22 @@ def _kinds():
         def __init__(self, layer, **kwargs):
             super().__init__(layer, **kwargs)
             self.sums, self.state = Range(name=f"{layer.name}_sums"), Range(name=f"{layer.name}_state")
+            self.lstm = isinstance(layer, keras.layers.LSTM)
+            # tanh and sigmoid gates: int8's TANH and LOGISTIC, whose output ranges are fixed.
+            self.standard = (_activation_name(layer.cell) == "tanh" and (
+                not self.lstm or getattr(layer.cell.recurrent_activation, "__name__", "") == "sigmoid"))
 
         def ranges(self) -> list:
-            return [self, self.sums, self.state]
+            """The ranges the steps use: a SimpleRNN's output is TANH's fixed one where its activation is tanh."""
+            return [self.sums, self.state, self] if self.lstm else [self.sums] + ([] if self.standard else [self])
 
         def call(self, inputs, training=None, mask=None):
             layer = self.inner
             cell = layer.cell
-            lstm = isinstance(layer, keras.layers.LSTM)
+            lstm, standard = self.lstm, self.standard
             kernel = WeightsRounded._rounded_kernel(cell.kernel, None, (0,))
             recurrent = WeightsRounded._rounded_kernel(cell.recurrent_kernel, None, (0,))
             bias = cell.bias if cell.use_bias else 0.0
-            standard = (_activation_name(cell) == "tanh"
-                        and (not lstm or getattr(cell.recurrent_activation, "__name__", "") == "sigmoid"))
 
             def gate(x, kind):
                 y = cell.recurrent_activation(x) if kind == "sigmoid" else cell.activation(x)

@@ -142,6 +142,8 @@ def open_run(plan: RunPlan, data, dist, held) -> tuple[Path, dict]:
             "params": plan.hyper,
             "seed": plan.seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "status": "running", "versions": versions(),
+            # A QAT stage (zoo.train.qat) says so from the start: a resume before its first epoch trains it so.
+            **({"quantization_aware": _qat().describe(plan.settings)} if plan.quantization_aware else {}),
         }
     config["distribution"] = dist.describe(plan.settings.batch_size)
     if not plan.resume:
@@ -161,9 +163,7 @@ def _train(held, request: TrainRequest) -> TrainResult:
     if start_from and resume:
         raise UsageError("--from with --resume: a resumed run continues from its own backup")
     if request.quantization_aware:
-        from zoo.train import qat
-
-        request = qat.stage_request(request)
+        request = _qat().stage_request(request)
 
     # Everything that can be refused is refused before data is read.
     plan = plan_of(held, request)
@@ -189,7 +189,7 @@ def _train(held, request: TrainRequest) -> TrainResult:
     if started:
         config["started_from"] = started
         runs.write_json(run_dir / runs.CONFIG, config)
-    whole = quantization_aware(model, plan, data, dist, run_dir, config) if plan.quantization_aware else model
+    whole = quantization_aware(model, plan, data, dist) if plan.quantization_aware else model
     # A frozen front and nothing augmenting: its features are computed once (zoo.frozen).
     front = once_frozen(whole, plan, data, dist, run_dir, config, verbose)
     trained, fitted_data = (front.head, front.data) if front else (whole, data)
@@ -216,16 +216,19 @@ def _train(held, request: TrainRequest) -> TrainResult:
     return finish(run_dir, config, data, seconds, final_weights, resume)
 
 
-def quantization_aware(model, plan: RunPlan, data, dist, run_dir: Path, config: dict):
-    """Step: the graph a QAT stage trains (``zoo.train.qat``): ``model``'s layers and weights, rounded where
-    int8 rounds, its activation ranges calibrated on training examples; recorded in config.json."""
+def _qat():
     from zoo.train import qat
 
+    return qat
+
+
+def quantization_aware(model, plan: RunPlan, data, dist):
+    """Step: the graph a QAT stage trains (``zoo.train.qat``): ``model``'s layers and weights, rounded where
+    int8 rounds, its activation ranges calibrated on training examples (config.json records the stage from
+    ``open_run`` on)."""
+    qat = _qat()
     with dist.scope():
-        graph, _ = qat.quantization_aware(model, data.normalise(data.x_train[:qat.CALIBRATION_EXAMPLES]))
-    if not plan.resume:
-        config["quantization_aware"] = qat.describe(plan.settings)
-        runs.write_json(run_dir / runs.CONFIG, config)
+        graph, _ = qat.quantization_aware(model, data.calibration_examples(qat.CALIBRATION_EXAMPLES, plan.seed))
     return graph
 
 
