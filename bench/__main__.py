@@ -44,7 +44,7 @@ BASELINE = REPO.parent / "shared" / "baselines" / "seed_keras.py"
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 MNIST_SUBSET = REPO.parent / "shared" / "data" / "mnist-10k"
 PARTS = ("accuracy", "overhead", "startup", "export", "int16x8", "sequences", "forecast", "digits",
-         "small-folders", "nsmc", "nsmc-tuned", "generation", "photos", "detection")
+         "small-folders", "nsmc", "nsmc-tuned", "generation", "photos", "detection", "qat")
 NSMC_DIR = REPO.parent / "shared" / "data" / "nsmc"
 CIFAR_PHOTOS = REPO.parent / "shared" / "data" / "cifar10" / "train"
 # Small photo folders cut from the real CIFAR-10 JPEGs: (classes, images per class).
@@ -716,6 +716,15 @@ def main(argv=None):
                     _save_results(latest)
 
                 rows = detection.part_detection(sys.modules[__name__], seeds, args.workdir, record_detection)
+            elif part == "qat":
+                from bench import qat
+
+                def record_qat(rows):
+                    latest = _load_results()
+                    _merge(latest, "qat", rows, machine())
+                    _save_results(latest)
+
+                rows = qat.part_qat(sys.modules[__name__], archs, seeds, args.workdir, record_qat)
             elif part == "small-folders":
                 rows = part_small_folders(seeds, args.workdir)
             elif part == "sequences":

@@ -639,7 +639,15 @@ TITLES = {
                    generation),
     "detection": ("Object detection: efficientnet-lite0-ssd on the raccoon photos (160 train, 40 test, the "
                   "author's split)", detection),
+    "qat": ("int8 after quantization-aware fine-tuning (zoo train --from RUN --qat), against post-training int8 "
+            "and int16x8, Fashion-MNIST", lambda section: _qat_render(section)),
 }
+
+
+def _qat_render(section: dict) -> str:
+    from bench import qat
+
+    return qat.render(section, _table, _fmt)
 
 
 def render(results: dict) -> str:
