@@ -38,6 +38,9 @@ rounded, which is where post-training int8 loses lstm-bn's accuracy.
 """
 from __future__ import annotations
 
+import functools
+from types import SimpleNamespace
+
 # The moving average of an activation's range while training (TensorFlow's QAT used 0.999 per step; fewer
 # steps here, a shorter memory).
 RANGE_MOMENTUM = 0.99
@@ -52,9 +55,6 @@ DESCRIPTION = {
     "recurrent_cells": "LSTM and SimpleRNN step by step as unrolled int8 runs them: gate sums, gates, state, "
                        "output rounded",
 }
-
-
-import functools
 
 
 @functools.cache
@@ -260,13 +260,9 @@ def _kinds():
                       if mode == "sum" else forward * backward if mode == "mul" else (forward + backward) / 2)
             return self.rounded(merged, training)
 
-    return weighted, rounded_outputs, OutputRounded, WeightsRounded, RecurrentRounded, BidirectionalRounded
-
-
-def recurrent_kinds():
-    import keras
-
-    return keras.layers.LSTM, keras.layers.SimpleRNN
+    return SimpleNamespace(weighted=weighted, rounded_outputs=rounded_outputs, recurrent=(keras.layers.LSTM,
+                           keras.layers.SimpleRNN), OutputRounded=OutputRounded, WeightsRounded=WeightsRounded,
+                           RecurrentRounded=RecurrentRounded, BidirectionalRounded=BidirectionalRounded)
 
 
 def quantization_aware(model, sample=None):
@@ -311,7 +307,7 @@ def _folded_pairs(model) -> dict:
     """``{id(conv or dense): batch norm}`` for each batch norm that reads one such layer's output alone."""
     import keras
 
-    weighted = _kinds()[0]
+    weighted = _kinds().weighted
     pairs = {}
     for layer in _every_layer(model):
         if not isinstance(layer, keras.layers.BatchNormalization):
@@ -348,30 +344,42 @@ def _steps_simulated(layer, called=None) -> bool:
         steps = (called or layer).input.shape[1]
     except (AttributeError, ValueError, IndexError):
         return False
-    return isinstance(layer, recurrent_kinds()) and not layer.return_state and not layer.stateful and steps is not None
+    return isinstance(layer, _kinds().recurrent) and not layer.return_state and not layer.stateful and steps is not None
 
 
 def _wrap(layer, folded: dict):
     import keras
 
-    weighted, rounded_outputs, output_rounded, weights_rounded, recurrent_rounded, bidirectional_rounded = _kinds()
+    kinds = _kinds()
     if isinstance(layer, keras.Model):
         return layer
     if _steps_simulated(layer):
-        return recurrent_rounded(layer)
+        return kinds.RecurrentRounded(layer)
     if isinstance(layer, keras.layers.Bidirectional) and layer.merge_mode in ("concat", "sum", "mul", "ave") \
             and _steps_simulated(layer.forward_layer, layer) and _steps_simulated(layer.backward_layer, layer):
-        return bidirectional_rounded(layer)
-    if isinstance(layer, weighted):
-        return weights_rounded(layer, folded.get(id(layer)))
+        return kinds.BidirectionalRounded(layer)
+    if isinstance(layer, kinds.weighted):
+        return kinds.WeightsRounded(layer, folded.get(id(layer)))
     if isinstance(layer, keras.layers.BatchNormalization):
-        # A folded one runs on its moving statistics (the fold is exact only so) and the file holds no
-        # tensor after it; one that is not folded stays a multiply and an add, its output rounded.
+        # A folded one runs on its moving statistics (the fold is exact only so); its output is the folded
+        # convolution's, a tensor of the file unless an activation fused into it follows. One that is not
+        # folded stays a multiply and an add, its output rounded.
         folds = any(norm is layer for norm in folded.values())
-        return output_rounded(layer, inference=True, rounds_output=not folds)
-    if isinstance(layer, rounded_outputs):
-        return output_rounded(layer)
+        return kinds.OutputRounded(layer, inference=True, rounds_output=not (folds and _feeds_only_an_activation(layer)))
+    if isinstance(layer, kinds.rounded_outputs):
+        return kinds.OutputRounded(layer)
     return layer
+
+
+def _feeds_only_an_activation(layer) -> bool:
+    """Whether ``layer``'s one consumer is an activation layer (which the converter fuses into what it reads)."""
+    import keras
+
+    try:
+        consumers = [node.operation for node in layer._outbound_nodes]
+    except AttributeError:
+        return False
+    return len(consumers) == 1 and isinstance(consumers[0], (keras.layers.Activation, keras.layers.ReLU))
 
 
 def describe(settings) -> dict:
