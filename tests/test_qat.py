@@ -75,8 +75,12 @@ def test_recurrent_layers_step_as_the_layer_does_and_round_inside(monkeypatch):
     graph, wrappers = qat.quantization_aware(model, x)
     kinds = {w.inner.name: type(w).__name__ for w in wrappers}
     assert kinds["both"] == "BidirectionalRounded" and kinds["simple"] == "RecurrentRounded"
-    # The gate sums and the LSTM's cell state have ranges of their own, calibrated.
-    assert all(float(r.high) > float(r.low) for w in wrappers for r in w.ranges())
+    # Every step's tensors have ranges of their own, each calibrated (the first step's state products are
+    # zero: the state starts at zero); the gate sums' all span something.
+    ranges = [r for w in wrappers for r in w.ranges()]
+    assert all(float(r.seen) == 1.0 and float(r.high) >= float(r.low) for r in ranges)
+    lstm = next(w for w in wrappers if w.inner.name == "both").forward
+    assert len(lstm.sums) == 6 and all(float(r.high) > float(r.low) for r in lstm.sums)
     rounded = graph.predict(x, verbose=0)
     assert 0 < np.abs(rounded - model.predict(x, verbose=0)).max() < 0.1
     # With the rounding taken out, the step-by-step graph is the model itself (gate order, directions, merge).

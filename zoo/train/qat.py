@@ -23,9 +23,10 @@ TFLite's int8 kernels round:
   tensor: after each convolution or dense layer and its fused activation
   (before a softmax or sigmoid: the logits), after a batch norm that is not
   folded, an activation layer, an addition or a concatenation. Their ranges
-  are non-trainable variables, calibrated on training examples before the
-  first step (minimum and maximum, as the converter's calibration) and
-  then followed with a moving average while training.
+  are non-trainable variables set before the first step to the minimum and
+  maximum on the training examples ``zoo export`` calibrates on, as the
+  converter sets them, and kept (not a moving average of each batch's
+  range, as TensorFlow's QAT did: the file's ranges are the calibration's).
 
 The QAT graph is a clone of the model whose wrappers *share* the model's
 layers and variables: the trained model stays the architecture's own float
@@ -41,17 +42,15 @@ from __future__ import annotations
 import functools
 from types import SimpleNamespace
 
-# The moving average of an activation's range while training (TensorFlow's QAT used 0.999 per step; fewer
-# steps here, a shorter memory).
-RANGE_MOMENTUM = 0.99
-# Training examples run through the graph to set the activations' first ranges.
-CALIBRATION_EXAMPLES = 512
+# Training examples run through the graph to set the activations' ranges: the ones zoo export calibrates on
+# (its default --representative-size, drawn with the run's seed), so the stage rounds where the file will.
+CALIBRATION_EXAMPLES = 200
 CALIBRATION_BATCH = 64
 
 # What the stage simulates, as config.json and the card record it.
 DESCRIPTION = {
     "weights": "int8 per output channel, symmetric [-127, 127], batch norm folded",
-    "activations": "int8 per tensor, asymmetric; ranges calibrated, then a moving average",
+    "activations": "int8 per tensor, asymmetric; ranges calibrated on zoo export's calibration examples, kept",
     "recurrent_cells": "LSTM and SimpleRNN step by step as unrolled int8 runs them: gate sums, gates, state, "
                        "output rounded",
 }
@@ -69,8 +68,8 @@ def _kinds():
                        keras.layers.Rescaling, keras.layers.RNN)
 
     class Range(keras.layers.Layer):
-        """One int8 tensor's range: two non-trainable variables, calibrated, then a moving average while
-        training; ``rounded`` rounds a tensor to its 256 levels."""
+        """One int8 tensor's range: non-trainable variables, calibrated (or the first training batch's) and
+        kept; ``rounded`` rounds a tensor to its 256 levels."""
 
         def __init__(self, name=None, **kwargs):
             super().__init__(name=name, **kwargs)
@@ -91,11 +90,10 @@ def _kinds():
                 self.high.assign(high)
                 self.seen.assign(1.0)
                 return x
-            if training:
-                low, high = ops.min(x), ops.max(x)
+            if training:  # uncalibrated: the first batch's range, then kept
                 first = ops.equal(self.seen, 0.0)
-                self.low.assign(ops.where(first, low, RANGE_MOMENTUM * self.low + (1 - RANGE_MOMENTUM) * low))
-                self.high.assign(ops.where(first, high, RANGE_MOMENTUM * self.high + (1 - RANGE_MOMENTUM) * high))
+                self.low.assign(ops.where(first, ops.min(x), self.low))
+                self.high.assign(ops.where(first, ops.max(x), self.high))
                 self.seen.assign(1.0)
             # The range holds zero (int8's zero point is a level) and is never empty.
             low = ops.minimum(self.low, 0.0)
@@ -189,9 +187,17 @@ def _kinds():
         channel, and each step's gate sums, gates, cell state and output rounded (one range per tensor for
         every step: the file calibrates one per step, on the same examples)."""
 
-        def __init__(self, layer, **kwargs):
+        def __init__(self, layer, steps: int, **kwargs):
             super().__init__(layer, **kwargs)
-            self.sums, self.state = Range(name=f"{layer.name}_sums"), Range(name=f"{layer.name}_state")
+            # One range per tensor and step, as the unrolled file calibrates each step's ops apart: the input's
+            # and the state's products (two FULLY_CONNECTED), their sum, the cell state's two products and
+            # their sum, the output.
+            def ranges(what):
+                return [Range(name=f"{layer.name}_{what}_{t}") for t in range(steps)]
+
+            self.inputs_in, self.state_in, self.sums = ranges("inputs_in"), ranges("state_in"), ranges("sums")
+            self.kept, self.added, self.state = ranges("kept"), ranges("added"), ranges("state")
+            self.outputs = ranges("output")
             self.lstm = isinstance(layer, keras.layers.LSTM)
             # tanh and sigmoid gates: int8's TANH and LOGISTIC, whose output ranges are fixed.
             self.standard = (_activation_name(layer.cell) == "tanh" and (
@@ -199,7 +205,9 @@ def _kinds():
 
         def ranges(self) -> list:
             """The ranges the steps use: a SimpleRNN's output is TANH's fixed one where its activation is tanh."""
-            return [self.sums, self.state, self] if self.lstm else [self.sums] + ([] if self.standard else [self])
+            common = [*self.inputs_in, *self.state_in, *self.sums]
+            return [*common, *self.kept, *self.added, *self.state, *self.outputs] if self.lstm else \
+                [*common, *([] if self.standard else self.outputs)]
 
         def call(self, inputs, training=None, mask=None):
             layer = self.inner
@@ -215,23 +223,26 @@ def _kinds():
                     return y
                 return fixed(y, 0.0, 255 / 256) if kind == "sigmoid" else fixed(y, -1.0, 127 / 128)
 
-            def step(x, states):
+            def step(n, x, states):
                 h = states[0]
-                sums = self.sums.rounded(ops.matmul(x, kernel) + ops.matmul(h, recurrent) + bias, training)
+                sums = self.sums[n].rounded(self.inputs_in[n].rounded(ops.matmul(x, kernel) + bias, training)
+                                            + self.state_in[n].rounded(ops.matmul(h, recurrent), training), training)
                 if not lstm:
-                    h = self.rounded(cell.activation(sums), training) if not standard else gate(sums, "tanh")
+                    h = self.outputs[n].rounded(cell.activation(sums), training) if not standard else gate(sums, "tanh")
                     return h, [h]
                 i, f, g, o = ops.split(sums, 4, axis=-1)
-                c = self.state.rounded(gate(f, "sigmoid") * states[1] + gate(i, "sigmoid") * gate(g, "tanh"), training)
-                h = self.rounded(gate(o, "sigmoid") * gate(c, "tanh"), training)
+                kept = self.kept[n].rounded(gate(f, "sigmoid") * states[1], training)
+                added = self.added[n].rounded(gate(i, "sigmoid") * gate(g, "tanh"), training)
+                c = self.state[n].rounded(kept + added, training)
+                h = self.outputs[n].rounded(gate(o, "sigmoid") * gate(c, "tanh"), training)
                 return h, [h, c]
 
             # Unrolled in Python, as the int8 file is (the time axis is static: _steps_simulated).
             zeros = ops.zeros((ops.shape(inputs)[0], cell.units), dtype=inputs.dtype)
             states, outputs = ([zeros, zeros] if lstm else [zeros]), []
             order = range(inputs.shape[1] - 1, -1, -1) if layer.go_backwards else range(inputs.shape[1])
-            for t in order:
-                h, new_states = step(inputs[:, t], states)
+            for n, t in enumerate(order):
+                h, new_states = step(n, inputs[:, t], states)
                 if mask is not None:  # a masked step keeps the state, as Keras' RNN does
                     keep = ops.expand_dims(ops.cast(mask[:, t], h.dtype), -1)
                     new_states = [keep * n + (1 - keep) * s for n, s in zip(new_states, states)]
@@ -245,7 +256,9 @@ def _kinds():
 
         def __init__(self, layer, **kwargs):
             super().__init__(layer, **kwargs)
-            self.forward, self.backward = RecurrentRounded(layer.forward_layer), RecurrentRounded(layer.backward_layer)
+            steps = layer.input.shape[1]
+            self.forward = RecurrentRounded(layer.forward_layer, steps)
+            self.backward = RecurrentRounded(layer.backward_layer, steps)
 
         def ranges(self) -> list:
             return [self, *self.forward.ranges(), *self.backward.ranges()]
@@ -354,7 +367,7 @@ def _wrap(layer, folded: dict):
     if isinstance(layer, keras.Model):
         return layer
     if _steps_simulated(layer):
-        return kinds.RecurrentRounded(layer)
+        return kinds.RecurrentRounded(layer, layer.input.shape[1])
     if isinstance(layer, keras.layers.Bidirectional) and layer.merge_mode in ("concat", "sum", "mul", "ave") \
             and _steps_simulated(layer.forward_layer, layer) and _steps_simulated(layer.backward_layer, layer):
         return kinds.BidirectionalRounded(layer)
